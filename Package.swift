@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module layout and dependency direction: ../shared/design.md ("Modules").
+// C interop targets hold module maps and shim headers only; everything above them speaks
+// Swift value types.
+let package = Package(
+    name: "LipSyncServer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lipsync", targets: ["lipsync"]),
+        .executable(name: "inference-bench", targets: ["InferenceBenchmark"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C interop: ONNX Runtime (pkg-config libonnxruntime; `make setup` provides one under .deps/).
+        .systemLibrary(name: "CONNXRuntime", pkgConfig: "libonnxruntime"),
+        // C interop: FFmpeg's libraries (Debian: libav*-dev, libsw*-dev).
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]),
+        // C interop: espeak-ng (Debian: libespeak-ng-dev).
+        .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+
+        // Safe wrappers.
+        .target(
+            name: "Inference", dependencies: ["CONNXRuntime", .product(name: "Logging", package: "swift-log")],
+            // Binaries find the ONNX Runtime that `make setup` placed under .deps/ without a
+            // launcher (SwiftPM refuses -rpath from pkg-config). Harmless when the system's is used.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", Context.packageDirectory + "/.deps/onnxruntime/lib"])]),
+        .target(name: "Media", dependencies: ["CFFmpeg", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Speech", dependencies: ["CEspeakNG", .product(name: "Logging", package: "swift-log")]),
+
+        // Core: configuration, logging set-up, diagnostics shared by the executables.
+        .target(
+            name: "LipSyncCore",
+            dependencies: ["Inference", "Media", "Speech", .product(name: "Logging", package: "swift-log")]),
+
+        // Delivery.
+        .executableTarget(
+            name: "lipsync",
+            dependencies: ["LipSyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "InferenceBenchmark",
+            dependencies: ["Inference", "LipSyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
+        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,81 @@
+import Inference
+import Logging
+import Media
+import Speech
+
+/// What `lipsync doctor` prints: the native libraries this process loaded and whether
+/// everything the server needs is present.
+public struct SystemReport: Sendable {
+    public struct ProviderStatus: Sendable, Equatable {
+        public let provider: ExecutionProvider
+        /// nil when usable; otherwise ONNX Runtime's reason.
+        public let unavailableReason: String?
+    }
+
+    public let onnxRuntimeVersion: String
+    public let onnxRuntimeAPIVersion: Int
+    public let compiledProviders: [String]
+    public let providers: [ProviderStatus]
+    public let ffmpeg: FFmpegLibraries
+    public let espeak: Result<EspeakInfo, SpeechError>
+    public let koreanVoice: EspeakVoice?
+    /// Things that stop the server from working; empty when healthy.
+    public let problems: [String]
+
+    /// Gathers the report. Missing CUDA is not a problem (CPU serves); missing libx264,
+    /// espeak-ng data or the Korean voice are.
+    public static func gather(environment: InferenceEnvironment, espeak: EspeakRuntime) async -> SystemReport {
+        var problems: [String] = []
+        let compiled = (try? environment.availableProviders()) ?? []
+        let providers = ExecutionProvider.allCases.map {
+            ProviderStatus(provider: $0, unavailableReason: environment.unavailabilityReason(of: $0))
+        }
+        let ffmpeg = FFmpegLibraries.loaded()
+        if !ffmpeg.hasH264Encoder { problems.append("FFmpeg has no libx264 H.264 encoder") }
+        if !ffmpeg.hasAACEncoder { problems.append("FFmpeg has no AAC encoder") }
+
+        var espeakInfo: Result<EspeakInfo, SpeechError>
+        var korean: EspeakVoice?
+        do {
+            let info = try await espeak.start()
+            espeakInfo = .success(info)
+            korean = try await espeak.voices(forLanguage: "ko").first
+            if korean == nil { problems.append("espeak-ng has no Korean voice (package espeak-ng-data)") }
+        } catch let error as SpeechError {
+            espeakInfo = .failure(error)
+            problems.append(error.description)
+        } catch {
+            espeakInfo = .failure(.espeakUnavailable("\(error)"))
+            problems.append("\(error)")
+        }
+        return SystemReport(
+            onnxRuntimeVersion: environment.runtimeVersion,
+            onnxRuntimeAPIVersion: InferenceEnvironment.apiVersion,
+            compiledProviders: compiled, providers: providers, ffmpeg: ffmpeg,
+            espeak: espeakInfo, koreanVoice: korean, problems: problems)
+    }
+
+    /// Human-readable multi-line text.
+    public var text: String {
+        var lines: [String] = []
+        lines.append("ONNX Runtime \(onnxRuntimeVersion) (C API \(onnxRuntimeAPIVersion))")
+        lines.append("  compiled-in providers: \(compiledProviders.joined(separator: ", "))")
+        for status in providers {
+            lines.append("  \(status.provider): " + (status.unavailableReason.map { "unavailable — \($0)" } ?? "available"))
+        }
+        lines.append("FFmpeg \(ffmpeg.release)")
+        for library in ffmpeg.libraries { lines.append("  \(library.name) \(library.version)") }
+        lines.append("  H.264 encoder (libx264): \(ffmpeg.hasH264Encoder ? "yes" : "no")")
+        lines.append("  AAC encoder: \(ffmpeg.hasAACEncoder ? "yes" : "no")")
+        switch espeak {
+        case .success(let info):
+            lines.append("espeak-ng \(info.version) (data \(info.dataPath), \(info.sampleRate) Hz)")
+            lines.append("  Korean voice: " + (koreanVoice.map { "\($0.name) [\($0.identifier)]" } ?? "not found"))
+        case .failure(let error):
+            lines.append("espeak-ng: \(error)")
+        }
+        lines.append(problems.isEmpty ? "status: ok" : "status: \(problems.count) problem(s)")
+        lines.append(contentsOf: problems.map { "  - \($0)" })
+        return lines.joined(separator: "\n")
+    }
+}

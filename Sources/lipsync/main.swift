@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Inference
+import LipSyncCore
+import Logging
+import Speech
+
+@main
+struct LipSync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lipsync",
+        abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
+        subcommands: [Doctor.self])
+}
+
+/// Options every subcommand shares; they override the environment (docs/configuration.md).
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("log-level"), help: "Lowest level logged (overrides LOG_LEVEL): trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    @Option(name: .customLong("providers"), help: "Execution providers in preference order (overrides EXECUTION_PROVIDERS), e.g. cuda,cpu.")
+    var providers: String?
+
+    /// Environment first, then flags; any invalid value ends the command with its reason.
+    func configuration() throws -> Configuration {
+        do {
+            var configuration = try Configuration.fromEnvironment(ProcessInfo.processInfo.environment)
+            if let logLevel { configuration.logLevel = try Configuration.parseLevel(logLevel, variable: "--log-level") }
+            if let providers { configuration.executionProviders = try Configuration.parseProviders(providers, variable: "--providers") }
+            return configuration
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the native libraries: ONNX Runtime and its execution providers, FFmpeg, espeak-ng.",
+        discussion: "Exits with status 1 when something the server needs is missing.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let configuration = try common.configuration()
+        LoggingSetup.bootstrap(configuration)
+        let environment = try InferenceEnvironment(
+            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration),
+            runtimeLogLevel: configuration.libraryLogLevel)
+        let report = await SystemReport.gather(environment: environment, espeak: EspeakRuntime.shared)
+        print(report.text)
+        if !report.problems.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# One idempotent bootstrap for a Debian 12 machine: installs only what is missing.
+#
+#   scripts/setup.sh          CPU ONNX Runtime (default)
+#   scripts/setup.sh --gpu    ONNX Runtime with the CUDA execution provider
+#
+# What it provides:
+#   * Debian packages: FFmpeg development libraries, libespeak-ng-dev, pkg-config, python3-venv.
+#   * ONNX Runtime under .deps/onnxruntime: the shared library from the PyPI wheel, the C
+#     headers from Debian 13's libonnxruntime-dev (downloaded and unpacked, never installed),
+#     and a generated libonnxruntime.pc. Skipped where `pkg-config libonnxruntime` already
+#     works (Debian 13, Ubuntu 25.04+, Homebrew).
+#   * A project-local Python virtualenv in .venv with onnx and numpy (tools/modelkit, fixtures).
+#
+# Versions come from scripts/versions.env. Environment: LIPSYNC_ROOT (default: repo root).
+set -euo pipefail
+
+root="${LIPSYNC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+# shellcheck source=versions.env
+. "$root/scripts/versions.env"
+
+flavor=cpu
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) flavor=gpu ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf 'setup: %s\n' "$*"; }
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# ---------------------------------------------------------------- Debian packages
+missing=()
+for p in $APT_PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "Debian packages present"
+fi
+
+# ---------------------------------------------------------------- Python virtualenv
+venv="$root/.venv"
+py_stamp="$venv/.lipsync-requirements"
+py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
+  say "creating Python virtualenv in .venv ($py_want)"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check $py_want
+  echo "$py_want" > "$py_stamp"
+else
+  say "Python virtualenv present"
+fi
+
+# ---------------------------------------------------------------- ONNX Runtime
+ort="$root/.deps/onnxruntime"
+ort_stamp="$ort/.lipsync-install"
+ort_want="$ONNXRUNTIME_VERSION $flavor api$ONNXRUNTIME_HEADERS_API_VERSION"
+
+if [ "$flavor" = cpu ] && [ ! -f "$ort_stamp" ] && pkg-config --exists libonnxruntime 2>/dev/null; then
+  say "using the system ONNX Runtime $(pkg-config --modversion libonnxruntime) (pkg-config libonnxruntime)"
+elif [ "$(cat "$ort_stamp" 2>/dev/null)" = "$ort_want" ] && [ -e "$ort/lib/libonnxruntime.so.1" ]; then
+  say "ONNX Runtime $ONNXRUNTIME_VERSION ($flavor) present in .deps/onnxruntime"
+else
+  say "installing ONNX Runtime $ONNXRUNTIME_VERSION ($flavor) into .deps/onnxruntime"
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  wheel_pkg=onnxruntime
+  [ "$flavor" = gpu ] && wheel_pkg=onnxruntime-gpu
+  # The venv's pip picks the wheel tag that matches this machine's Python and platform.
+  "$venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
+    --only-binary=:all: -d "$work/wheel" "$wheel_pkg==$ONNXRUNTIME_VERSION"
+  (cd "$work" && "$venv/bin/python" -m zipfile -e wheel/*.whl unpacked)
+  libsrc="$work/unpacked/onnxruntime/capi"
+  [ -f "$libsrc/libonnxruntime.so.$ONNXRUNTIME_VERSION" ] || {
+    echo "setup: the $wheel_pkg wheel has no libonnxruntime.so.$ONNXRUNTIME_VERSION" >&2; exit 1; }
+
+  # Headers: Debian 13's -dev package through a throw-away apt state under $work.
+  mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $ONNXRUNTIME_HEADERS_SUITE main" \
+    > "$work/apt/sources.list"
+  aptopts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+           -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache"
+           -o APT::Sandbox::User=root -qq)
+  apt-get "${aptopts[@]}" update
+  (cd "$work" && apt-get "${aptopts[@]}" download "$ONNXRUNTIME_HEADERS_PACKAGE")
+  dpkg -x "$work"/"$ONNXRUNTIME_HEADERS_PACKAGE"_*.deb "$work/headers"
+  api="$(sed -n 's/^#define ORT_API_VERSION \([0-9]*\).*/\1/p' "$work/headers/usr/include/onnxruntime/onnxruntime_c_api.h")"
+  [ "$api" = "$ONNXRUNTIME_HEADERS_API_VERSION" ] || {
+    echo "setup: expected ORT_API_VERSION $ONNXRUNTIME_HEADERS_API_VERSION in the $ONNXRUNTIME_HEADERS_SUITE headers, found '$api'" >&2; exit 1; }
+
+  rm -rf "$ort"
+  mkdir -p "$ort/lib/pkgconfig" "$ort/include"
+  cp "$libsrc"/libonnxruntime*.so* "$ort/lib/"
+  ln -s "libonnxruntime.so.$ONNXRUNTIME_VERSION" "$ort/lib/libonnxruntime.so.1"
+  ln -s libonnxruntime.so.1 "$ort/lib/libonnxruntime.so"
+  cp "$work/headers/usr/include/onnxruntime/"*.h "$ort/include/"
+  cat > "$ort/lib/pkgconfig/libonnxruntime.pc" <<EOF
+prefix=$ort
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+
+Name: onnxruntime
+Description: ONNX Runtime $ONNXRUNTIME_VERSION ($flavor, from the PyPI wheel) with C API $api headers
+Version: $ONNXRUNTIME_VERSION
+Libs: -L\${libdir} -lonnxruntime
+Cflags: -I\${includedir}
+EOF
+  echo "$ort_want" > "$ort_stamp"
+  say "ONNX Runtime installed: $(ls "$ort/lib")"
+fi
+say "done"
