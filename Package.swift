@@ -47,10 +47,10 @@ let package = Package(
             name: "InferenceBenchmark",
             dependencies: ["Inference", "LipSyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
-        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore"]),
+        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

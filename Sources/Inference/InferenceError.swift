@@ -46,7 +46,13 @@ extension InferenceError: CustomStringConvertible, LocalizedError {
             if let negative = shape.first(where: { $0 < 0 }) {
                 return "invalid tensor shape \(shape): dimension \(negative) is negative"
             }
-            return "invalid tensor shape \(shape): it holds \(shape.reduce(1, *)) elements but \(count) were given"
+            var product = 1
+            for dimension in shape {
+                let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+                if overflow { return "invalid tensor shape \(shape): its element count overflows" }
+                product = next
+            }
+            return "invalid tensor shape \(shape): it holds \(product) elements but \(count) were given"
         case .unknownInput(let name, let expected):
             return "the model has no input named '\(name)' (inputs: \(expected.joined(separator: ", ")))"
         case .missingInput(let name):

@@ -1,0 +1,55 @@
+import Foundation
+import Inference
+import LipSyncCore
+import Logging
+import Synchronization
+
+/// The tiny models written by `make fixtures` (tools/modelkit/modelkit/testmodels.py).
+enum Fixtures {
+    static let directory: String = {
+        if let path = ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"] { return path }
+        // Tests/InferenceTests/Fixtures.swift → repository root/.fixtures
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+    }()
+
+    static func path(_ name: String) throws -> String {
+        let path = directory + "/" + name
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FixtureMissing(path: path)
+        }
+        return path
+    }
+
+    struct FixtureMissing: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "test model \(path) is missing: run `make fixtures` (or `make test`)" }
+    }
+
+    /// One environment for the whole test process, as in the server.
+    static let environment: InferenceEnvironment = {
+        do {
+            // Quiet: tests provoke ORT errors on purpose, and receive them as Swift errors.
+            return try InferenceEnvironment(logger: Logger(label: "test.onnxruntime"), runtimeLogLevel: .critical)
+        } catch {
+            preconditionFailure("ONNX Runtime did not start: \(error)")  // every test needs it
+        }
+    }()
+
+    static func session(_ name: String, options: SessionOptions = SessionOptions(), environment: InferenceEnvironment = environment) throws -> InferenceSession {
+        try InferenceSession(environment: environment, modelPath: path(name), options: options)
+    }
+}
+
+/// Collects log lines for assertions.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var captured: [String] { lines.withLock { $0 } }
+
+    func logger(label: String, level: Logger.Level = .trace) -> Logger {
+        Logger(label: label) { label in
+            LineLogHandler(label: label, level: level) { [self] line in self.lines.withLock { $0.append(line) } }
+        }
+    }
+}
