@@ -1,12 +1,12 @@
 # LipSync Server — the two commands a user needs: `make demo` and `make test`.
 # Both bootstrap the machine first (`make setup`, idempotent). GPU=1 selects the
-# onnxruntime-gpu build of ONNX Runtime.
+# onnxruntime-gpu build of ONNX Runtime, CPU=1 switches back to the CPU build.
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 export PKG_CONFIG_PATH := $(ROOT)/.deps/onnxruntime/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 PYTHON := $(ROOT)/.venv/bin/python
 FIXTURES := $(ROOT)/.fixtures
-SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)
+SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: setup build release fixtures test demo bench doctor clean

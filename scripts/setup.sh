@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One idempotent bootstrap for a Debian 12 machine: installs only what is missing.
 #
-#   scripts/setup.sh          CPU ONNX Runtime (default)
-#   scripts/setup.sh --gpu    ONNX Runtime with the CUDA execution provider
+#   scripts/setup.sh          keep the installed ONNX Runtime build, else install the CPU one
+#   scripts/setup.sh --gpu    ONNX Runtime with the CUDA execution provider (onnxruntime-gpu)
+#   scripts/setup.sh --cpu    switch back to the CPU-only build
 #
 # What it provides:
 #   * Debian packages: FFmpeg development libraries, libespeak-ng-dev, pkg-config, python3-venv.
@@ -19,10 +20,11 @@ root="${LIPSYNC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 # shellcheck source=versions.env
 . "$root/scripts/versions.env"
 
-flavor=cpu
+flavor=""  # empty: whatever build is installed, CPU on a fresh machine
 for arg in "$@"; do
   case "$arg" in
     --gpu) flavor=gpu ;;
+    --cpu) flavor=cpu ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
@@ -63,11 +65,19 @@ fi
 # ---------------------------------------------------------------- ONNX Runtime
 ort="$root/.deps/onnxruntime"
 ort_stamp="$ort/.lipsync-install"
+installed="$(cat "$ort_stamp" 2>/dev/null || true)"  # "<version> <flavor> api<N>"
+if [ -z "$flavor" ]; then
+  flavor="$(echo "$installed" | awk '{print $2}')"
+  [ -n "$flavor" ] || flavor=cpu
+  explicit=no
+else
+  explicit=yes
+fi
 ort_want="$ONNXRUNTIME_VERSION $flavor api$ONNXRUNTIME_HEADERS_API_VERSION"
 
-if [ "$flavor" = cpu ] && [ ! -f "$ort_stamp" ] && pkg-config --exists libonnxruntime 2>/dev/null; then
+if [ "$explicit" = no ] && [ -z "$installed" ] && pkg-config --exists libonnxruntime 2>/dev/null; then
   say "using the system ONNX Runtime $(pkg-config --modversion libonnxruntime) (pkg-config libonnxruntime)"
-elif [ "$(cat "$ort_stamp" 2>/dev/null)" = "$ort_want" ] && [ -e "$ort/lib/libonnxruntime.so.1" ]; then
+elif [ "$installed" = "$ort_want" ] && [ -e "$ort/lib/libonnxruntime.so.1" ]; then
   say "ONNX Runtime $ONNXRUNTIME_VERSION ($flavor) present in .deps/onnxruntime"
 else
   say "installing ONNX Runtime $ONNXRUNTIME_VERSION ($flavor) into .deps/onnxruntime"
