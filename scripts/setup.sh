@@ -125,6 +125,6 @@ Libs: -L\${libdir} -lonnxruntime
 Cflags: -I\${includedir}
 EOF
   echo "$ort_want" > "$ort_stamp"
-  say "ONNX Runtime installed: $(ls "$ort/lib")"
+  say "ONNX Runtime installed: $(cd "$ort/lib" && ls -d libonnxruntime* | tr "\n" " ")"
 fi
 say "done"
