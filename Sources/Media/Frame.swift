@@ -1,0 +1,78 @@
+/// Byte order of a packed 8-bit, 3-channel pixel.
+public enum PixelFormat: String, Sendable, Codable {
+    /// Blue, green, red — OpenCV's order, which Wav2Lip's generator expects.
+    case bgr24
+    /// Red, green, blue — what S3FD (as Wav2Lip calls it) and BlazeFace take.
+    case rgb24
+
+    public var bytesPerPixel: Int { 3 }
+}
+
+/// A decoded picture owned by Swift: packed 8-bit pixels, rows `stride` bytes apart.
+public struct Frame: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    /// Bytes from one row to the next (≥ width × 3).
+    public let stride: Int
+    public let pixelFormat: PixelFormat
+    /// Presentation time in seconds from the stream's start.
+    public var presentationTime: Double
+    public var pixels: [UInt8]
+
+    /// Throws `MediaError.invalidArgument` when the buffer does not match the geometry.
+    public init(width: Int, height: Int, stride: Int? = nil, pixelFormat: PixelFormat = .bgr24,
+                presentationTime: Double = 0, pixels: [UInt8]) throws {
+        let rowBytes = width * pixelFormat.bytesPerPixel
+        let stride = stride ?? rowBytes
+        guard width > 0, height > 0, stride >= rowBytes, pixels.count >= stride * (height - 1) + rowBytes else {
+            throw MediaError.invalidArgument(
+                "a \(width)×\(height) \(pixelFormat.rawValue) frame with stride \(stride) needs \(stride * max(height - 1, 0) + rowBytes) bytes, got \(pixels.count)")
+        }
+        self.init(unchecked: width, height, stride, pixelFormat, presentationTime, pixels)
+    }
+
+    init(unchecked width: Int, _ height: Int, _ stride: Int, _ format: PixelFormat, _ time: Double, _ pixels: [UInt8]) {
+        self.width = width
+        self.height = height
+        self.stride = stride
+        self.pixelFormat = format
+        self.presentationTime = time
+        self.pixels = pixels
+    }
+
+    /// The pixel at (x, y) as three bytes in `pixelFormat` order.
+    public func pixel(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
+        let offset = y * stride + x * 3
+        return (pixels[offset], pixels[offset + 1], pixels[offset + 2])
+    }
+
+    /// The frame turned clockwise by 0, 90, 180 or 270 degrees (tightly packed result).
+    public func rotated(clockwise degrees: Int) -> Frame {
+        let turns = ((degrees / 90) % 4 + 4) % 4
+        guard turns != 0 else { return self }
+        let (outWidth, outHeight) = turns == 2 ? (width, height) : (height, width)
+        let outStride = outWidth * 3
+        var output = [UInt8](repeating: 0, count: outStride * outHeight)
+        pixels.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                for y in 0..<height {
+                    let row = y * stride
+                    for x in 0..<width {
+                        // Where source pixel (x, y) lands after the turn.
+                        let (u, v): (Int, Int) = switch turns {
+                        case 1: (height - 1 - y, x)
+                        case 2: (width - 1 - x, height - 1 - y)
+                        default: (y, width - 1 - x)
+                        }
+                        let from = row + x * 3
+                        let to = v * outStride + u * 3
+                        destination[to] = source[from]
+                        destination[to + 1] = source[from + 1]
+                        destination[to + 2] = source[from + 2]
+                    }
+                }
+            }
+        }
+        return Frame(unchecked: outWidth, outHeight, outStride, pixelFormat, presentationTime, output)
+    }
+}

@@ -1,0 +1,435 @@
+import CFFmpeg
+import Foundation
+
+/// Picture size and rate of the video a `MediaWriter` writes.
+public struct VideoFormat: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// Exact rate, e.g. 30000/1001; frames get timestamps 0, 1/rate, 2/rate…
+    public var frameRate: Rational
+
+    public init(width: Int, height: Int, frameRate: Rational) {
+        self.width = width
+        self.height = height
+        self.frameRate = frameRate
+    }
+}
+
+/// Container and codecs of written media. The defaults are what the server delivers:
+/// MP4 with H.264 (libx264, yuv420p) and AAC, `+faststart`.
+public struct EncoderOptions: Sendable, Equatable {
+    public enum Container: String, Sendable {
+        case mp4, mov, webm, matroska, m4a
+        var muxerName: String { self == .m4a ? "ipod" : rawValue }
+        var isQuickTime: Bool { self == .mp4 || self == .mov || self == .m4a }
+    }
+
+    public enum VideoCodec: String, Sendable {
+        case h264, vp9
+        var encoderName: String { self == .h264 ? "libx264" : "libvpx-vp9" }
+    }
+
+    public enum AudioCodec: String, Sendable {
+        case aac, opus
+        var encoderName: String { self == .aac ? "aac" : "libopus" }
+    }
+
+    public var container: Container
+    public var videoCodec: VideoCodec
+    public var audioCodec: AudioCodec
+    /// x264 preset (ultrafast … veryslow). Ignored for VP9 (realtime, cpu-used 8).
+    public var preset: String
+    /// Constant rate factor: 0–51 for x264 (lower is better; 18 is visually lossless), 0–63 for VP9.
+    public var crf: Int
+    public var audioBitRate: Int
+    /// Clockwise rotation recorded as the stream's display matrix (0: none). The server
+    /// writes upright frames and leaves this 0; tests use it to make phone-style files.
+    public var displayRotation: Int
+
+    public init(container: Container = .mp4, videoCodec: VideoCodec = .h264, audioCodec: AudioCodec = .aac,
+                preset: String = "veryfast", crf: Int = 18, audioBitRate: Int = 128_000, displayRotation: Int = 0) {
+        self.container = container
+        self.videoCodec = videoCodec
+        self.audioCodec = audioCodec
+        self.preset = preset
+        self.crf = crf
+        self.audioBitRate = audioBitRate
+        self.displayRotation = displayRotation
+    }
+}
+
+/// Encodes frames and one mono audio buffer into a media file through libavcodec and
+/// libavformat. Output goes to a temporary sibling file that `finish()` renames into place;
+/// if anything fails, or the writer is dropped unfinished, the temporary file is removed,
+/// so no partial output is ever left at `path`.
+///
+/// Frames must match `VideoFormat`'s size; odd sizes are padded by one replicated
+/// row/column (yuv420p needs even sizes). Audio is interleaved with the video as frames
+/// arrive.
+public final class MediaWriter {
+    public let path: String
+    public let options: EncoderOptions
+    private let temporaryPath: String
+    private var output: UnsafeMutablePointer<AVFormatContext>?
+    private var video: VideoTrack?
+    private var audio: AudioTrack?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var state: State = .writing
+
+    private enum State { case writing, finished, failed }
+
+    public init(path: String, video format: VideoFormat?, audio buffer: AudioBuffer?, options: EncoderOptions = EncoderOptions()) throws {
+        guard format != nil || buffer != nil else { throw MediaError.invalidArgument("nothing to write: no video and no audio") }
+        self.path = path
+        self.options = options
+        self.temporaryPath = AtomicFile.temporaryPath(for: path)
+        do {
+            try open(format: format, audio: buffer)
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    deinit {
+        if state == .writing { abandon() }
+        releaseAll()
+    }
+
+    /// Encodes the next frame (timestamp = frames so far ÷ frame rate).
+    public func append(_ frame: Frame) throws {
+        guard state == .writing else { throw MediaError.invalidArgument("the writer is already \(state == .finished ? "finished" : "failed")") }
+        guard let video else { throw MediaError.invalidArgument("this writer has no video track") }
+        do {
+            try video.encode(frame) { try write($0, stream: video.stream) }
+            // Keep audio up to the video's time so the muxer can interleave without buffering.
+            if let audio { try audio.encode(upTo: video.time) { try write($0, stream: audio.stream) } }
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    /// Encodes the rest of the audio, flushes the encoders, writes the trailer and moves
+    /// the file into place.
+    public func finish() throws {
+        guard state == .writing else { throw MediaError.invalidArgument("the writer is already \(state == .finished ? "finished" : "failed")") }
+        do {
+            if let video, video.framesWritten == 0 { throw MediaError.invalidArgument("no frames were appended") }
+            if let audio { try audio.encode(upTo: .infinity) { try write($0, stream: audio.stream) } }
+            if let video { try video.flush { try write($0, stream: video.stream) } }
+            if let audio { try audio.flush { try write($0, stream: audio.stream) } }
+            guard let output else { throw MediaError.invalidArgument("the writer has no output") }
+            try ffmpegCheck(av_write_trailer(output), "finishing \(path)")
+            try ffmpegCheck(avio_closep(&output.pointee.pb), "closing \(path)")
+            try AtomicFile.commit(temporaryPath, to: path)
+            state = .finished
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    // MARK: - Set-up
+
+    private func open(format: VideoFormat?, audio buffer: AudioBuffer?) throws {
+        var context: UnsafeMutablePointer<AVFormatContext>?
+        try ffmpegCheck(avformat_alloc_output_context2(&context, nil, options.container.muxerName, temporaryPath),
+                        "creating a \(options.container.rawValue) file")
+        guard let context else { throw MediaError.invalidArgument("no \(options.container.rawValue) muxer") }
+        output = context
+        let globalHeader = (context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0
+
+        if let format {
+            video = try VideoTrack(output: context, format: format, options: options, globalHeader: globalHeader)
+        }
+        if let buffer {
+            audio = try AudioTrack(output: context, buffer: buffer, options: options, globalHeader: globalHeader)
+        }
+        packet = av_packet_alloc()
+        guard packet != nil else { throw MediaError.ffmpeg(operation: "allocating a packet", code: -12, message: "out of memory") }
+
+        try ffmpegCheck(avio_open(&context.pointee.pb, temporaryPath, AVIO_FLAG_WRITE), "creating \(path)")
+        var muxerOptions: OpaquePointer?
+        defer { av_dict_free(&muxerOptions) }
+        if options.container.isQuickTime { av_dict_set(&muxerOptions, "movflags", "+faststart", 0) }
+        try ffmpegCheck(avformat_write_header(context, &muxerOptions), "writing the \(options.container.rawValue) header")
+    }
+
+    private func write(_ encoder: UnsafeMutablePointer<AVCodecContext>, stream: UnsafeMutablePointer<AVStream>) throws {
+        guard let packet, let output else { return }
+        while true {
+            let received = avcodec_receive_packet(encoder, packet)
+            if received == AVErrorCode.tryAgain || received == AVErrorCode.endOfFile { return }
+            try ffmpegCheck(received, "encoding")
+            av_packet_rescale_ts(packet, encoder.pointee.time_base, stream.pointee.time_base)
+            packet.pointee.stream_index = stream.pointee.index
+            try ffmpegCheck(av_interleaved_write_frame(output, packet), "writing \(path)")
+        }
+    }
+
+    /// Drops everything written so far: closes the file and removes it.
+    private func abandon() {
+        state = .failed
+        if let output, output.pointee.pb != nil { avio_closep(&output.pointee.pb) }
+        unlink(temporaryPath)
+    }
+
+    private func releaseAll() {
+        video = nil
+        audio = nil
+        av_packet_free(&packet)
+        if let output {
+            if output.pointee.pb != nil { avio_closep(&output.pointee.pb) }
+            avformat_free_context(output)
+            self.output = nil
+        }
+    }
+}
+
+/// Opens an encoder by name; throws `unsupportedCodec` when FFmpeg lacks it.
+private func openEncoder(
+    _ name: String, globalHeader: Bool, configure: (UnsafeMutablePointer<AVCodecContext>, UnsafePointer<AVCodec>) throws -> Void
+) throws -> UnsafeMutablePointer<AVCodecContext> {
+    guard let codec = avcodec_find_encoder_by_name(name) else { throw MediaError.unsupportedCodec("no \(name) encoder in this FFmpeg") }
+    guard let context = avcodec_alloc_context3(codec) else {
+        throw MediaError.ffmpeg(operation: "allocating the \(name) encoder", code: -12, message: "out of memory")
+    }
+    do {
+        try configure(context, codec)
+        if globalHeader { context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
+        try ffmpegCheck(avcodec_open2(context, codec, nil), "opening the \(name) encoder")
+    } catch {
+        var owned: UnsafeMutablePointer<AVCodecContext>? = context
+        avcodec_free_context(&owned)
+        throw error
+    }
+    return context
+}
+
+/// Adds a stream for an opened encoder.
+private func addStream(_ output: UnsafeMutablePointer<AVFormatContext>, for encoder: UnsafeMutablePointer<AVCodecContext>) throws -> UnsafeMutablePointer<AVStream> {
+    guard let stream = avformat_new_stream(output, nil) else {
+        throw MediaError.ffmpeg(operation: "adding a stream", code: -12, message: "out of memory")
+    }
+    try ffmpegCheck(avcodec_parameters_from_context(stream.pointee.codecpar, encoder), "describing the stream")
+    stream.pointee.time_base = encoder.pointee.time_base
+    return stream
+}
+
+/// H.264/VP9 encoding of packed frames converted to yuv420p.
+private final class VideoTrack {
+    let encoder: UnsafeMutablePointer<AVCodecContext>
+    let stream: UnsafeMutablePointer<AVStream>
+    let format: VideoFormat
+    private var picture: UnsafeMutablePointer<AVFrame>?
+    private var converter: OpaquePointer?
+    private(set) var framesWritten = 0
+
+    init(output: UnsafeMutablePointer<AVFormatContext>, format: VideoFormat, options: EncoderOptions, globalHeader: Bool) throws {
+        guard format.width > 0, format.height > 0, format.frameRate.numerator > 0, format.frameRate.denominator > 0 else {
+            throw MediaError.invalidArgument("video format \(format.width)×\(format.height) at \(format.frameRate) fps")
+        }
+        self.format = format
+        let (width, height) = (format.width + format.width % 2, format.height + format.height % 2)
+        encoder = try openEncoder(options.videoCodec.encoderName, globalHeader: globalHeader) { context, _ in
+            context.pointee.width = Int32(width)
+            context.pointee.height = Int32(height)
+            context.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+            context.pointee.time_base = AVRational(num: Int32(format.frameRate.denominator), den: Int32(format.frameRate.numerator))
+            context.pointee.framerate = AVRational(num: Int32(format.frameRate.numerator), den: Int32(format.frameRate.denominator))
+            context.pointee.thread_count = 0
+            let settings: [(String, String)] = switch options.videoCodec {
+            case .h264: [("preset", options.preset), ("crf", "\(options.crf)")]
+            case .vp9: [("crf", "\(options.crf)"), ("b", "0"), ("deadline", "realtime"), ("cpu-used", "8"), ("row-mt", "1")]
+            }
+            for (key, value) in settings {
+                let target = key == "b" ? UnsafeMutableRawPointer(context) : context.pointee.priv_data
+                try ffmpegCheck(av_opt_set(target, key, value, 0), "setting \(key)=\(value) for \(options.videoCodec.rawValue)")
+            }
+        }
+        do {
+            stream = try addStream(output, for: encoder)
+            stream.pointee.avg_frame_rate = encoder.pointee.framerate
+            if options.displayRotation % 360 != 0 {
+                guard let matrix = av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, 9 * 4) else {
+                    throw MediaError.ffmpeg(operation: "adding the display matrix", code: -12, message: "out of memory")
+                }
+                matrix.withMemoryRebound(to: Int32.self, capacity: 9) {
+                    // av_display_rotation_get(set(a)) == -a, and readers rotate clockwise by -get (as the ffmpeg CLI does).
+                    av_display_rotation_set($0, Double(options.displayRotation))
+                }
+            }
+            picture = av_frame_alloc()
+            guard let picture else { throw MediaError.ffmpeg(operation: "allocating a picture", code: -12, message: "out of memory") }
+            picture.pointee.format = AV_PIX_FMT_YUV420P.rawValue
+            picture.pointee.width = Int32(width)
+            picture.pointee.height = Int32(height)
+            try ffmpegCheck(av_frame_get_buffer(picture, 0), "allocating a picture")
+        } catch {
+            var owned: UnsafeMutablePointer<AVCodecContext>? = encoder
+            avcodec_free_context(&owned)
+            av_frame_free(&picture)
+            throw error
+        }
+    }
+
+    deinit {
+        var owned: UnsafeMutablePointer<AVCodecContext>? = encoder
+        avcodec_free_context(&owned)
+        av_frame_free(&picture)
+        sws_freeContext(converter)
+    }
+
+    /// Seconds of video written so far.
+    var time: Double { Double(framesWritten) / format.frameRate.value }
+
+    func encode(_ frame: Frame, drain: (UnsafeMutablePointer<AVCodecContext>) throws -> Void) throws {
+        guard frame.width == format.width, frame.height == format.height else {
+            throw MediaError.invalidArgument("frame \(framesWritten) is \(frame.width)×\(frame.height), the video is \(format.width)×\(format.height)")
+        }
+        guard let picture else { return }
+        let source = frame.paddedToEven()
+        converter = sws_getCachedContext(
+            converter, Int32(source.width), Int32(source.height), source.pixelFormat.avPixelFormat,
+            picture.pointee.width, picture.pointee.height, AV_PIX_FMT_YUV420P, SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
+        guard let converter else { throw MediaError.invalidArgument("cannot convert \(source.pixelFormat.rawValue) to yuv420p") }
+        try ffmpegCheck(av_frame_make_writable(picture), "preparing a picture")
+        let destination = withUnsafeBytes(of: picture.pointee.data) { Array($0.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)) }
+        let destinationStrides = withUnsafeBytes(of: picture.pointee.linesize) { Array($0.bindMemory(to: Int32.self)) }
+        let rows = source.pixels.withUnsafeBufferPointer { pixels in
+            let planes: [UnsafePointer<UInt8>?] = [pixels.baseAddress, nil, nil, nil]
+            let strides: [Int32] = [Int32(source.stride), 0, 0, 0]
+            return sws_scale(converter, planes, strides, 0, Int32(source.height), destination, destinationStrides)
+        }
+        try ffmpegCheck(rows, "converting frame \(framesWritten) to yuv420p")
+        picture.pointee.pts = Int64(framesWritten)
+        framesWritten += 1
+        try ffmpegCheck(avcodec_send_frame(encoder, picture), "encoding frame \(framesWritten - 1)")
+        try drain(encoder)
+    }
+
+    func flush(drain: (UnsafeMutablePointer<AVCodecContext>) throws -> Void) throws {
+        try ffmpegCheck(avcodec_send_frame(encoder, nil), "flushing the video encoder")
+        try drain(encoder)
+    }
+}
+
+/// AAC/Opus encoding of one mono buffer, chunked to the encoder's frame size.
+private final class AudioTrack {
+    let encoder: UnsafeMutablePointer<AVCodecContext>
+    let stream: UnsafeMutablePointer<AVStream>
+    private let samples: [Float]
+    private let sampleRate: Int
+    private var position = 0
+    private var chunk: UnsafeMutablePointer<AVFrame>?
+
+    init(output: UnsafeMutablePointer<AVFormatContext>, buffer: AudioBuffer, options: EncoderOptions, globalHeader: Bool) throws {
+        let name = options.audioCodec.encoderName
+        guard let codec = avcodec_find_encoder_by_name(name) else { throw MediaError.unsupportedCodec("no \(name) encoder in this FFmpeg") }
+        // Keep the buffer's rate when the encoder takes it; else the nearest higher rate it supports.
+        let rate = Self.supportedRate(codec, preferring: buffer.sampleRate)
+        let source = try AudioResampler.resample(buffer, to: rate)
+        samples = source.samples
+        sampleRate = rate
+        let sampleFormat = Self.floatFormat(codec)
+        encoder = try openEncoder(name, globalHeader: globalHeader) { context, _ in
+            context.pointee.sample_fmt = sampleFormat
+            context.pointee.sample_rate = Int32(rate)
+            av_channel_layout_default(&context.pointee.ch_layout, 1)
+            context.pointee.bit_rate = Int64(options.audioBitRate)
+            context.pointee.time_base = AVRational(num: 1, den: Int32(rate))
+        }
+        do {
+            stream = try addStream(output, for: encoder)
+        } catch {
+            var owned: UnsafeMutablePointer<AVCodecContext>? = encoder
+            avcodec_free_context(&owned)
+            throw error
+        }
+    }
+
+    deinit {
+        var owned: UnsafeMutablePointer<AVCodecContext>? = encoder
+        avcodec_free_context(&owned)
+        av_frame_free(&chunk)
+    }
+
+    /// Encodes whole encoder frames up to `time` seconds (all remaining audio for `.infinity`).
+    func encode(upTo time: Double, drain: (UnsafeMutablePointer<AVCodecContext>) throws -> Void) throws {
+        let end = time.isFinite ? min(samples.count, Int(time * Double(sampleRate))) : samples.count
+        let frameSize = encoder.pointee.frame_size > 0 ? Int(encoder.pointee.frame_size) : 1024
+        while position < end, time.isInfinite || position + frameSize <= end {
+            let count = min(frameSize, samples.count - position)
+            try send(count: count, frameSize: frameSize)
+            try drain(encoder)
+        }
+    }
+
+    func flush(drain: (UnsafeMutablePointer<AVCodecContext>) throws -> Void) throws {
+        try ffmpegCheck(avcodec_send_frame(encoder, nil), "flushing the audio encoder")
+        try drain(encoder)
+    }
+
+    private func send(count: Int, frameSize: Int) throws {
+        av_frame_free(&chunk)
+        chunk = av_frame_alloc()
+        guard let chunk else { throw MediaError.ffmpeg(operation: "allocating audio", code: -12, message: "out of memory") }
+        // Encoders with a fixed frame size need full frames: pad the last with silence.
+        let variable = (encoder.pointee.codec.pointee.capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE) != 0
+        let length = variable ? count : frameSize
+        chunk.pointee.nb_samples = Int32(length)
+        chunk.pointee.format = encoder.pointee.sample_fmt.rawValue
+        chunk.pointee.sample_rate = encoder.pointee.sample_rate
+        av_channel_layout_default(&chunk.pointee.ch_layout, 1)
+        try ffmpegCheck(av_frame_get_buffer(chunk, 0), "allocating audio")
+        guard let plane = chunk.pointee.data.0 else { return }
+        let destination = UnsafeMutableRawPointer(plane).assumingMemoryBound(to: Float.self)
+        samples.withUnsafeBufferPointer { source in
+            for i in 0..<length { destination[i] = i < count ? source[position + i] : 0 }
+        }
+        chunk.pointee.pts = Int64(position)
+        position += count
+        try ffmpegCheck(avcodec_send_frame(encoder, chunk), "encoding audio")
+    }
+
+    private static func supportedRate(_ codec: UnsafePointer<AVCodec>, preferring rate: Int) -> Int {
+        guard let list = codec.pointee.supported_samplerates else { return rate }
+        var rates: [Int] = []
+        var index = 0
+        while list[index] != 0 { rates.append(Int(list[index])); index += 1 }
+        if rates.contains(rate) { return rate }
+        return rates.filter { $0 > rate }.min() ?? rates.max() ?? rate
+    }
+
+    /// Mono float (planar and packed are the same layout for one channel).
+    private static func floatFormat(_ codec: UnsafePointer<AVCodec>) -> AVSampleFormat {
+        guard let list = codec.pointee.sample_fmts else { return AV_SAMPLE_FMT_FLTP }
+        var index = 0
+        while list[index] != AV_SAMPLE_FMT_NONE {
+            if list[index] == AV_SAMPLE_FMT_FLTP || list[index] == AV_SAMPLE_FMT_FLT { return list[index] }
+            index += 1
+        }
+        return AV_SAMPLE_FMT_FLTP
+    }
+}
+
+extension Frame {
+    /// The frame with one replicated column and/or row added where width/height is odd.
+    func paddedToEven() -> Frame {
+        guard width % 2 == 1 || height % 2 == 1 else { return self }
+        let (outWidth, outHeight) = (width + width % 2, height + height % 2)
+        let outStride = outWidth * 3
+        var output = [UInt8](repeating: 0, count: outStride * outHeight)
+        for y in 0..<outHeight {
+            let sourceRow = min(y, height - 1) * stride
+            let row = y * outStride
+            output.replaceSubrange(row..<(row + width * 3), with: pixels[sourceRow..<(sourceRow + width * 3)])
+            if outWidth > width {
+                let last = sourceRow + (width - 1) * 3
+                output.replaceSubrange((row + width * 3)..<(row + outStride), with: pixels[last..<(last + 3)])
+            }
+        }
+        return Frame(unchecked: outWidth, outHeight, outStride, pixelFormat, presentationTime, output)
+    }
+}

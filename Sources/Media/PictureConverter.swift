@@ -1,0 +1,55 @@
+import CFFmpeg
+
+/// Converts decoded pictures (any FFmpeg pixel format, any size) to packed 8-bit frames
+/// with libswscale. Keeps one cached SwsContext; not for concurrent use.
+final class PictureConverter {
+    private var context: OpaquePointer?
+    private let flags: Int32
+
+    /// `flags`: SWS_BICUBIC for same-size conversion (chroma upsampling), SWS_AREA for
+    /// downscaling (averages, so small faces keep their shape).
+    init(flags: Int32) {
+        self.flags = flags
+    }
+
+    deinit {
+        sws_freeContext(context)
+    }
+
+    /// Converts `source` to `width`×`height` packed `format`, tightly packed rows.
+    func convert(_ source: UnsafeMutablePointer<AVFrame>, width: Int, height: Int, format: PixelFormat, time: Double) throws -> Frame {
+        let sourceFormat = AVPixelFormat(rawValue: source.pointee.format)
+        context = sws_getCachedContext(
+            context, source.pointee.width, source.pointee.height, sourceFormat,
+            Int32(width), Int32(height), format.avPixelFormat, flags, nil, nil, nil)
+        guard let context else {
+            throw MediaError.unsupportedCodec("cannot convert pixel format \(Self.name(sourceFormat)) to \(format.rawValue)")
+        }
+        let stride = width * 3
+        var pixels = [UInt8](repeating: 0, count: stride * height)
+        let sourceData = withUnsafeBytes(of: source.pointee.data) { Array($0.bindMemory(to: UnsafePointer<UInt8>?.self)) }
+        let sourceStrides = withUnsafeBytes(of: source.pointee.linesize) { Array($0.bindMemory(to: Int32.self)) }
+        let rows = pixels.withUnsafeMutableBufferPointer { buffer in
+            let destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
+            let destinationStrides: [Int32] = [Int32(stride), 0, 0, 0]
+            return sws_scale(context, sourceData, sourceStrides, 0, source.pointee.height, destination, destinationStrides)
+        }
+        guard rows == Int32(height) else {
+            throw MediaError.ffmpeg(operation: "converting a picture", code: rows, message: rows < 0 ? ffmpegMessage(rows) : "short conversion")
+        }
+        return Frame(unchecked: width, height, stride, format, time, pixels)
+    }
+
+    static func name(_ format: AVPixelFormat) -> String {
+        av_get_pix_fmt_name(format).map { String(cString: $0) } ?? "unknown"
+    }
+}
+
+extension PixelFormat {
+    var avPixelFormat: AVPixelFormat {
+        switch self {
+        case .bgr24: AV_PIX_FMT_BGR24
+        case .rgb24: AV_PIX_FMT_RGB24
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import CFFmpeg
+
+/// One decoded video frame at full resolution, upright, with an optional downscaled copy
+/// for face detection.
+public struct DecodedFrame: Sendable {
+    /// Position in decode order, from 0.
+    public let index: Int
+    public let frame: Frame
+    /// The picture scaled so its longer side is at most `DecodeOptions.detectionMaxSide`.
+    public let detection: Frame?
+    /// `detection` size ÷ full size (1 when not scaled down). Full-resolution coordinates
+    /// are detection coordinates divided by this.
+    public let detectionScale: Double
+}
+
+/// How frames come out of a `VideoDecoder`.
+public struct DecodeOptions: Sendable, Equatable {
+    public var pixelFormat: PixelFormat
+    /// Also produce a copy whose longer side is at most this many pixels (nil: none).
+    public var detectionMaxSide: Int?
+    public var detectionPixelFormat: PixelFormat
+
+    public init(pixelFormat: PixelFormat = .bgr24, detectionMaxSide: Int? = nil, detectionPixelFormat: PixelFormat = .rgb24) {
+        self.pixelFormat = pixelFormat
+        self.detectionMaxSide = detectionMaxSide
+        self.detectionPixelFormat = detectionPixelFormat
+    }
+}
+
+/// Decodes a file's video stream frame by frame (libavcodec, threaded), rotating each
+/// picture upright. Read only as many frames as needed with `next()` or `frames(upTo:)`;
+/// decoding stops there. One decoder serves one task at a time.
+public final class VideoDecoder {
+    public let info: VideoInfo
+    public let video: VideoStreamInfo
+    public let options: DecodeOptions
+
+    private let input: InputFile
+    private let streamIndex: Int32
+    private let timeBase: AVRational
+    private let startTime: Int64
+    private let limits: MediaLimits
+    private var decoder: UnsafeMutablePointer<AVCodecContext>?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var picture: UnsafeMutablePointer<AVFrame>?
+    private let fullConverter = PictureConverter(flags: SWS_BICUBIC | SWS_ACCURATE_RND)
+    private let detectionConverter = PictureConverter(flags: SWS_AREA)
+    private var demuxerFinished = false
+    private var decoderFinished = false
+    private var decodedCount = 0
+
+    public init(path: String, options: DecodeOptions = DecodeOptions(), limits: MediaLimits = MediaLimits()) throws {
+        let input = try InputFile(path: path, limits: limits)
+        let info = try MediaProbe.describe(input, limits: limits)
+        let video = try info.requireVideo()
+        guard let index = input.bestStream(AVMEDIA_TYPE_VIDEO) else { throw MediaError.noVideoStream }
+        let stream = input.stream(index)
+        self.input = input
+        self.info = info
+        self.video = video
+        self.options = options
+        self.limits = limits
+        self.streamIndex = index
+        self.timeBase = stream.pointee.time_base
+        self.startTime = stream.pointee.start_time == Int64.min ? 0 : stream.pointee.start_time
+        self.decoder = try input.openDecoder(for: stream)
+        self.packet = av_packet_alloc()
+        self.picture = av_frame_alloc()
+        guard packet != nil, picture != nil else {
+            throw MediaError.ffmpeg(operation: "allocating decode buffers", code: -12, message: "out of memory")
+        }
+    }
+
+    deinit {
+        avcodec_free_context(&decoder)
+        av_packet_free(&packet)
+        av_frame_free(&picture)
+    }
+
+    /// Frames decoded so far.
+    public var framesDecoded: Int { decodedCount }
+
+    /// The next frame, or nil after the last. Throws `MediaError.zeroFrames` when the
+    /// stream ends before any frame, `.truncated` when it ends before the frame count the
+    /// container recorded, `.corrupt` for undecodable data.
+    public func next() throws -> DecodedFrame? {
+        guard let decoder, let packet, let picture, !decoderFinished else { return nil }
+        while true {
+            let received = avcodec_receive_frame(decoder, picture)
+            if received >= 0 {
+                defer { av_frame_unref(picture) }
+                return try deliver(picture)
+            }
+            if received == AVErrorCode.endOfFile {
+                decoderFinished = true
+                try checkEnd()
+                return nil
+            }
+            guard received == AVErrorCode.tryAgain else {
+                throw MediaError.corrupt("frame \(decodedCount) cannot be decoded: \(ffmpegMessage(received))")
+            }
+            guard !demuxerFinished else {
+                throw MediaError.corrupt("the decoder stalled after frame \(decodedCount)")
+            }
+            let read = av_read_frame(input.context, packet)
+            if read == AVErrorCode.endOfFile {
+                demuxerFinished = true
+                _ = avcodec_send_packet(decoder, nil)  // drain the frames the decoder holds
+                continue
+            }
+            guard read >= 0 else {
+                throw MediaError.truncated("reading stopped after frame \(decodedCount): \(ffmpegMessage(read))")
+            }
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == streamIndex else { continue }
+            let sent = avcodec_send_packet(decoder, packet)
+            if sent < 0, sent != AVErrorCode.tryAgain {
+                throw MediaError.corrupt("video packet after frame \(decodedCount) cannot be decoded: \(ffmpegMessage(sent))")
+            }
+        }
+    }
+
+    /// Frames `0..<count` (fewer if the video is shorter). Decoding stops at `count`.
+    public func frames(upTo count: Int) throws -> [DecodedFrame] {
+        var frames: [DecodedFrame] = []
+        frames.reserveCapacity(min(count, video.frameCount ?? count))
+        while frames.count < count, let frame = try next() { frames.append(frame) }
+        return frames
+    }
+
+    /// Every frame of the video.
+    public func allFrames() throws -> [DecodedFrame] {
+        try frames(upTo: Int.max)
+    }
+
+    private func deliver(_ picture: UnsafeMutablePointer<AVFrame>) throws -> DecodedFrame {
+        let index = decodedCount
+        decodedCount += 1
+        guard decodedCount <= limits.maxFrameCount else {
+            throw MediaError.tooManyFrames(count: decodedCount, limit: limits.maxFrameCount)
+        }
+        let timestamp = picture.pointee.best_effort_timestamp
+        let time = timestamp == Int64.min
+            ? Double(index) / video.averageFrameRate.value
+            : Double(timestamp - startTime) * timeBase.doubleValue
+        let (width, height) = (Int(picture.pointee.width), Int(picture.pointee.height))
+        let full = try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat, time: time)
+            .rotated(clockwise: video.rotation)
+
+        var detection: Frame?
+        var scale = 1.0
+        if let maxSide = options.detectionMaxSide, maxSide > 0 {
+            scale = min(1, Double(maxSide) / Double(max(width, height)))
+            let scaledWidth = max(1, Int((Double(width) * scale).rounded()))
+            let scaledHeight = max(1, Int((Double(height) * scale).rounded()))
+            detection = try detectionConverter.convert(
+                picture, width: scaledWidth, height: scaledHeight, format: options.detectionPixelFormat, time: time)
+                .rotated(clockwise: video.rotation)
+        }
+        return DecodedFrame(index: index, frame: full, detection: detection, detectionScale: scale)
+    }
+
+    private func checkEnd() throws {
+        if decodedCount == 0 { throw MediaError.zeroFrames }
+        if let expected = video.frameCount, decodedCount < expected {
+            throw MediaError.truncated("only \(decodedCount) of the \(expected) frames the container lists could be decoded")
+        }
+    }
+}
