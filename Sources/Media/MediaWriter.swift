@@ -64,7 +64,8 @@ public struct EncoderOptions: Sendable, Equatable {
 /// so no partial output is ever left at `path`.
 ///
 /// Frames must match `VideoFormat`'s size; odd sizes are padded by one replicated
-/// row/column (yuv420p needs even sizes). Audio is interleaved with the video as frames
+/// row/column (yuv420p needs even sizes, and H.264's cropping window moves in 2-pixel
+/// steps in 4:2:0, so an odd size cannot be signalled exactly). Audio is interleaved with the video as frames
 /// arrive.
 public final class MediaWriter {
     public let path: String

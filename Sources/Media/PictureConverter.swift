@@ -6,8 +6,9 @@ final class PictureConverter {
     private var context: OpaquePointer?
     private let flags: Int32
 
-    /// `flags`: SWS_BICUBIC for same-size conversion (chroma upsampling), SWS_AREA for
-    /// downscaling (averages, so small faces keep their shape).
+    /// `flags`: SWS_BICUBIC for same-size conversion — what OpenCV's FFmpeg reader uses to
+    /// make BGR24, so frames match the original system's; SWS_AREA for downscaling
+    /// (averages, so small faces keep their shape).
     init(flags: Int32) {
         self.flags = flags
     }
@@ -21,7 +22,7 @@ final class PictureConverter {
         let sourceFormat = AVPixelFormat(rawValue: source.pointee.format)
         context = sws_getCachedContext(
             context, source.pointee.width, source.pointee.height, sourceFormat,
-            Int32(width), Int32(height), format.avPixelFormat, flags, nil, nil, nil)
+            Int32(width), Int32(height), AV_PIX_FMT_BGR24, flags, nil, nil, nil)
         guard let context else {
             throw MediaError.unsupportedCodec("cannot convert pixel format \(Self.name(sourceFormat)) to \(format.rawValue)")
         }
@@ -37,7 +38,20 @@ final class PictureConverter {
         guard rows == Int32(height) else {
             throw MediaError.ffmpeg(operation: "converting a picture", code: rows, message: rows < 0 ? ffmpegMessage(rows) : "short conversion")
         }
+        if format == .rgb24 { Self.swapRedAndBlue(&pixels) }
         return Frame(unchecked: width, height, stride, format, time, pixels)
+    }
+
+    /// swscale's RGB24 and BGR24 outputs take different code paths and can differ by a few
+    /// levels; converting to BGR24 once and swapping keeps both orders the same pixels.
+    static func swapRedAndBlue(_ pixels: inout [UInt8]) {
+        pixels.withUnsafeMutableBufferPointer { buffer in
+            var index = 0
+            while index + 2 < buffer.count {
+                buffer.swapAt(index, index + 2)
+                index += 3
+            }
+        }
     }
 
     static func name(_ format: AVPixelFormat) -> String {

@@ -43,7 +43,7 @@ public final class VideoDecoder {
     private var decoder: UnsafeMutablePointer<AVCodecContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var picture: UnsafeMutablePointer<AVFrame>?
-    private let fullConverter = PictureConverter(flags: SWS_BICUBIC | SWS_ACCURATE_RND)
+    private let fullConverter = PictureConverter(flags: SWS_BICUBIC)
     private let detectionConverter = PictureConverter(flags: SWS_AREA)
     private var demuxerFinished = false
     private var decoderFinished = false
@@ -123,7 +123,7 @@ public final class VideoDecoder {
     /// Frames `0..<count` (fewer if the video is shorter). Decoding stops at `count`.
     public func frames(upTo count: Int) throws -> [DecodedFrame] {
         var frames: [DecodedFrame] = []
-        frames.reserveCapacity(min(count, video.frameCount ?? count))
+        frames.reserveCapacity(min(count, video.frameCount ?? 0, limits.maxFrameCount))
         while frames.count < count, let frame = try next() { frames.append(frame) }
         return frames
     }

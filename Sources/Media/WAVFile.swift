@@ -6,7 +6,7 @@ public enum WAVFile {
     public enum Encoding: Sendable {
         /// IEEE float, as FreeVC writes its output.
         case float32
-        /// 16-bit signed PCM; samples are clipped to [-1, 1] and rounded.
+        /// 16-bit signed PCM; samples are clipped to [-1, 1), scaled by 32 768 and rounded.
         case pcm16
     }
 
@@ -37,7 +37,8 @@ public enum WAVFile {
         case .float32:
             for sample in buffer.samples { append(sample.bitPattern) }
         case .pcm16:
-            for sample in buffer.samples { append(Int16((max(-1, min(1, sample)) * 32767).rounded())) }
+            // ×32768 with clamping mirrors the readers' int16 ÷ 32768 (librosa, soundfile).
+            for sample in buffer.samples { append(Int16(clamping: Int((max(-1, min(1, sample)) * 32768).rounded()))) }
         }
         try AtomicFile.write(data, to: path)
     }
