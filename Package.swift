@@ -42,7 +42,7 @@ let package = Package(
         // Delivery.
         .executableTarget(
             name: "lipsync",
-            dependencies: ["LipSyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["LipSyncCore", "Inference", "Media", "Speech", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "InferenceBenchmark",
             dependencies: ["Inference", "LipSyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -50,7 +50,8 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
-        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "LipSyncCLITests", dependencies: ["lipsync", "Media"]),
+        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Logging
+import Media
 
 /// Every setting of the server and CLI in one validated value, built from environment
 /// variables (documented in docs/configuration.md) and overridden by CLI flags.
@@ -15,17 +16,22 @@ public struct Configuration: Sendable, Equatable {
     public var executionProviders: [ExecutionProvider]
     /// `INTRA_OP_THREADS`: threads inside one model operator; 0 lets ONNX Runtime choose.
     public var intraOpThreads: Int
+    /// `MAX_INPUT_BYTES`, `MAX_DURATION_SECONDS`, `MAX_DIMENSION`, `MAX_FRAMES`: what input
+    /// media is accepted (defaults 100 MB, 60 s, 4096 px, 3600 frames).
+    public var mediaLimits: MediaLimits
 
     public init(
         logLevel: Logger.Level = .info,
         libraryLogLevel: Logger.Level = .warning,
         executionProviders: [ExecutionProvider] = [.cuda, .cpu],
-        intraOpThreads: Int = 0
+        intraOpThreads: Int = 0,
+        mediaLimits: MediaLimits = MediaLimits()
     ) {
         self.logLevel = logLevel
         self.libraryLogLevel = libraryLogLevel
         self.executionProviders = executionProviders
         self.intraOpThreads = intraOpThreads
+        self.mediaLimits = mediaLimits
     }
 
     /// Reads the variables above; unset ones keep their defaults, invalid ones throw.
@@ -41,12 +47,29 @@ public struct Configuration: Sendable, Equatable {
             configuration.executionProviders = try parseProviders(value, variable: "EXECUTION_PROVIDERS")
         }
         if let value = environment["INTRA_OP_THREADS"] {
-            guard let threads = Int(value.trimmingCharacters(in: .whitespaces)), (0...1024).contains(threads) else {
-                throw ConfigurationError.invalid(variable: "INTRA_OP_THREADS", value: value, expected: "an integer from 0 to 1024")
-            }
-            configuration.intraOpThreads = threads
+            configuration.intraOpThreads = try parseInteger(value, variable: "INTRA_OP_THREADS", in: 0...1024)
+        }
+        if let value = environment["MAX_INPUT_BYTES"] {
+            configuration.mediaLimits.maxFileBytes = try parseInteger(value, variable: "MAX_INPUT_BYTES", in: 1...(1 << 40))
+        }
+        if let value = environment["MAX_DURATION_SECONDS"] {
+            configuration.mediaLimits.maxDurationSeconds = Double(try parseInteger(value, variable: "MAX_DURATION_SECONDS", in: 1...86_400))
+        }
+        if let value = environment["MAX_DIMENSION"] {
+            configuration.mediaLimits.maxDimension = try parseInteger(value, variable: "MAX_DIMENSION", in: 16...16_384)
+        }
+        if let value = environment["MAX_FRAMES"] {
+            configuration.mediaLimits.maxFrameCount = try parseInteger(value, variable: "MAX_FRAMES", in: 1...1_000_000)
         }
         return configuration
+    }
+
+    public static func parseInteger(_ text: String, variable: String, in range: ClosedRange<Int>) throws -> Int {
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw ConfigurationError.invalid(
+                variable: variable, value: text, expected: "an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
     }
 
     /// Session options for the models, following this configuration.

@@ -3,6 +3,7 @@ import Foundation
 import Inference
 import LipSyncCore
 import Logging
+import Media
 import Speech
 
 @main
@@ -10,7 +11,7 @@ struct LipSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
-        subcommands: [Doctor.self])
+        subcommands: [Doctor.self, Probe.self])
 }
 
 /// Options every subcommand shares; they override the environment (docs/configuration.md).
@@ -50,5 +51,39 @@ struct Doctor: AsyncParsableCommand {
         let report = await SystemReport.gather(environment: environment, espeak: EspeakRuntime.shared)
         print(report.text)
         if !report.problems.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a media file as JSON: container, streams, rotation, frame rates, duration, frame count.",
+        discussion: """
+            Applies the input limits (MAX_INPUT_BYTES, MAX_DURATION_SECONDS, MAX_DIMENSION, MAX_FRAMES). \
+            Exits with status 1 and the reason on standard error when the file cannot be used.
+            """)
+
+    @Argument(help: "The media file.")
+    var file: String
+
+    @Flag(name: .customLong("count-frames"), help: "Count the video frames when the container does not record them (reads every packet).")
+    var countFrames = false
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let configuration = try common.configuration()
+        LoggingSetup.bootstrap(configuration)
+        do {
+            var info = try MediaProbe.probe(file, limits: configuration.mediaLimits)
+            if countFrames, info.video != nil, info.video?.frameCount == nil {
+                info.video?.frameCount = try MediaProbe.countFrames(file, limits: configuration.mediaLimits)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(info), as: UTF8.self))
+        } catch let error as MediaError {
+            FileHandle.standardError.write(Data("lipsync probe: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 }

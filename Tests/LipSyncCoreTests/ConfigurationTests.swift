@@ -1,5 +1,6 @@
 import Inference
 import LipSyncCore
+import Media
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -9,6 +10,17 @@ import Testing
         #expect(configuration.libraryLogLevel == .warning)
         #expect(configuration.executionProviders == [.cuda, .cpu])
         #expect(configuration.intraOpThreads == 0)
+        #expect(configuration.mediaLimits == MediaLimits(maxFileBytes: 100_000_000, maxDurationSeconds: 60, maxDimension: 4096, maxFrameCount: 3600))
+    }
+
+    @Test func mediaLimitsFromEnvironment() throws {
+        let configuration = try Configuration.fromEnvironment([
+            "MAX_INPUT_BYTES": "5000000", "MAX_DURATION_SECONDS": "20", "MAX_DIMENSION": "1920", "MAX_FRAMES": "600",
+        ])
+        #expect(configuration.mediaLimits == MediaLimits(maxFileBytes: 5_000_000, maxDurationSeconds: 20, maxDimension: 1920, maxFrameCount: 600))
+        #expect(throws: ConfigurationError.invalid(variable: "MAX_DIMENSION", value: "8", expected: "an integer from 16 to 16384")) {
+            try Configuration.fromEnvironment(["MAX_DIMENSION": "8"])
+        }
     }
 
     @Test func readsEnvironment() throws {

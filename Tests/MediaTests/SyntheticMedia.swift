@@ -1,27 +1,10 @@
 import Foundation
 @testable import Media
 
-/// Test media made by code: smooth moving patterns, tones, and files written with the
-/// module's own encoder.
+/// Test media made by code (the module's TestPattern), written with its own encoder.
 enum SyntheticMedia {
-    /// A smooth picture that changes with `index`: gradients plus a soft moving blob, so
-    /// H.264 at CRF 18 keeps it well above 35 dB PSNR.
-    static func frame(width: Int, height: Int, index: Int, format: PixelFormat = .bgr24) -> Frame {
-        var pixels = [UInt8](repeating: 0, count: width * height * 3)
-        let cx = Double(width) * (0.3 + 0.4 * Double(index % 20) / 20)
-        let cy = Double(height) * 0.5
-        let radius = Double(min(width, height)) / 4
-        for y in 0..<height {
-            for x in 0..<width {
-                let dx = Double(x) - cx, dy = Double(y) - cy
-                let blob = max(0, 1 - (dx * dx + dy * dy) / (radius * radius)) * 120
-                let offset = (y * width + x) * 3
-                pixels[offset] = UInt8(min(255, 40 + Double(x) * 150 / Double(width) + blob * 0.5))
-                pixels[offset + 1] = UInt8(min(255, 60 + Double(y) * 140 / Double(height) + blob))
-                pixels[offset + 2] = UInt8(min(255, 90 + Double(index % 50) * 2 + blob * 0.3))
-            }
-        }
-        return Frame(unchecked: width, height, width * 3, format, 0, pixels)
+    static func frame(width: Int, height: Int, index: Int) -> Frame {
+        TestPattern.frame(width: width, height: height, index: index)
     }
 
     /// A picture whose quadrants differ, to check orientation: top-left dark, bottom-right bright.
@@ -37,10 +20,8 @@ enum SyntheticMedia {
         return Frame(unchecked: width, height, width * 3, .bgr24, 0, pixels)
     }
 
-    static func tone(frequency: Double, seconds: Double, sampleRate: Int, amplitude: Float = 0.5) -> AudioBuffer {
-        let count = Int(seconds * Double(sampleRate))
-        let samples = (0..<count).map { amplitude * Float(sin(2 * Double.pi * frequency * Double($0) / Double(sampleRate))) }
-        return AudioBuffer(samples: samples, sampleRate: sampleRate)
+    static func tone(frequency: Double, seconds: Double, sampleRate: Int) -> AudioBuffer {
+        TestPattern.tone(frequency: frequency, seconds: seconds, sampleRate: sampleRate)
     }
 
     /// Writes `frameCount` synthetic frames (and optionally a tone) to `path`.

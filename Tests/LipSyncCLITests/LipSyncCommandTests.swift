@@ -1,0 +1,88 @@
+import Foundation
+import Media
+import Testing
+
+/// Runs the built `lipsync` binary as a user would.
+@Suite struct LipSyncCommandTests {
+    struct Result {
+        let status: Int32
+        let standardOutput: String
+        let standardError: String
+    }
+
+    static var binary: URL {
+        // The test bundle and the executables are built into the same directory.
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lipsync")
+    }
+
+    func lipsync(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outData = output.fileHandleForReading.readDataToEndOfFile()
+        let errData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      standardOutput: String(decoding: outData, as: UTF8.self),
+                      standardError: String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test func probePrintsVideoInfoJSON() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/clip.mp4"
+        let writer = try MediaWriter(path: path, video: VideoFormat(width: 64, height: 48, frameRate: Rational(25, 1)),
+                                     audio: TestPattern.tone(frequency: 440, seconds: 0.4, sampleRate: 16_000))
+        for index in 0..<10 { try writer.append(TestPattern.frame(width: 64, height: 48, index: index)) }
+        try writer.finish()
+
+        let result = try lipsync(["probe", path])
+        #expect(result.status == 0, "\(result.standardError)")
+        let info = try JSONDecoder().decode(VideoInfo.self, from: Data(result.standardOutput.utf8))
+        #expect(info.video?.frameCount == 10)
+        #expect(info.video?.codec == "h264")
+        #expect(info.audio?.sampleRate == 16_000)
+    }
+
+    @Test func probeReportsBadInputOnStandardError() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-media-\(UUID()).mp4").path
+        try Data("this is a text file, not a video".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try lipsync(["probe", path])
+        #expect(result.status == 1)
+        #expect(result.standardOutput.isEmpty)
+        // FFmpeg's own warning may be logged first; the last line is the verdict.
+        let lastLine = result.standardError.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(lastLine.hasPrefix("lipsync probe: not a video or audio file"))
+    }
+
+    @Test func probeAppliesConfiguredLimits() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("big-\(UUID()).wav").path
+        try WAVFile.write(TestPattern.tone(frequency: 440, seconds: 1, sampleRate: 16_000), to: path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try lipsync(["probe", path], environment: ["MAX_INPUT_BYTES": "1000"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("over the limit of 0.0 MB"))
+    }
+
+    @Test func invalidConfigurationIsNamed() throws {
+        let result = try lipsync(["doctor"], environment: ["LOG_LEVEL": "loud"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("LOG_LEVEL=loud is invalid"))
+    }
+
+    @Test func doctorReportsTheLibraries() throws {
+        let result = try lipsync(["doctor"])
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.contains("ONNX Runtime "))
+        #expect(result.standardOutput.contains("libavcodec "))
+        #expect(result.standardOutput.contains("Korean voice: Korean"))
+        #expect(result.standardOutput.hasSuffix("status: ok\n"))
+    }
+}
