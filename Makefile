@@ -33,10 +33,12 @@ test: setup fixtures
 demo: release
 	.build/release/lipsync doctor
 
-# Binding micro-benchmark: Swift and Python ONNX Runtime side by side on the same models.
+# Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the
+# same models) and the Media module (1080p H.264 encode/decode).
 bench: release fixtures
 	.build/release/inference-bench --fixtures $(FIXTURES)
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit bench-ort --fixtures $(FIXTURES)
+	.build/release/media-bench
 
 clean:
 	rm -rf .build $(FIXTURES)

@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "lipsync", targets: ["lipsync"]),
         .executable(name: "inference-bench", targets: ["InferenceBenchmark"]),
+        .executable(name: "media-bench", targets: ["MediaBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +47,10 @@ let package = Package(
         .executableTarget(
             name: "InferenceBenchmark",
             dependencies: ["Inference", "LipSyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .executableTarget(
+            name: "MediaBenchmark",
+            dependencies: ["Media", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),

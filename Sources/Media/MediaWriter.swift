@@ -338,7 +338,8 @@ private final class AudioTrack {
             context.pointee.sample_fmt = sampleFormat
             context.pointee.sample_rate = Int32(rate)
             av_channel_layout_default(&context.pointee.ch_layout, 1)
-            context.pointee.bit_rate = Int64(options.audioBitRate)
+            // AAC carries at most 6144 bits per channel per 1024-sample frame.
+            context.pointee.bit_rate = Int64(min(options.audioBitRate, 6 * rate))
             context.pointee.time_base = AVRational(num: 1, den: Int32(rate))
         }
         do {

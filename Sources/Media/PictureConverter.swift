@@ -27,13 +27,15 @@ final class PictureConverter {
             throw MediaError.unsupportedCodec("cannot convert pixel format \(Self.name(sourceFormat)) to \(format.rawValue)")
         }
         let stride = width * 3
-        var pixels = [UInt8](repeating: 0, count: stride * height)
         let sourceData = withUnsafeBytes(of: source.pointee.data) { Array($0.bindMemory(to: UnsafePointer<UInt8>?.self)) }
         let sourceStrides = withUnsafeBytes(of: source.pointee.linesize) { Array($0.bindMemory(to: Int32.self)) }
-        let rows = pixels.withUnsafeMutableBufferPointer { buffer in
+        var rows: Int32 = 0
+        // swscale writes every byte of the destination, so skip zero-filling it.
+        var pixels = [UInt8](unsafeUninitializedCapacity: stride * height) { buffer, initialized in
             let destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
             let destinationStrides: [Int32] = [Int32(stride), 0, 0, 0]
-            return sws_scale(context, sourceData, sourceStrides, 0, source.pointee.height, destination, destinationStrides)
+            rows = sws_scale(context, sourceData, sourceStrides, 0, source.pointee.height, destination, destinationStrides)
+            initialized = rows == Int32(height) ? buffer.count : 0
         }
         guard rows == Int32(height) else {
             throw MediaError.ffmpeg(operation: "converting a picture", code: rows, message: rows < 0 ? ffmpegMessage(rows) : "short conversion")
