@@ -16,10 +16,11 @@ public struct VideoFormat: Sendable, Equatable {
 }
 
 /// Container and codecs of written media. The defaults are what the server delivers:
-/// MP4 with H.264 (libx264, yuv420p) and AAC, `+faststart`.
+/// MP4 with H.264 (libx264, yuv420p) and AAC, `+faststart`. The others (MOV, WebM with
+/// VP9/Opus, M4A, MP3) exist for test fixtures and tools.
 public struct EncoderOptions: Sendable, Equatable {
     public enum Container: String, Sendable {
-        case mp4, mov, webm, matroska, m4a
+        case mp4, mov, webm, matroska, m4a, mp3
         var muxerName: String { self == .m4a ? "ipod" : rawValue }
         var isQuickTime: Bool { self == .mp4 || self == .mov || self == .m4a }
     }
@@ -30,8 +31,14 @@ public struct EncoderOptions: Sendable, Equatable {
     }
 
     public enum AudioCodec: String, Sendable {
-        case aac, opus
-        var encoderName: String { self == .aac ? "aac" : "libopus" }
+        case aac, opus, mp3
+        var encoderName: String {
+            switch self {
+            case .aac: "aac"
+            case .opus: "libopus"
+            case .mp3: "libmp3lame"
+            }
+        }
     }
 
     public var container: Container

@@ -44,6 +44,18 @@ import Testing
         #expect(abs(SyntheticMedia.frequency(of: audio) - 500) < 3)
     }
 
+    @Test func decodesMP3() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("voice.mp3")
+        let writer = try MediaWriter(path: path, video: nil, audio: SyntheticMedia.tone(frequency: 600, seconds: 1, sampleRate: 22_050),
+                                     options: EncoderOptions(container: .mp3, audioCodec: .mp3))
+        try writer.finish()
+        #expect(try MediaProbe.probe(path).audio?.codec == "mp3")
+        let audio = try AudioDecoder.decode(path, sampleRate: 16_000)
+        #expect(abs(audio.duration - 1) < 0.1)
+        #expect(abs(SyntheticMedia.frequency(of: audio) - 600) < 3)
+    }
+
     @Test func videoWithoutAudioIsAnError() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("silent.mp4")
