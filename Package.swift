@@ -33,7 +33,7 @@ let package = Package(
             // launcher (SwiftPM refuses -rpath from pkg-config). Harmless when the system's is used.
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", Context.packageDirectory + "/.deps/onnxruntime/lib"])]),
         .target(name: "Media", dependencies: ["CFFmpeg", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Speech", dependencies: ["CEspeakNG", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Speech", dependencies: ["CEspeakNG", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
 
         // Core: configuration, logging set-up, diagnostics shared by the executables.
         .target(
@@ -54,7 +54,7 @@ let package = Package(
 
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
+        .testTarget(name: "SpeechTests", dependencies: ["Speech", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LipSyncCLITests", dependencies: ["lipsync", "Media"]),
         .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
     ],

@@ -11,7 +11,8 @@
 #     headers from Debian 13's libonnxruntime-dev (downloaded and unpacked, never installed),
 #     and a generated libonnxruntime.pc. Skipped where `pkg-config libonnxruntime` already
 #     works (Debian 13, Ubuntu 25.04+, Homebrew).
-#   * A project-local Python virtualenv in .venv with onnx and numpy (tools/modelkit, fixtures).
+#   * A project-local Python virtualenv in .venv with onnx, numpy, onnxruntime and
+#     piper-phonemize (tools/modelkit, fixtures, reference outputs).
 #
 # Versions come from scripts/versions.env. Environment: LIPSYNC_ROOT (default: repo root).
 set -euo pipefail
@@ -52,7 +53,7 @@ fi
 # ---------------------------------------------------------------- Python virtualenv
 venv="$root/.venv"
 py_stamp="$venv/.lipsync-requirements"
-py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION"
+py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
   say "creating Python virtualenv in .venv ($py_want)"
   python3 -m venv "$venv"

@@ -1,4 +1,6 @@
 import CEspeakNG
+import Foundation
+import Media
 
 /// A voice installed in espeak-ng's data directory.
 public struct EspeakVoice: Sendable, Equatable {
@@ -84,4 +86,98 @@ public actor EspeakRuntime {
         }
         return result
     }
+
+    /// Installed espeak-ng languages (every language of every voice).
+    public func languages() throws -> Set<String> {
+        Set(try voices().flatMap(\.languages))
+    }
+
+    /// Speaks `text` with the voice `voiceName` (an espeak-ng voice or language name) at
+    /// `rate` words per minute (80–450) and `pitch` (0–100). Plain text only: SSML and
+    /// phoneme input are off.
+    public func synthesize(_ text: String, voiceName: String, rate: Int, pitch: Int) throws -> AudioBuffer {
+        let info = try start()
+        try select(voiceName)
+        espeak_SetParameter(espeakRATE, Int32(max(80, min(450, rate))), 0)
+        espeak_SetParameter(espeakPITCH, Int32(max(0, min(100, pitch))), 0)
+        let collector = SampleCollector()
+        espeak_SetSynthCallback { samples, count, events in
+            // The collector travels as the synthesis call's user_data on every event.
+            guard let events, let user = events.pointee.user_data else { return 0 }
+            let collector = Unmanaged<SampleCollector>.fromOpaque(user).takeUnretainedValue()
+            if let samples, count > 0 { collector.samples.append(contentsOf: UnsafeBufferPointer(start: samples, count: Int(count))) }
+            return 0
+        }
+        let context = Unmanaged.passRetained(collector)
+        defer { context.release() }
+        let status = text.withCString { pointer in
+            espeak_Synth(pointer, strlen(pointer) + 1, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, context.toOpaque())
+        }
+        guard status == EE_OK else { throw SpeechError.synthesisFailed(engine: "espeak-ng", reason: "espeak_Synth returned \(status.rawValue)") }
+        espeak_Synchronize()
+        return AudioBuffer(samples: collector.samples.map { Float($0) / 32768 }, sampleRate: info.sampleRate)
+    }
+
+    /// IPA phonemes of `text`, clause by clause, with the punctuation that ended each
+    /// clause (espeak-ng's own clause splitting; the punctuation is read back from the text
+    /// each call consumed, since espeak-ng 1.51 lacks the terminator API of Piper's fork).
+    public func phonemes(_ text: String, voiceName: String) throws -> [PhonemeClause] {
+        _ = try start()
+        try select(voiceName)
+        var clauses: [PhonemeClause] = []
+        let bytes = Array(text.utf8CString)
+        try bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var cursor: UnsafeRawPointer? = UnsafeRawPointer(base)
+            while let position = cursor, position.load(as: CChar.self) != 0 {
+                let before = position
+                guard let result = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, 0x02 /* espeakPHONEMES_IPA */) else { break }
+                let consumedEnd = cursor ?? UnsafeRawPointer(base + buffer.count - 1)
+                var consumed = String(decoding: UnsafeRawBufferPointer(start: before, count: consumedEnd - before), as: UTF8.self)
+                // espeak-ng reads one character past the clause (it keeps it for the next
+                // call), so the punctuation is the last non-space character before that one.
+                if cursor != nil, !consumed.isEmpty { consumed.removeLast() }
+                let ipa = String(cString: result).trimmingCharacters(in: .whitespaces)
+                let terminator = consumed.trimmingCharacters(in: .whitespacesAndNewlines).last.flatMap { PhonemeClause.terminators.contains($0) ? $0 : nil }
+                clauses.append(PhonemeClause(phonemes: ipa, terminator: terminator))
+                if consumedEnd <= before { throw SpeechError.synthesisFailed(engine: "espeak-ng", reason: "phonemisation made no progress") }
+            }
+        }
+        return clauses
+    }
+
+    /// Selects a voice by language code (`en-gb`, `ko`: matched against the installed
+    /// voices' languages) or, failing that, by voice name or file identifier.
+    private func select(_ voiceName: String) throws {
+        let code = voiceName.lowercased()
+        if try languages().contains(code) {
+            let status = code.withCString { language -> espeak_ERROR in
+                var spec = espeak_VOICE()
+                spec.languages = language
+                return espeak_SetVoiceByProperties(&spec)
+            }
+            if status == EE_OK { return }
+        }
+        guard espeak_SetVoiceByName(voiceName) == EE_OK else {
+            throw SpeechError.voiceNotFound(engine: "espeak-ng", voice: voiceName)
+        }
+    }
+}
+
+/// One clause of phonemised text.
+public struct PhonemeClause: Sendable, Equatable {
+    /// IPA, words separated by spaces, stress marks included.
+    public let phonemes: String
+    /// The punctuation that ended the clause in the text (. , ? ! ; :), if any.
+    public let terminator: Character?
+
+    static let terminators: Set<Character> = [".", ",", "?", "!", ";", ":"]
+
+    /// Whether the clause ends a sentence.
+    public var endsSentence: Bool { terminator == "." || terminator == "?" || terminator == "!" }
+}
+
+/// Receives espeak-ng's audio blocks during one synthesis call (on the actor's thread).
+private final class SampleCollector {
+    var samples: [Int16] = []
 }

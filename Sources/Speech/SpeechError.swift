@@ -1,12 +1,43 @@
-/// Failures of the speech engines, phrased for the person who has to fix them.
-public enum SpeechError: Error, Equatable, Sendable, CustomStringConvertible {
+/// Failures of the speech engines and of the text given to them, phrased for the caller.
+public enum SpeechError: Error, Equatable, Sendable {
     /// libespeak-ng could not start (its data directory is missing or unreadable).
     case espeakUnavailable(String)
+    case emptyText
+    case textTooLong(characters: Int, limit: Int)
+    /// The text contains control characters (other than tab and newline), at this offset.
+    case controlCharacters(offset: Int)
+    case unsupportedLanguage(String, supported: [String])
+    /// A voice name the engine does not have.
+    case voiceNotFound(engine: String, voice: String)
+    /// The engine is not configured on this server.
+    case engineUnavailable(String)
+    /// A Piper voice whose files are missing, unreadable or disagree with each other.
+    case invalidVoice(path: String, reason: String)
+    /// Synthesis produced no audible sound.
+    case silentOutput
+    /// The engine failed while synthesising.
+    case synthesisFailed(engine: String, reason: String)
+    /// A remote engine answered with an error or not at all; `retryable` for 429/5xx/timeouts.
+    case remoteFailure(engine: String, status: Int?, message: String, retryable: Bool)
+}
 
+extension SpeechError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .espeakUnavailable(let reason):
-            return "espeak-ng is unavailable: \(reason) (Debian: apt-get install espeak-ng-data)"
+            "espeak-ng is unavailable: \(reason) (Debian: apt-get install espeak-ng-data)"
+        case .emptyText: "the text is empty"
+        case .textTooLong(let characters, let limit): "the text has \(characters) characters, more than the limit of \(limit)"
+        case .controlCharacters(let offset): "the text contains a control character at position \(offset)"
+        case .unsupportedLanguage(let language, let supported):
+            "language '\(language)' is not supported; supported: \(supported.joined(separator: ", "))"
+        case .voiceNotFound(let engine, let voice): "\(engine) has no voice named '\(voice)'"
+        case .engineUnavailable(let engine): "the speech engine '\(engine)' is not available on this server"
+        case .invalidVoice(let path, let reason): "the voice \(path) cannot be used: \(reason)"
+        case .silentOutput: "speech synthesis produced only silence"
+        case .synthesisFailed(let engine, let reason): "\(engine) failed to synthesise: \(reason)"
+        case .remoteFailure(let engine, let status, let message, _):
+            "\(engine) failed" + (status.map { " with HTTP \($0)" } ?? "") + ": \(message)"
         }
     }
 }
