@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     targets: [
         // C interop: ONNX Runtime (pkg-config libonnxruntime; `make setup` provides one under .deps/).
@@ -33,17 +36,30 @@ let package = Package(
             // launcher (SwiftPM refuses -rpath from pkg-config). Harmless when the system's is used.
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", Context.packageDirectory + "/.deps/onnxruntime/lib"])]),
         .target(name: "Media", dependencies: ["CFFmpeg", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Speech", dependencies: ["CEspeakNG", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Speech",
+            dependencies: [
+                "CEspeakNG", "Media", "Inference", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
 
         // Core: configuration, logging set-up, diagnostics shared by the executables.
         .target(
             name: "LipSyncCore",
-            dependencies: ["Inference", "Media", "Speech", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Inference", "Media", "Speech", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
 
         // Delivery.
         .executableTarget(
             name: "lipsync",
-            dependencies: ["LipSyncCore", "Inference", "Media", "Speech", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "LipSyncCore", "Inference", "Media", "Speech", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
         .executableTarget(
             name: "InferenceBenchmark",
             dependencies: ["Inference", "LipSyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -54,7 +70,14 @@ let package = Package(
 
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "SpeechTests", dependencies: ["Speech", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "SpeechTests",
+            dependencies: [
+                "Speech", "Media", "Inference", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(name: "LipSyncCLITests", dependencies: ["lipsync", "Media"]),
         .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
     ],

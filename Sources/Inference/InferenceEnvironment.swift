@@ -1,5 +1,6 @@
 import CONNXRuntime
 import Logging
+import Synchronization
 
 /// The process's ONNX Runtime environment (threading, logging). Create one at start-up and
 /// pass it to every `InferenceSession`; it is released when the last reference goes.
@@ -9,6 +10,8 @@ public final class InferenceEnvironment: @unchecked Sendable {
     let runtime: ORTRuntime
     let handle: OpaquePointer
     public let logger: Logger
+    /// Providers whose fallback was already logged at warning level (later ones: debug).
+    private let reportedFallbacks = Mutex<Set<ExecutionProvider>>([])
 
     /// - Parameters:
     ///   - logger: receives ORT's own messages (its metadata gains `onnxruntime` = category).
@@ -28,6 +31,16 @@ public final class InferenceEnvironment: @unchecked Sendable {
 
     deinit {
         runtime.api.ReleaseEnv(handle)
+    }
+
+    /// Logs a provider fallback once per environment at warning level, then at debug level,
+    /// so a server loading many models says it once.
+    func reportFallback(_ fallback: ProviderFallback, to provider: ExecutionProvider, model: String) {
+        let first = reportedFallbacks.withLock { $0.insert(fallback.provider).inserted }
+        logger.log(
+            level: first ? .warning : .debug,
+            "execution provider \(fallback.provider) unavailable, falling back to \(provider): \(fallback.reason)",
+            metadata: ["model": "\(model)"])
     }
 
     /// ONNX Runtime's version string (e.g. "1.31.1").

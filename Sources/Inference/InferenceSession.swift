@@ -58,9 +58,7 @@ public final class InferenceSession: @unchecked Sendable {
             throw InferenceError.modelLoadFailed(path: modelPath, message: "no execution provider could load the model")
         }
         for fallback in fallbacks {
-            environment.logger.warning(
-                "execution provider \(fallback.provider) unavailable, falling back to \(created.provider): \(fallback.reason)",
-                metadata: ["model": "\(modelPath)"])
+            environment.reportFallback(fallback, to: created.provider, model: modelPath)
         }
 
         var memoryInfo: OpaquePointer?

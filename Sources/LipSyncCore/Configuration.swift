@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Logging
 import Media
+import Speech
 
 /// Every setting of the server and CLI in one validated value, built from environment
 /// variables (documented in docs/configuration.md) and overridden by CLI flags.
@@ -19,19 +20,23 @@ public struct Configuration: Sendable, Equatable {
     /// `MAX_INPUT_BYTES`, `MAX_DURATION_SECONDS`, `MAX_DIMENSION`, `MAX_FRAMES`: what input
     /// media is accepted (defaults 100 MB, 60 s, 4096 px, 3600 frames).
     public var mediaLimits: MediaLimits
+    /// Text-to-speech settings (`TTS_*`, `ESPEAK_*`, `PIPER_VOICES_DIR`, `GOOGLE_TTS_*`).
+    public var speech: SpeechSettings
 
     public init(
         logLevel: Logger.Level = .info,
         libraryLogLevel: Logger.Level = .warning,
         executionProviders: [ExecutionProvider] = [.cuda, .cpu],
         intraOpThreads: Int = 0,
-        mediaLimits: MediaLimits = MediaLimits()
+        mediaLimits: MediaLimits = MediaLimits(),
+        speech: SpeechSettings = SpeechSettings()
     ) {
         self.logLevel = logLevel
         self.libraryLogLevel = libraryLogLevel
         self.executionProviders = executionProviders
         self.intraOpThreads = intraOpThreads
         self.mediaLimits = mediaLimits
+        self.speech = speech
     }
 
     /// Reads the variables above; unset ones keep their defaults, invalid ones throw.
@@ -61,7 +66,16 @@ public struct Configuration: Sendable, Equatable {
         if let value = environment["MAX_FRAMES"] {
             configuration.mediaLimits.maxFrameCount = try parseInteger(value, variable: "MAX_FRAMES", in: 1...1_000_000)
         }
+        try configuration.speech.read(environment)
         return configuration
+    }
+
+    public static func parseBool(_ text: String, variable: String) throws -> Bool {
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError.invalid(variable: variable, value: text, expected: "true or false")
+        }
     }
 
     public static func parseInteger(_ text: String, variable: String, in range: ClosedRange<Int>) throws -> Int {
@@ -110,6 +124,64 @@ public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalid(let variable, let value, let expected):
             return "\(variable)=\(value) is invalid: expected \(expected)"
+        }
+    }
+}
+
+/// Text-to-speech configuration.
+public struct SpeechSettings: Sendable, Equatable {
+    /// `TTS_ENGINE`: engine used when a request names none (`espeak`, `piper`, `google`; default `espeak`).
+    public var defaultEngine: SpeechEngineID = .espeak
+    /// `TTS_FALLBACK`: serve with espeak-ng when Google fails or Piper lacks the language (default `true`).
+    public var fallbackToEspeak = true
+    /// `TTS_MAX_CHARACTERS`: longest accepted text (default 200).
+    public var maxCharacters = SpeechText.defaultLimit
+    /// `ESPEAK_RATE` (words per minute, 80–450, default 175) and `ESPEAK_PITCH` (0–100, default 50).
+    public var espeakRate = 175
+    public var espeakPitch = 50
+    /// `PIPER_VOICES_DIR`: directory of Piper voices (`NAME.onnx` + `NAME.onnx.json`); unset: no Piper engine.
+    public var piperVoicesDirectory: String?
+    /// `GOOGLE_TTS_API_KEY`: enables the Google engine; unset: no Google engine.
+    public var googleAPIKey: String?
+    /// `GOOGLE_TTS_ENDPOINT` (default `https://texttospeech.googleapis.com`).
+    public var googleEndpoint = "https://texttospeech.googleapis.com"
+    /// `GOOGLE_TTS_TIMEOUT_SECONDS`: deadline of one attempt (1–120, default 10).
+    public var googleTimeoutSeconds = 10
+
+    public init() {}
+
+    mutating func read(_ environment: [String: String]) throws {
+        if let value = environment["TTS_ENGINE"] {
+            guard let engine = SpeechEngineID(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: value,
+                                                 expected: "one of " + SpeechEngineID.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            defaultEngine = engine
+        }
+        if let value = environment["TTS_FALLBACK"] { fallbackToEspeak = try Configuration.parseBool(value, variable: "TTS_FALLBACK") }
+        if let value = environment["TTS_MAX_CHARACTERS"] {
+            maxCharacters = try Configuration.parseInteger(value, variable: "TTS_MAX_CHARACTERS", in: 1...5000)
+        }
+        if let value = environment["ESPEAK_RATE"] { espeakRate = try Configuration.parseInteger(value, variable: "ESPEAK_RATE", in: 80...450) }
+        if let value = environment["ESPEAK_PITCH"] { espeakPitch = try Configuration.parseInteger(value, variable: "ESPEAK_PITCH", in: 0...100) }
+        if let value = environment["PIPER_VOICES_DIR"], !value.isEmpty { piperVoicesDirectory = value }
+        if let value = environment["GOOGLE_TTS_API_KEY"], !value.isEmpty { googleAPIKey = value }
+        if let value = environment["GOOGLE_TTS_ENDPOINT"], !value.isEmpty {
+            guard value.hasPrefix("https://") || value.hasPrefix("http://") else {
+                throw ConfigurationError.invalid(variable: "GOOGLE_TTS_ENDPOINT", value: value, expected: "an http(s) URL")
+            }
+            googleEndpoint = value
+        }
+        if let value = environment["GOOGLE_TTS_TIMEOUT_SECONDS"] {
+            googleTimeoutSeconds = try Configuration.parseInteger(value, variable: "GOOGLE_TTS_TIMEOUT_SECONDS", in: 1...120)
+        }
+        switch defaultEngine {
+        case .piper where piperVoicesDirectory == nil:
+            throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: "piper", expected: "PIPER_VOICES_DIR to be set for the piper engine")
+        case .google where googleAPIKey == nil:
+            throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: "google", expected: "GOOGLE_TTS_API_KEY to be set for the google engine")
+        default:
+            break
         }
     }
 }

@@ -85,4 +85,30 @@ import Testing
         #expect(result.standardOutput.contains("Korean voice: Korean"))
         #expect(result.standardOutput.hasSuffix("status: ok\n"))
     }
+
+    @Test func saySpeaksKoreanToAWAV() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("say-\(UUID()).wav").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try lipsync(["say", "--text", "안녕하세요", "--lang", "ko", "--out", path])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("engine: espeak\nvoice: ko\n"))
+        #expect(result.standardOutput.contains("synthesis: "))
+        let audio = try WAVFile.read(path)
+        #expect(audio.sampleRate == 16_000)
+        #expect(audio.duration > 0.4 && audio.duration < 3)
+    }
+
+    @Test func sayRejectsBadTextAndLanguage() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("say-\(UUID()).wav").path
+        let empty = try lipsync(["say", "--text", "   ", "--lang", "ko", "--out", path])
+        #expect(empty.status == 1)
+        #expect(empty.standardError.contains("lipsync say: the text is empty"))
+        let klingon = try lipsync(["say", "--text", "nuqneH", "--lang", "tlh", "--out", path])
+        #expect(klingon.status == 1)
+        #expect(klingon.standardError.contains("language 'tlh' is not supported; supported: "))
+        let engine = try lipsync(["say", "--text", "hi", "--lang", "en", "--engine", "google", "--out", path])
+        #expect(engine.status == 1)
+        #expect(engine.standardError.contains("the speech engine 'google' is not available"))
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
 }

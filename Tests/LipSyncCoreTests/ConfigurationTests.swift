@@ -46,3 +46,39 @@ import Testing
         #expect(error?.description == message)
     }
 }
+
+@Suite struct SpeechSettingsTests {
+    @Test func defaults() throws {
+        let speech = try Configuration.fromEnvironment([:]).speech
+        #expect(speech.defaultEngine == .espeak)
+        #expect(speech.fallbackToEspeak)
+        #expect(speech.maxCharacters == 200)
+        #expect(speech.piperVoicesDirectory == nil && speech.googleAPIKey == nil)
+    }
+
+    @Test func readsEnvironment() throws {
+        let speech = try Configuration.fromEnvironment([
+            "TTS_ENGINE": "Piper", "PIPER_VOICES_DIR": "/voices", "TTS_FALLBACK": "no", "TTS_MAX_CHARACTERS": "80",
+            "ESPEAK_RATE": "200", "ESPEAK_PITCH": "40", "GOOGLE_TTS_API_KEY": "k", "GOOGLE_TTS_TIMEOUT_SECONDS": "5",
+        ]).speech
+        #expect(speech.defaultEngine == .piper)
+        #expect(speech.piperVoicesDirectory == "/voices")
+        #expect(!speech.fallbackToEspeak)
+        #expect(speech.maxCharacters == 80)
+        #expect(speech.espeakRate == 200 && speech.espeakPitch == 40)
+        #expect(speech.googleAPIKey == "k" && speech.googleTimeoutSeconds == 5)
+    }
+
+    @Test(arguments: [
+        (["TTS_ENGINE": "festival"], "TTS_ENGINE=festival is invalid: expected one of espeak, piper, google"),
+        (["TTS_ENGINE": "piper"], "TTS_ENGINE=piper is invalid: expected PIPER_VOICES_DIR to be set for the piper engine"),
+        (["TTS_ENGINE": "google"], "TTS_ENGINE=google is invalid: expected GOOGLE_TTS_API_KEY to be set for the google engine"),
+        (["TTS_FALLBACK": "maybe"], "TTS_FALLBACK=maybe is invalid: expected true or false"),
+        (["ESPEAK_RATE": "1000"], "ESPEAK_RATE=1000 is invalid: expected an integer from 80 to 450"),
+        (["GOOGLE_TTS_ENDPOINT": "ftp://x"], "GOOGLE_TTS_ENDPOINT=ftp://x is invalid: expected an http(s) URL"),
+    ])
+    func invalid(environment: [String: String], message: String) {
+        let error = #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(environment) }
+        #expect(error?.description == message)
+    }
+}
