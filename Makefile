@@ -35,11 +35,12 @@ demo: release
 	.build/release/lipsync doctor
 
 # Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the
-# same models) and the Media module (1080p H.264 encode/decode).
+# same models), the Media module (1080p H.264 encode/decode) and the speech engines.
 bench: release fixtures
 	.build/release/inference-bench --fixtures $(FIXTURES)
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit bench-ort --fixtures $(FIXTURES)
 	.build/release/media-bench
+	.build/release/speech-bench --piper-voices $(FIXTURES)/piper
 
 clean:
 	rm -rf .build $(FIXTURES)

@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "lipsync", targets: ["lipsync"]),
         .executable(name: "inference-bench", targets: ["InferenceBenchmark"]),
         .executable(name: "media-bench", targets: ["MediaBenchmark"]),
+        .executable(name: "speech-bench", targets: ["SpeechBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -67,6 +68,13 @@ let package = Package(
         .executableTarget(
             name: "MediaBenchmark",
             dependencies: ["Media", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
+
+        .executableTarget(
+            name: "SpeechBenchmark",
+            dependencies: [
+                "Speech", "Inference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+            ]),
 
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),

@@ -27,13 +27,19 @@ public actor EspeakRuntime {
     public static let shared = EspeakRuntime()
 
     private var info: EspeakInfo?
+    /// The installed voices, read once (espeak_ListVoices scans the data directory).
+    private var installedVoices: [EspeakVoice]?
+    /// The voice selected last; selecting it again is skipped.
+    private var currentVoice: String?
 
     /// Initialises the library once (later calls return the same info).
     public func start() throws -> EspeakInfo {
         if let info { return info }
-        // Retrieval mode: audio comes back to us, nothing plays. DONT_EXIT: a missing data
-        // directory must be an error, not a process exit.
-        let rate = espeak_Initialize(AUDIO_OUTPUT_RETRIEVAL, 0, nil, Int32(espeakINITIALIZE_DONT_EXIT))
+        // Synchronous mode: espeak_Synth returns when the audio has been handed to the
+        // callback, nothing plays. (Retrieval mode queues to espeak-ng's own thread and
+        // espeak_Synchronize then polls, costing ~20 ms per call — measured.) DONT_EXIT: a
+        // missing data directory must be an error, not a process exit.
+        let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nil, Int32(espeakINITIALIZE_DONT_EXIT))
         var pathPointer: UnsafePointer<CChar>?
         let versionPointer = espeak_Info(&pathPointer)
         let dataPath = pathPointer.map { String(cString: $0) } ?? "unknown"
@@ -49,6 +55,7 @@ public actor EspeakRuntime {
 
     /// Every installed voice.
     public func voices() throws -> [EspeakVoice] {
+        if let installedVoices { return installedVoices }
         _ = try start()
         guard let list = espeak_ListVoices(nil) else { return [] }
         var voices: [EspeakVoice] = []
@@ -61,6 +68,7 @@ public actor EspeakRuntime {
                 languages: Self.languages(voice.languages)))
             index += 1
         }
+        installedVoices = voices
         return voices
     }
 
@@ -114,7 +122,6 @@ public actor EspeakRuntime {
             espeak_Synth(pointer, strlen(pointer) + 1, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, context.toOpaque())
         }
         guard status == EE_OK else { throw SpeechError.synthesisFailed(engine: "espeak-ng", reason: "espeak_Synth returned \(status.rawValue)") }
-        espeak_Synchronize()
         return AudioBuffer(samples: collector.samples.map { Float($0) / 32768 }, sampleRate: info.sampleRate)
     }
 
@@ -149,18 +156,21 @@ public actor EspeakRuntime {
     /// Selects a voice by language code (`en-gb`, `ko`: matched against the installed
     /// voices' languages) or, failing that, by voice name or file identifier.
     private func select(_ voiceName: String) throws {
+        if currentVoice == voiceName { return }
+        currentVoice = nil
         let code = voiceName.lowercased()
+        var selected = false
         if try languages().contains(code) {
-            let status = code.withCString { language -> espeak_ERROR in
+            selected = code.withCString { language in
                 var spec = espeak_VOICE()
                 spec.languages = language
-                return espeak_SetVoiceByProperties(&spec)
+                return espeak_SetVoiceByProperties(&spec) == EE_OK
             }
-            if status == EE_OK { return }
         }
-        guard espeak_SetVoiceByName(voiceName) == EE_OK else {
+        if !selected, espeak_SetVoiceByName(voiceName) != EE_OK {
             throw SpeechError.voiceNotFound(engine: "espeak-ng", voice: voiceName)
         }
+        currentVoice = voiceName
     }
 }
 
