@@ -9,7 +9,7 @@ FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build release fixtures test demo bench doctor clean
+.PHONY: setup build release fixtures test modelkit-test demo bench doctor clean
 
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -28,8 +28,12 @@ $(FIXTURES)/.stamp: $(wildcard tools/modelkit/modelkit/*.py) scripts/versions.en
 
 fixtures: setup $(FIXTURES)/.stamp
 
-test: setup fixtures
+test: setup fixtures modelkit-test
 	LIPSYNC_FIXTURES=$(FIXTURES) swift test $(SWIFT_BUILD_FLAGS)
+
+# tools/modelkit's own tests (checkpoint reader, graph builders, models folder).
+modelkit-test: setup
+	cd tools/modelkit && $(PYTHON) -m unittest discover -s tests -t .
 
 demo: release
 	.build/release/lipsync doctor

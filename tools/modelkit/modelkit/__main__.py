@@ -1,5 +1,6 @@
 """Command line: `python -m modelkit <command> ...` (PYTHONPATH=tools/modelkit)."""
 import argparse
+import os
 import sys
 
 
@@ -13,12 +14,26 @@ def main(argv=None):
     piper = commands.add_parser("piper-standin", help="write stand-in Piper voices and piper-phonemize reference ids")
     piper.add_argument("--out", required=True, help="output directory")
 
+    convert = commands.add_parser("convert", help="convert released checkpoints to ONNX into a models folder")
+    convert.add_argument("--wav2lip", help="wav2lip.pth or wav2lip_gan.pth (either torch file format)")
+    convert.add_argument("--out", required=True, help="models folder (manifest.json is updated)")
+
+    standins = commands.add_parser("standins", help="write stand-in models (random weights, marked in the manifest)")
+    standins.add_argument("--tiny", action="store_true", help="channels ÷ 16, for fast tests (default: full size, same FLOPs)")
+    standins.add_argument("--seed", type=int, default=0)
+    standins.add_argument("--out", required=True, help="models folder")
+
+    verify = commands.add_parser("verify", help="load every model of a folder with onnxruntime and check the manifest")
+    verify.add_argument("folder")
+
     bench = commands.add_parser("bench-ort", help="time Python onnxruntime on the fixture models (reference for inference-bench)")
     bench.add_argument("--fixtures", required=True, help="directory written by `testmodels`")
     bench.add_argument("--calls", type=int, default=20000, help="calls for the per-call overhead measurement")
     bench.add_argument("--conv-runs", type=int, default=20, help="runs of the Conv-heavy model")
 
     args = parser.parse_args(argv)
+    if args.command in ("convert", "standins", "verify"):
+        return _models_command(args)
     if args.command == "testmodels":
         from . import testmodels as module
         module.write_all(args.out)
@@ -28,6 +43,27 @@ def main(argv=None):
     elif args.command == "bench-ort":
         from . import bench_ort
         bench_ort.run(args.fixtures, args.calls, args.conv_runs)
+    return 0
+
+
+def _models_command(args):
+    from . import convert
+    try:
+        if args.command == "convert":
+            if not args.wav2lip:
+                print("modelkit convert: nothing to convert (give --wav2lip)", file=sys.stderr)
+                return 2
+            entry = convert.convert_wav2lip(args.wav2lip, args.out)
+            print(f"modelkit: {args.wav2lip} → {os.path.join(args.out, entry['file'])}")
+        elif args.command == "standins":
+            for entry in convert.standins(args.out, tiny=args.tiny, seed=args.seed):
+                print(f"modelkit: stand-in {entry['kind']} → {os.path.join(args.out, entry['file'])}")
+        else:
+            for line in convert.verify(args.folder):
+                print(line)
+    except convert.ConversionError as error:
+        print(f"modelkit {args.command}: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

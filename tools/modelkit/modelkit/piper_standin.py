@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .testmodels import IR_VERSION, OPSET
+from .graph import IR_VERSION, OPSET
 
 SAMPLES_PER_ID = 256
 SAMPLE_RATE = 22050

@@ -12,8 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
-IR_VERSION = 8  # readable by every ONNX Runtime since 1.10
+from .graph import IR_VERSION, OPSET  # noqa: E402  (IR 8 is readable by every ONNX Runtime since 1.10)
 
 # Conv-heavy benchmark model: 8 × (Conv 64→64, 3×3, pad 1 + ReLU) on 96×96 maps.
 HEAVY_LAYERS = 8

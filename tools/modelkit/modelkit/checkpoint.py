@@ -1,0 +1,305 @@
+"""Read PyTorch checkpoints without importing torch.
+
+Both file formats `torch.save` has written since 0.4 are supported:
+
+* the zip format (torch >= 1.6): `<root>/data.pkl` holds the object graph, each tensor
+  storage is a raw little-endian file `<root>/data/<key>`;
+* the legacy stream (older files such as `s3fd.pth`): a sequence of pickles (magic
+  number, protocol version, system info, the object graph, the sorted storage keys)
+  followed by every storage as an 8-byte element count and its raw bytes.
+
+A checkpoint is a pickle, and a pickle from a user is code. The unpickler here resolves
+only the handful of globals a state_dict needs (tensor and parameter rebuild functions,
+typed storage classes, OrderedDict) and refuses everything else with `CheckpointError`.
+Tensors are materialised lazily and only for the state_dict, so optimizer state in a
+training checkpoint is never loaded into memory.
+"""
+import collections
+import io
+import os
+import pickle
+import struct
+import zipfile
+
+import numpy as np
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL = 1001
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read safely; the message names the file and the problem."""
+
+
+class _StorageType:
+    """Stand-in for torch.FloatStorage & co.: only carries the element dtype."""
+
+    def __init__(self, name, dtype):
+        self.name = name
+        self.dtype = dtype
+
+
+# torch storage class name -> numpy dtype ("bfloat16" handled specially).
+_STORAGE_DTYPES = {
+    "FloatStorage": np.float32, "HalfStorage": np.float16, "DoubleStorage": np.float64,
+    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+}
+
+
+class _Storage:
+    """One tensor storage: its dtype, element count and (once read) its data."""
+
+    def __init__(self, key, storage_type, numel):
+        self.key = key
+        self.storage_type = storage_type
+        self.numel = numel
+        self.data = None
+
+    def itemsize(self):
+        return 2 if self.storage_type.dtype == "bfloat16" else np.dtype(self.storage_type.dtype).itemsize
+
+    def set_bytes(self, raw, where):
+        expected = self.numel * self.itemsize() if self.numel is not None else None
+        if expected is not None and len(raw) < expected:
+            raise CheckpointError(f"{where}: storage {self.key} has {len(raw)} bytes, needs {expected} (file truncated?)")
+        if self.storage_type.dtype == "bfloat16":
+            bits = np.frombuffer(raw, dtype="<u2", count=len(raw) // 2).astype(np.uint32) << 16
+            self.data = bits.view(np.float32)
+        else:
+            dtype = np.dtype(self.storage_type.dtype).newbyteorder("<")
+            self.data = np.frombuffer(raw, dtype=dtype, count=len(raw) // dtype.itemsize)
+        if self.numel is None:
+            self.numel = self.data.size
+
+
+class _TensorRef:
+    """A tensor described by the pickle, materialised once its storage is read."""
+
+    def __init__(self, storage, offset, size, stride):
+        self.storage = storage
+        self.offset = int(offset)
+        self.size = tuple(int(s) for s in size)
+        self.stride = tuple(int(s) for s in stride)
+
+    def materialise(self, name, where):
+        data = self.storage.data
+        if data is None:
+            raise CheckpointError(f"{where}: tensor {name} refers to storage {self.storage.key}, which the file does not contain")
+        if len(self.size) != len(self.stride) or any(s < 0 for s in self.size) or any(s < 0 for s in self.stride) or self.offset < 0:
+            raise CheckpointError(f"{where}: tensor {name} has an invalid shape {self.size} / stride {self.stride}")
+        if 0 in self.size:
+            return np.zeros(self.size, dtype=data.dtype)
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
+        if last >= data.size:
+            raise CheckpointError(f"{where}: tensor {name} {self.size} reaches element {last} of a storage with {data.size}")
+        view = np.lib.stride_tricks.as_strided(
+            data[self.offset:], shape=self.size, strides=[s * data.itemsize for s in self.stride], writeable=False)
+        return np.array(view, order="C", copy=True)  # (ascontiguousarray would turn a 0-d tensor into 1-d)
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+    return _TensorRef(storage, storage_offset, size, stride)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    return _TensorRef(storage, storage_offset, size, stride)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
+    return data
+
+
+def _rebuild_parameter_with_state(data, requires_grad=False, backward_hooks=None, state=None):
+    return data
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file, where, persistent_load):
+        super().__init__(file)
+        self._where = where
+        self._persistent = persistent_load
+
+    def find_class(self, module, name):
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module == "torch._utils":
+            allowed = {"_rebuild_tensor_v2": _rebuild_tensor_v2, "_rebuild_tensor": _rebuild_tensor,
+                       "_rebuild_parameter": _rebuild_parameter, "_rebuild_parameter_with_state": _rebuild_parameter_with_state}
+            if name in allowed:
+                return allowed[name]
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(name, _STORAGE_DTYPES[name])
+        raise CheckpointError(f"{self._where}: refusing to load global '{module}.{name}' — "
+                              "a state_dict needs only tensors and containers, so this file may run code")
+
+    def persistent_load(self, pid):
+        return self._persistent(pid)
+
+
+def _unpickle(stream, where, persistent_load=None):
+    def refuse(pid):
+        raise CheckpointError(f"{where}: unexpected persistent reference {pid!r}")
+
+    try:
+        return _RestrictedUnpickler(stream, where, persistent_load or refuse).load()
+    except CheckpointError:
+        raise
+    except Exception as error:  # malformed pickle bytes of any kind
+        raise CheckpointError(f"{where}: not a readable PyTorch pickle ({type(error).__name__}: {error})") from None
+
+
+def _read_zip(path):
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        raise CheckpointError(f"{path}: damaged zip checkpoint ({error})") from None
+    try:
+        names = archive.namelist()
+        pickles = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+        if len(pickles) != 1:
+            raise CheckpointError(f"{path}: a zip checkpoint must hold exactly one data.pkl (found {len(pickles)})")
+        root = pickles[0][: -len("data.pkl")]
+        byteorder = root + "byteorder"
+        if byteorder in names and archive.read(byteorder).strip() != b"little":
+            raise CheckpointError(f"{path}: big-endian checkpoints are not supported")
+        storages = {}
+
+        def persistent_load(pid):
+            if not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != "storage" or not isinstance(pid[1], _StorageType):
+                raise CheckpointError(f"{path}: unsupported storage reference {pid!r}")
+            _, storage_type, key, _location, numel = pid[:5]
+            key = str(key)
+            if key not in storages:
+                storages[key] = _Storage(key, storage_type, int(numel))
+            return storages[key]
+
+        with archive.open(pickles[0]) as stream:
+            obj = _unpickle(io.BytesIO(stream.read()), path, persistent_load)
+
+        def load(storage):
+            member = f"{root}data/{storage.key}"
+            if member not in names:
+                raise CheckpointError(f"{path}: storage file {member} is missing")
+            try:
+                storage.set_bytes(archive.read(member), path)
+            except (zipfile.BadZipFile, EOFError, OSError) as error:
+                raise CheckpointError(f"{path}: cannot read {member} ({error})") from None
+
+        return obj, load, archive.close
+    except BaseException:
+        archive.close()
+        raise
+
+
+def _read_legacy(path):
+    with open(path, "rb") as stream:
+        magic = _unpickle(stream, path)
+        if magic != LEGACY_MAGIC:
+            raise CheckpointError(f"{path}: not a PyTorch checkpoint (bad magic number)")
+        protocol = _unpickle(stream, path)
+        if protocol != LEGACY_PROTOCOL:
+            raise CheckpointError(f"{path}: unsupported legacy protocol {protocol!r}")
+        _unpickle(stream, path)  # system info (endianness, type sizes)
+        storages = {}
+
+        def persistent_load(pid):
+            if not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != "storage" or not isinstance(pid[1], _StorageType):
+                raise CheckpointError(f"{path}: unsupported storage reference {pid!r}")
+            storage_type, key = pid[1], str(pid[2])
+            view = pid[5] if len(pid) > 5 else None
+            if key not in storages:
+                storages[key] = _Storage(key, storage_type, None)
+            if view is not None:  # (view key, offset, size): a view into the root storage
+                view_key, view_offset, view_size = view
+                view_key = str(view_key)
+                if view_key not in storages:
+                    storages[view_key] = _ViewStorage(view_key, storage_type, storages[key], int(view_offset), int(view_size))
+                return storages[view_key]
+            return storages[key]
+
+        obj = _unpickle(stream, path, persistent_load)
+        keys = _unpickle(stream, path)
+        if not isinstance(keys, list):
+            raise CheckpointError(f"{path}: damaged storage key list")
+        offsets = {}
+        for key in keys:
+            header = stream.read(8)
+            if len(header) != 8:
+                raise CheckpointError(f"{path}: file ends before storage {key} (truncated)")
+            (count,) = struct.unpack("<q", header)
+            storage = storages.get(str(key))
+            itemsize = storage.itemsize() if storage is not None else None
+            if storage is None:
+                raise CheckpointError(f"{path}: storage {key} is listed but never referenced")
+            if count < 0:
+                raise CheckpointError(f"{path}: storage {key} has a negative size")
+            offsets[str(key)] = (stream.tell(), count * itemsize)
+            stream.seek(count * itemsize, os.SEEK_CUR)
+        end = stream.tell()
+        stream.seek(0, os.SEEK_END)
+        if stream.tell() < end:
+            raise CheckpointError(f"{path}: file ends inside the tensor data (truncated)")
+
+    def load(storage):
+        if isinstance(storage, _ViewStorage):
+            load(storage.root)
+            storage.data = storage.root.data[storage.offset: storage.offset + storage.numel]
+            return
+        if storage.data is not None:
+            return
+        if storage.key not in offsets:
+            raise CheckpointError(f"{path}: storage {storage.key} has no data in the file")
+        start, length = offsets[storage.key]
+        with open(path, "rb") as data_stream:
+            data_stream.seek(start)
+            storage.set_bytes(data_stream.read(length), path)
+
+    return obj, load, lambda: None
+
+
+class _ViewStorage(_Storage):
+    def __init__(self, key, storage_type, root, offset, numel):
+        super().__init__(key, storage_type, numel)
+        self.root = root
+        self.offset = offset
+
+
+def _state_dict(obj, path):
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not obj:
+        raise CheckpointError(f"{path}: no state_dict found (expected a dict of tensors or {{'state_dict': …}})")
+    tensors = {k: v for k, v in obj.items() if isinstance(v, _TensorRef)}
+    if not tensors:
+        raise CheckpointError(f"{path}: the state_dict holds no tensors")
+    return tensors
+
+
+def load_state_dict(path):
+    """Returns {name: numpy array} of the checkpoint's state_dict (float16 and bfloat16
+    widened to float32), with the `module.` prefix of DataParallel checkpoints removed as
+    the original loaders do (`k.replace('module.', '')`)."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such file")
+    with open(path, "rb") as stream:
+        head = stream.read(4)
+    if len(head) < 2:
+        raise CheckpointError(f"{path}: empty or truncated file")
+    if head.startswith(b"PK"):
+        obj, load, close = _read_zip(path)
+    elif head[:1] == b"\x80":
+        obj, load, close = _read_legacy(path)
+    else:
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither zip nor pickle)")
+    try:
+        result = {}
+        for name, ref in _state_dict(obj, path).items():
+            load(ref.storage)
+            array = ref.materialise(name, path)
+            if array.dtype == np.float16:
+                array = array.astype(np.float32)
+            result[name.replace("module.", "")] = array
+        return result
+    finally:
+        close()

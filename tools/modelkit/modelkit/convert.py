@@ -1,0 +1,160 @@
+"""Model folder management: conversion of released checkpoints, stand-ins, manifest, verify.
+
+A models folder holds ONNX files and `manifest.json`, which the server reads: per model its
+kind, file, version, source checkpoint SHA-256, stand-in flag, precision, input/output
+signature and the preprocessing constants the server needs — written here once, never
+repeated by hand in Swift.
+
+Every file is written to a temporary name in the folder and renamed into place, and the
+manifest is updated last, so an interrupted or failed run leaves the folder as it was.
+"""
+import hashlib
+import json
+import os
+import tempfile
+
+import numpy as np
+import onnx
+
+from . import wav2lip
+from .checkpoint import CheckpointError, load_state_dict
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+class ConversionError(Exception):
+    pass
+
+
+# Audio front end and face constants of the original (reference/wav2lip.md §6–8).
+WAV2LIP_PREPROCESSING = {
+    "sample_rate": 16000, "preemphasis": 0.97, "n_fft": 800, "hop_length": 200, "win_length": 800,
+    "window": "hann-periodic", "center_pad": "reflect", "n_mels": 80, "fmin": 55, "fmax": 7600,
+    "mel_scale": "slaney", "mel_norm": "slaney", "magnitude": "abs", "min_level_db": -100, "ref_level_db": 20,
+    "max_abs_value": 4.0, "symmetric": True, "mel_step_size": 16, "mel_frames_per_second": 80,
+    "face_size": 96, "face_channels": "bgr", "face_scale": 1.0 / 255, "mask": "lower-half",
+    "default_pads": [0, 20, 0, 0], "smoothing_window": 5, "output_scale": 255, "output_rounding": "truncate",
+}
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _signature(model):
+    def describe(value):
+        tensor = value.type.tensor_type
+        return {
+            "name": value.name,
+            "dtype": onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name,
+            "shape": [d.dim_param if d.dim_param else d.dim_value for d in tensor.shape.dim],
+        }
+    return [describe(v) for v in model.graph.input], [describe(v) for v in model.graph.output]
+
+
+def _write_atomically(directory, name, write):
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, os.path.join(directory, name))
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def read_manifest(directory):
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.exists(path):
+        return {"version": MANIFEST_VERSION, "models": {}}
+    with open(path, encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    if manifest.get("version") != MANIFEST_VERSION or not isinstance(manifest.get("models"), dict):
+        raise ConversionError(f"{path}: not a modelkit manifest (version {manifest.get('version')!r})")
+    return manifest
+
+
+def _publish(directory, kind, filename, model, source, standin, preprocessing, extra=None):
+    """Writes the model file, then its manifest entry (replacing an entry of the same kind)."""
+    _write_atomically(directory, filename, lambda path: onnx.save(model, path))
+    inputs, outputs = _signature(model)
+    entry = {
+        "file": filename, "kind": kind, "version": 1, "precision": "float32", "standin": standin,
+        "source": source, "inputs": inputs, "outputs": outputs, "preprocessing": preprocessing,
+        "sha256": sha256(os.path.join(directory, filename)),
+    }
+    entry.update(extra or {})
+    manifest = read_manifest(directory)
+    manifest["models"][kind] = entry
+    _write_atomically(directory, MANIFEST, lambda path: _dump_json(manifest, path))
+    return entry
+
+
+def _dump_json(value, path):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+def convert_wav2lip(checkpoint, directory):
+    """Released `wav2lip.pth` / `wav2lip_gan.pth` → `wav2lip.onnx` + manifest entry."""
+    try:
+        state = load_state_dict(checkpoint)
+        model = wav2lip.build(state)
+    except (CheckpointError, wav2lip.StateDictError) as error:
+        raise ConversionError(str(error)) from None
+    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    return _publish(directory, "wav2lip", "wav2lip.onnx", model, source, False, WAV2LIP_PREPROCESSING,
+                    {"flops_per_item": wav2lip.flops_per_item(wav2lip.detect_divisor(state))})
+
+
+def standins(directory, tiny=False, seed=0):
+    """Same graphs with seeded random weights: full width (identical FLOPs, for benchmarks)
+    or tiny (channels ÷ 16, for fast tests). Marked `standin: true` in the manifest."""
+    divisor = 16 if tiny else 1
+    model = wav2lip.build(wav2lip.random_state_dict(divisor, seed), divisor)
+    source = {"standin": f"random weights, seed {seed}, channels ÷ {divisor}"}
+    return [_publish(directory, "wav2lip", "wav2lip.onnx", model, source, True, WAV2LIP_PREPROCESSING,
+                     {"flops_per_item": wav2lip.flops_per_item(divisor)})]
+
+
+def verify(directory):
+    """Loads every manifest entry with onnxruntime, checks file hash, signature and one run
+    on zero inputs. Returns a list of human-readable lines; raises ConversionError."""
+    import onnxruntime as ort
+
+    manifest = read_manifest(directory)
+    if not manifest["models"]:
+        raise ConversionError(f"{directory}: the manifest lists no models")
+    lines = []
+    for kind, entry in sorted(manifest["models"].items()):
+        path = os.path.join(directory, entry["file"])
+        if not os.path.exists(path):
+            raise ConversionError(f"{kind}: {entry['file']} is missing")
+        if sha256(path) != entry["sha256"]:
+            raise ConversionError(f"{kind}: {entry['file']} does not match its manifest hash")
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        actual = [(i.name, i.type) for i in session.get_inputs()]
+        listed = [(i["name"], f"tensor({_ort_type(i['dtype'])})") for i in entry["inputs"]]
+        if actual != listed:
+            raise ConversionError(f"{kind}: inputs {actual} differ from the manifest {listed}")
+        feeds = {i["name"]: np.zeros([d if isinstance(d, int) and d > 0 else 1 for d in i["shape"]], dtype=i["dtype"])
+                 for i in entry["inputs"]}
+        outputs = session.run(None, feeds)
+        finite = all(np.isfinite(o).all() for o in outputs)
+        if not finite:
+            raise ConversionError(f"{kind}: a zero input gives non-finite outputs")
+        shapes = ", ".join(f"{o.name}{list(r.shape)}" for o, r in zip(session.get_outputs(), outputs))
+        lines.append(f"{kind}: {entry['file']} ok ({'stand-in' if entry['standin'] else 'converted'}, {shapes})")
+    return lines
+
+
+def _ort_type(numpy_name):
+    return {"float32": "float", "float16": "float16", "int64": "int64", "uint8": "uint8"}.get(numpy_name, numpy_name)
