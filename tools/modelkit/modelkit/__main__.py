@@ -16,6 +16,7 @@ def main(argv=None):
 
     convert = commands.add_parser("convert", help="convert released checkpoints to ONNX into a models folder")
     convert.add_argument("--wav2lip", help="wav2lip.pth or wav2lip_gan.pth (either torch file format)")
+    convert.add_argument("--s3fd", help="s3fd.pth (the face detector Wav2Lip uses)")
     convert.add_argument("--out", required=True, help="models folder (manifest.json is updated)")
 
     standins = commands.add_parser("standins", help="write stand-in models (random weights, marked in the manifest)")
@@ -50,11 +51,13 @@ def _models_command(args):
     from . import convert
     try:
         if args.command == "convert":
-            if not args.wav2lip:
-                print("modelkit convert: nothing to convert (give --wav2lip)", file=sys.stderr)
+            if not args.wav2lip and not args.s3fd:
+                print("modelkit convert: nothing to convert (give --wav2lip and/or --s3fd)", file=sys.stderr)
                 return 2
-            entry = convert.convert_wav2lip(args.wav2lip, args.out)
-            print(f"modelkit: {args.wav2lip} → {os.path.join(args.out, entry['file'])}")
+            for path, run in ((args.wav2lip, convert.convert_wav2lip), (args.s3fd, convert.convert_s3fd)):
+                if path:
+                    entry = run(path, args.out)
+                    print(f"modelkit: {path} → {os.path.join(args.out, entry['file'])}")
         elif args.command == "standins":
             for entry in convert.standins(args.out, tiny=args.tiny, seed=args.seed):
                 print(f"modelkit: stand-in {entry['kind']} → {os.path.join(args.out, entry['file'])}")

@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from . import wav2lip
+from . import s3fd, wav2lip
 from .checkpoint import CheckpointError, load_state_dict
 
 MANIFEST = "manifest.json"
@@ -115,14 +115,31 @@ def convert_wav2lip(checkpoint, directory):
                     {"flops_per_item": wav2lip.flops_per_item(wav2lip.detect_divisor(state))})
 
 
+def convert_s3fd(checkpoint, directory):
+    """`s3fd.pth` (a bare legacy-format state_dict) → `s3fd.onnx` + manifest entry."""
+    try:
+        state = load_state_dict(checkpoint)
+        model = s3fd.build(state)
+    except (CheckpointError, s3fd.StateDictError) as error:
+        raise ConversionError(str(error)) from None
+    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    return _publish(directory, "s3fd", "s3fd.onnx", model, source, False, s3fd.POSTPROCESSING,
+                    {"macs_640x360": s3fd.macs(360, 640, s3fd.detect_divisor(state))})
+
+
 def standins(directory, tiny=False, seed=0):
     """Same graphs with seeded random weights: full width (identical FLOPs, for benchmarks)
     or tiny (channels ÷ 16, for fast tests). Marked `standin: true` in the manifest."""
     divisor = 16 if tiny else 1
-    model = wav2lip.build(wav2lip.random_state_dict(divisor, seed), divisor)
     source = {"standin": f"random weights, seed {seed}, channels ÷ {divisor}"}
-    return [_publish(directory, "wav2lip", "wav2lip.onnx", model, source, True, WAV2LIP_PREPROCESSING,
-                     {"flops_per_item": wav2lip.flops_per_item(divisor)})]
+    generator = wav2lip.build(wav2lip.random_state_dict(divisor, seed), divisor)
+    detector = s3fd.build(s3fd.random_state_dict(divisor, seed), divisor)
+    return [
+        _publish(directory, "wav2lip", "wav2lip.onnx", generator, source, True, WAV2LIP_PREPROCESSING,
+                 {"flops_per_item": wav2lip.flops_per_item(divisor)}),
+        _publish(directory, "s3fd", "s3fd.onnx", detector, source, True, s3fd.POSTPROCESSING,
+                 {"macs_640x360": s3fd.macs(360, 640, divisor)}),
+    ]
 
 
 def verify(directory):
@@ -145,8 +162,9 @@ def verify(directory):
         listed = [(i["name"], f"tensor({_ort_type(i['dtype'])})") for i in entry["inputs"]]
         if actual != listed:
             raise ConversionError(f"{kind}: inputs {actual} differ from the manifest {listed}")
-        feeds = {i["name"]: np.zeros([d if isinstance(d, int) and d > 0 else 1 for d in i["shape"]], dtype=i["dtype"])
-                 for i in entry["inputs"]}
+        # Dynamic axes get 1 (batch) or 64 (spatial, so strided detectors keep non-empty maps).
+        feeds = {i["name"]: np.zeros([d if isinstance(d, int) and d > 0 else (1 if n == 0 else 64) for n, d in enumerate(i["shape"])],
+                                     dtype=i["dtype"]) for i in entry["inputs"]}
         outputs = session.run(None, feeds)
         finite = all(np.isfinite(o).all() for o in outputs)
         if not finite:

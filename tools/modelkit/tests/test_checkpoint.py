@@ -1,5 +1,5 @@
 """The torch-free checkpoint reader on checkpoints written by torch itself (fixtures/,
-made by fidelity/wav2lip_fidelity.py --write-fixtures) and on broken or hostile files."""
+made by fidelity/fidelity.py --write-fixtures) and on broken or hostile files."""
 import io
 import os
 import pickle

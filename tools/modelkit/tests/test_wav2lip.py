@@ -92,7 +92,7 @@ class ModelsFolder(unittest.TestCase):
             entry = json.load(handle)["models"]["wav2lip"]
         self.assertTrue(entry["standin"])
         self.assertEqual(entry["flops_per_item"], wav2lip.flops_per_item(16))
-        self.assertEqual(len(convert.verify(self.out)), 1)
+        self.assertEqual(len(convert.verify(self.out)), 2)  # generator and detector
 
     def test_failed_conversion_leaves_nothing(self):
         bad = os.path.join(self.directory.name, "bad.pth")

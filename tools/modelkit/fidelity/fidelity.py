@@ -1,8 +1,10 @@
-"""Original PyTorch Wav2Lip vs modelkit's ONNX graph on the same random weights.
+"""Original PyTorch models vs modelkit's ONNX graphs on the same random weights.
 
 Run with PyTorch available and --original pointing at a checkout of Rudrabha/Wav2Lip
-(see README.md here). Prints the numbers reported in the issue note.
+(see README.md here): the Wav2Lip generator and the S3FD detector it bundles. Prints the
+numbers reported in the issue note; exits non-zero when an error exceeds 1e-4.
 """
+import importlib.util
 import argparse
 import collections
 import os
@@ -22,10 +24,27 @@ def main():
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--write-fixtures", help="also write the tiny torch checkpoints used by the CI tests here")
     args = parser.parse_args()
+    failed = check_wav2lip(args) | check_s3fd(args)
+    if args.write_fixtures:
+        import torch
+        from modelkit import wav2lip
+        write_fixtures(args.write_fixtures, torch, wav2lip)
+    sys.exit(1 if failed else 0)
 
+
+def report(label, result, reference):
+    delta = np.abs(result.astype(np.float64) - reference.astype(np.float64))
+    relative = delta.max() / max(np.abs(reference).max(), 1e-30)
+    print(f"  {label}: max |Δ| = {delta.max():.3e}, mean |Δ| = {delta.mean():.3e}, max relative = {relative:.3e}, "
+          f"reference range [{reference.min():.3g}, {reference.max():.3g}]")
+    return delta.max()
+
+
+def check_wav2lip(args):
+    """The original models.Wav2Lip vs the ONNX generator, both checkpoint formats."""
     import torch
     import onnxruntime as ort
-    from modelkit import convert, wav2lip
+    from modelkit import convert
 
     sys.path.insert(0, args.original)
     from models import Wav2Lip  # the original class, from the user's checkout
@@ -65,16 +84,58 @@ def main():
             convert.convert_wav2lip(path, out)
             session = ort.InferenceSession(os.path.join(out, "wav2lip.onnx"), providers=["CPUExecutionProvider"])
             result = session.run(["prediction"], {"mel": mel, "face": face})[0]
-            delta = np.abs(result.astype(np.float64) - reference.astype(np.float64))
-            relative = delta.max() / np.abs(reference).max()
-            print(f"  {label}: max |Δ| = {delta.max():.3e}, mean |Δ| = {delta.mean():.3e}, "
-                  f"max relative = {relative:.3e}, output range [{reference.min():.3f}, {reference.max():.3f}]")
-            if delta.max() > 1e-4:
+            if report(label, result, reference) > 1e-4:
                 print("  FAIL: above the 1e-4 target")
-                sys.exit(1)
+                return True
+    return False
 
-    if args.write_fixtures:
-        write_fixtures(args.write_fixtures, torch, wav2lip)
+
+def check_s3fd(args):
+    """The original net_s3fd.s3fd, fed exactly as Wav2Lip's batch_detect feeds it (RGB minus
+    [104, 117, 123], NCHW float), softmax on the class maps; vs the ONNX graph on uint8 RGB."""
+    import torch
+    import torch.nn.functional as F
+    import onnxruntime as ort
+    from modelkit import convert
+
+    spec = importlib.util.spec_from_file_location(
+        "net_s3fd", os.path.join(args.original, "face_detection", "detection", "sfd", "net_s3fd.py"))
+    net_s3fd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(net_s3fd)
+    torch.manual_seed(args.seed)
+    model = net_s3fd.s3fd()
+    with torch.no_grad():  # He init so the 16-conv trunk keeps a usable signal; random L2Norm scales
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(module.weight)
+                module.bias.uniform_(-0.05, 0.05)
+        for norm in (model.conv3_3_norm, model.conv4_3_norm, model.conv5_3_norm):
+            norm.weight.uniform_(4, 10)
+    model.eval()
+    rng = np.random.default_rng(args.seed)
+    rgb = rng.integers(0, 256, (2, 200, 296, 3), dtype=np.uint8)
+    x = (rgb.astype(np.int64) - np.array([104, 117, 123])).astype(np.float32).transpose(0, 3, 1, 2)
+    with torch.no_grad():
+        outputs = model(torch.from_numpy(np.ascontiguousarray(x)))
+    reference = []
+    for i in range(len(outputs) // 2):
+        reference += [F.softmax(outputs[2 * i], dim=1).numpy(), outputs[2 * i + 1].numpy()]
+    print(f"original S3FD: {sum(p.numel() for p in model.parameters()):,} parameters, "
+          f"{len(model.state_dict())} state_dict tensors; input 2×200×296 RGB")
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "s3fd.pth")
+        torch.save(model.state_dict(), path, _use_new_zipfile_serialization=False)  # bare, legacy, like s3fd.pth
+        convert.convert_s3fd(path, work)
+        session = ort.InferenceSession(os.path.join(work, "s3fd.onnx"), providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        results = session.run(names, {"image": rgb})
+        worst = 0.0
+        for name, result, ref in zip(names, results, reference):
+            worst = max(worst, report(name, result, ref) / max(1.0, np.abs(ref).max()))
+        if worst > 1e-4:
+            print("  FAIL: above the 1e-4 target (relative to each output's scale)")
+            return True
+    return False
 
 
 def write_fixtures(directory, torch, wav2lip):
@@ -86,6 +147,9 @@ def write_fixtures(directory, torch, wav2lip):
     torch.save({"state_dict": tensors, "global_step": 3}, os.path.join(directory, "wav2lip_tiny_zip.pth"))
     prefixed = collections.OrderedDict(("module." + k, v) for k, v in tensors.items())
     torch.save({"state_dict": prefixed}, os.path.join(directory, "wav2lip_tiny_legacy.pth"), _use_new_zipfile_serialization=False)
+    from modelkit import s3fd
+    detector = collections.OrderedDict((k, torch.from_numpy(v)) for k, v in s3fd.random_state_dict(16, seed=7).items())
+    torch.save(detector, os.path.join(directory, "s3fd_tiny_legacy.pth"), _use_new_zipfile_serialization=False)
     half = collections.OrderedDict((k, v.half() if v.is_floating_point() else v) for k, v in tensors.items())
     torch.save(half, os.path.join(directory, "wav2lip_tiny_half.pth"))
     # Strided and offset views, stored as views (the storage is shared and larger).
