@@ -24,7 +24,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--write-fixtures", help="also write the tiny torch checkpoints used by the CI tests here")
     args = parser.parse_args()
-    failed = check_wav2lip(args) | check_s3fd(args)
+    failed = check_wav2lip(args) | check_s3fd(args) | check_mel(args)
     if args.write_fixtures:
         import torch
         from modelkit import wav2lip
@@ -88,6 +88,33 @@ def check_wav2lip(args):
                 print("  FAIL: above the 1e-4 target")
                 return True
     return False
+
+
+def check_mel(args):
+    """modelkit's mel graph vs librosa with the original hparams (audio.py's melspectrogram:
+    lfilter pre-emphasis, stft with reflect centring, Slaney mel, dB, normalisation)."""
+    import librosa
+    import onnxruntime as ort
+    from scipy import signal
+    from modelkit import audio
+
+    rng = np.random.default_rng(args.seed)
+    t = np.arange(int(16000 * 2.3)) / 16000
+    wave = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    wave[8000:12000] *= 1e-4  # a near-silent stretch exercises the −100 dB floor and the clip
+    emphasised = signal.lfilter([1, -0.97], [1], wave)
+    spectrum = librosa.stft(y=emphasised, n_fft=800, hop_length=200, win_length=800, pad_mode="reflect")
+    basis = librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)
+    mel = np.dot(basis, np.abs(spectrum))
+    db = 20 * np.log10(np.maximum(1e-5, mel)) - 20
+    reference = np.clip((2 * 4) * ((db + 100) / 100) - 4, -4, 4)
+    print(f"librosa {librosa.__version__}: mel basis max |Δ| = {np.abs(audio.mel_basis() - basis).max():.3e}")
+    session = ort.InferenceSession(audio.build().SerializeToString(), providers=["CPUExecutionProvider"])
+    result = session.run(["mel"], {"waveform": wave[None, :]})[0][0]
+    if result.shape != reference.shape:
+        print(f"  FAIL: shape {result.shape} vs librosa {reference.shape}")
+        return True
+    return report(f"mel {reference.shape[1]} frames", result, reference) > 1e-4
 
 
 def check_s3fd(args):

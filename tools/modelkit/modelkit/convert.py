@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from . import s3fd, wav2lip
+from . import audio, s3fd, wav2lip
 from .checkpoint import CheckpointError, load_state_dict
 
 MANIFEST = "manifest.json"
@@ -111,8 +111,16 @@ def convert_wav2lip(checkpoint, directory):
     except (CheckpointError, wav2lip.StateDictError) as error:
         raise ConversionError(str(error)) from None
     source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
-    return _publish(directory, "wav2lip", "wav2lip.onnx", model, source, False, WAV2LIP_PREPROCESSING,
-                    {"flops_per_item": wav2lip.flops_per_item(wav2lip.detect_divisor(state))})
+    entry = _publish(directory, "wav2lip", "wav2lip.onnx", model, source, False, WAV2LIP_PREPROCESSING,
+                     {"flops_per_item": wav2lip.flops_per_item(wav2lip.detect_divisor(state))})
+    write_mel_frontend(directory)
+    return entry
+
+
+def write_mel_frontend(directory):
+    """The generator's audio front end (no weights: DFT and mel bases computed here)."""
+    return _publish(directory, "wav2lip_mel", "wav2lip_mel.onnx", audio.build(),
+                    {"generated": "DFT and Slaney mel bases computed by modelkit (no checkpoint)"}, False, WAV2LIP_PREPROCESSING)
 
 
 def convert_s3fd(checkpoint, directory):
@@ -139,6 +147,7 @@ def standins(directory, tiny=False, seed=0):
                  {"flops_per_item": wav2lip.flops_per_item(divisor)}),
         _publish(directory, "s3fd", "s3fd.onnx", detector, source, True, s3fd.POSTPROCESSING,
                  {"macs_640x360": s3fd.macs(360, 640, divisor)}),
+        write_mel_frontend(directory),
     ]
 
 
@@ -162,8 +171,8 @@ def verify(directory):
         listed = [(i["name"], f"tensor({_ort_type(i['dtype'])})") for i in entry["inputs"]]
         if actual != listed:
             raise ConversionError(f"{kind}: inputs {actual} differ from the manifest {listed}")
-        # Dynamic axes get 1 (batch) or 64 (spatial, so strided detectors keep non-empty maps).
-        feeds = {i["name"]: np.zeros([d if isinstance(d, int) and d > 0 else (1 if n == 0 else 64) for n, d in enumerate(i["shape"])],
+        # Dynamic axes get 1 (batch) or 1600 (spatial/time: non-empty detector maps, > 400 audio samples).
+        feeds = {i["name"]: np.zeros([d if isinstance(d, int) and d > 0 else (1 if n == 0 else 1600) for n, d in enumerate(i["shape"])],
                                      dtype=i["dtype"]) for i in entry["inputs"]}
         outputs = session.run(None, feeds)
         finite = all(np.isfinite(o).all() for o in outputs)

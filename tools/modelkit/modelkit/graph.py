@@ -46,11 +46,12 @@ class GraphBuilder:
         return output
 
     @staticmethod
-    def _pair(value):
-        return list(value) if isinstance(value, (tuple, list)) else [value, value]
+    def _per_axis(value, rank=2):
+        return list(value) if isinstance(value, (tuple, list)) else [value] * rank
 
     def conv(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1, name="conv"):
-        stride, padding, dilation = self._pair(stride), self._pair(padding), self._pair(dilation)
+        rank = weight.ndim - 2  # Conv1d or Conv2d
+        stride, padding, dilation = (self._per_axis(v, rank) for v in (stride, padding, dilation))
         inputs = [x, self.constant(weight, name + ".weight")]
         if bias is not None:
             inputs.append(self.constant(bias, name + ".bias"))
@@ -58,7 +59,8 @@ class GraphBuilder:
                         pads=padding + padding, dilations=dilation, group=groups)
 
     def conv_transpose(self, x, weight, bias, stride=1, padding=0, output_padding=0, name="convT"):
-        stride, padding, output_padding = self._pair(stride), self._pair(padding), self._pair(output_padding)
+        rank = weight.ndim - 2
+        stride, padding, output_padding = (self._per_axis(v, rank) for v in (stride, padding, output_padding))
         inputs = [x, self.constant(weight, name + ".weight")]
         if bias is not None:
             inputs.append(self.constant(bias, name + ".bias"))

@@ -69,11 +69,11 @@ class ModelsFolder(unittest.TestCase):
         self.assertEqual([i["name"] for i in entry["inputs"]], ["mel", "face"])
         self.assertEqual(entry["inputs"][1]["shape"], ["batch", 6, 96, 96])
         self.assertEqual(entry["preprocessing"]["n_mels"], 80)
-        self.assertEqual(len(convert.verify(self.out)), 1)
+        self.assertEqual(len(convert.verify(self.out)), 2)  # the generator and its mel front end
         with open(os.path.join(self.out, "manifest.json")) as handle:
             manifest = json.load(handle)
         self.assertEqual(manifest["models"]["wav2lip"]["source"]["checkpoint"], "wav2lip_tiny_legacy.pth")
-        self.assertEqual(sorted(os.listdir(self.out)), ["manifest.json", "wav2lip.onnx"])
+        self.assertEqual(sorted(os.listdir(self.out)), ["manifest.json", "wav2lip.onnx", "wav2lip_mel.onnx"])
 
     def test_converted_graph_runs_a_batch(self):
         # (Numerical agreement with the original PyTorch model is checked by
@@ -92,7 +92,7 @@ class ModelsFolder(unittest.TestCase):
             entry = json.load(handle)["models"]["wav2lip"]
         self.assertTrue(entry["standin"])
         self.assertEqual(entry["flops_per_item"], wav2lip.flops_per_item(16))
-        self.assertEqual(len(convert.verify(self.out)), 2)  # generator and detector
+        self.assertEqual(len(convert.verify(self.out)), 3)  # generator, detector, mel front end
 
     def test_failed_conversion_leaves_nothing(self):
         bad = os.path.join(self.directory.name, "bad.pth")
