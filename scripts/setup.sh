@@ -53,7 +53,7 @@ fi
 # ---------------------------------------------------------------- Python virtualenv
 venv="$root/.venv"
 py_stamp="$venv/.lipsync-requirements"
-py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION"
+py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION tflite2onnx==$PY_TFLITE2ONNX_VERSION tflite==$PY_TFLITE_VERSION"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
   say "creating Python virtualenv in .venv ($py_want)"
   python3 -m venv "$venv"

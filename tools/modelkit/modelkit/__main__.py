@@ -24,6 +24,12 @@ def main(argv=None):
     standins.add_argument("--seed", type=int, default=0)
     standins.add_argument("--out", required=True, help="models folder")
 
+    face = commands.add_parser("blazeface", help="convert MediaPipe BlazeFace short-range (from the mediapipe wheel) to ONNX")
+    face.add_argument("--out", required=True, help="models folder")
+    face.add_argument("--wheel", help="a downloaded mediapipe-0.10.21 wheel (default: pip downloads it into --cache)")
+    face.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "lipsync-modelkit"),
+                      help="where the downloaded wheel is kept")
+
     verify = commands.add_parser("verify", help="load every model of a folder with onnxruntime and check the manifest")
     verify.add_argument("folder")
 
@@ -33,7 +39,7 @@ def main(argv=None):
     bench.add_argument("--conv-runs", type=int, default=20, help="runs of the Conv-heavy model")
 
     args = parser.parse_args(argv)
-    if args.command in ("convert", "standins", "verify"):
+    if args.command in ("convert", "standins", "verify", "blazeface"):
         return _models_command(args)
     if args.command == "testmodels":
         from . import testmodels as module
@@ -58,6 +64,9 @@ def _models_command(args):
                 if path:
                     entry = run(path, args.out)
                     print(f"modelkit: {path} → {os.path.join(args.out, entry['file'])}")
+        elif args.command == "blazeface":
+            entry = convert.convert_blazeface(args.out, args.cache, args.wheel)
+            print(f"modelkit: BlazeFace short-range → {os.path.join(args.out, entry['file'])}")
         elif args.command == "standins":
             for entry in convert.standins(args.out, tiny=args.tiny, seed=args.seed):
                 print(f"modelkit: stand-in {entry['kind']} → {os.path.join(args.out, entry['file'])}")

@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from . import audio, s3fd, wav2lip
+from . import audio, blazeface, s3fd, wav2lip
 from .checkpoint import CheckpointError, load_state_dict
 
 MANIFEST = "manifest.json"
@@ -133,6 +133,18 @@ def convert_s3fd(checkpoint, directory):
     source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
     return _publish(directory, "s3fd", "s3fd.onnx", model, source, False, s3fd.POSTPROCESSING,
                     {"macs_640x360": s3fd.macs(360, 640, s3fd.detect_divisor(state))})
+
+
+def convert_blazeface(directory, cache_dir, wheel=None):
+    """MediaPipe BlazeFace short-range (from the mediapipe wheel) → `blazeface.onnx`."""
+    try:
+        data = blazeface.fetch_tflite(cache_dir, wheel)
+        model = blazeface.convert_tflite(data)
+    except blazeface.BlazeFaceError as error:
+        raise ConversionError(str(error)) from None
+    source = {"package": f"mediapipe=={blazeface.WHEEL_VERSION}", "member": blazeface.TFLITE_MEMBER,
+              "sha256": blazeface.TFLITE_SHA256, "license": "Apache-2.0"}
+    return _publish(directory, "blazeface", "blazeface.onnx", model, source, False, blazeface.POSTPROCESSING)
 
 
 def standins(directory, tiny=False, seed=0):
