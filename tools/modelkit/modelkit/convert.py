@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 from . import audio, blazeface, s3fd, wav2lip
+from .precision import to_float16
 from .checkpoint import CheckpointError, load_state_dict
 
 MANIFEST = "manifest.json"
@@ -81,12 +82,12 @@ def read_manifest(directory):
     return manifest
 
 
-def _publish(directory, kind, filename, model, source, standin, preprocessing, extra=None):
+def _publish(directory, kind, filename, model, source, standin, preprocessing, extra=None, precision="float32"):
     """Writes the model file, then its manifest entry (replacing an entry of the same kind)."""
     _write_atomically(directory, filename, lambda path: onnx.save(model, path))
     inputs, outputs = _signature(model)
     entry = {
-        "file": filename, "kind": kind, "version": 1, "precision": "float32", "standin": standin,
+        "file": filename, "kind": kind, "version": 1, "precision": precision, "standin": standin,
         "source": source, "inputs": inputs, "outputs": outputs, "preprocessing": preprocessing,
         "sha256": sha256(os.path.join(directory, filename)),
     }
@@ -111,8 +112,10 @@ def convert_wav2lip(checkpoint, directory):
     except (CheckpointError, wav2lip.StateDictError) as error:
         raise ConversionError(str(error)) from None
     source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
-    entry = _publish(directory, "wav2lip", "wav2lip.onnx", model, source, False, WAV2LIP_PREPROCESSING,
-                     {"flops_per_item": wav2lip.flops_per_item(wav2lip.detect_divisor(state))})
+    extra = {"flops_per_item": wav2lip.flops_per_item(wav2lip.detect_divisor(state))}
+    entry = _publish(directory, "wav2lip", "wav2lip.onnx", model, source, False, WAV2LIP_PREPROCESSING, extra)
+    _publish(directory, "wav2lip_fp16", "wav2lip_fp16.onnx", to_float16(model), source, False, WAV2LIP_PREPROCESSING, extra,
+             precision="float16")
     write_mel_frontend(directory)
     return entry
 
@@ -157,6 +160,8 @@ def standins(directory, tiny=False, seed=0):
     return [
         _publish(directory, "wav2lip", "wav2lip.onnx", generator, source, True, WAV2LIP_PREPROCESSING,
                  {"flops_per_item": wav2lip.flops_per_item(divisor)}),
+        _publish(directory, "wav2lip_fp16", "wav2lip_fp16.onnx", to_float16(generator), source, True, WAV2LIP_PREPROCESSING,
+                 {"flops_per_item": wav2lip.flops_per_item(divisor)}, precision="float16"),
         _publish(directory, "s3fd", "s3fd.onnx", detector, source, True, s3fd.POSTPROCESSING,
                  {"macs_640x360": s3fd.macs(360, 640, divisor)}),
         write_mel_frontend(directory),

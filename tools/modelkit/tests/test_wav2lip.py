@@ -69,11 +69,22 @@ class ModelsFolder(unittest.TestCase):
         self.assertEqual([i["name"] for i in entry["inputs"]], ["mel", "face"])
         self.assertEqual(entry["inputs"][1]["shape"], ["batch", 6, 96, 96])
         self.assertEqual(entry["preprocessing"]["n_mels"], 80)
-        self.assertEqual(len(convert.verify(self.out)), 2)  # the generator and its mel front end
+        self.assertEqual(len(convert.verify(self.out)), 3)  # generator (float32, float16) and its mel front end
         with open(os.path.join(self.out, "manifest.json")) as handle:
             manifest = json.load(handle)
         self.assertEqual(manifest["models"]["wav2lip"]["source"]["checkpoint"], "wav2lip_tiny_legacy.pth")
-        self.assertEqual(sorted(os.listdir(self.out)), ["manifest.json", "wav2lip.onnx", "wav2lip_mel.onnx"])
+        self.assertEqual(sorted(os.listdir(self.out)), ["manifest.json", "wav2lip.onnx", "wav2lip_fp16.onnx", "wav2lip_mel.onnx"])
+        self.assertEqual(manifest["models"]["wav2lip_fp16"]["precision"], "float16")
+
+    def test_float16_variant_keeps_float32_io_and_stays_close(self):
+        convert.convert_wav2lip(os.path.join(FIXTURES, "wav2lip_tiny_zip.pth"), self.out)
+        rng = np.random.default_rng(2)
+        feeds = {"mel": rng.uniform(-4, 4, (2, 1, 80, 16)).astype(np.float32),
+                 "face": rng.uniform(0, 1, (2, 6, 96, 96)).astype(np.float32)}
+        full = ort.InferenceSession(os.path.join(self.out, "wav2lip.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+        half = ort.InferenceSession(os.path.join(self.out, "wav2lip_fp16.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+        self.assertEqual(half.dtype, np.float32)
+        self.assertLess(np.abs(full - half).max(), 0.05)
 
     def test_converted_graph_runs_a_batch(self):
         # (Numerical agreement with the original PyTorch model is checked by
@@ -92,7 +103,7 @@ class ModelsFolder(unittest.TestCase):
             entry = json.load(handle)["models"]["wav2lip"]
         self.assertTrue(entry["standin"])
         self.assertEqual(entry["flops_per_item"], wav2lip.flops_per_item(16))
-        self.assertEqual(len(convert.verify(self.out)), 3)  # generator, detector, mel front end
+        self.assertEqual(len(convert.verify(self.out)), 4)  # generator (×2 precisions), detector, mel front end
 
     def test_failed_conversion_leaves_nothing(self):
         bad = os.path.join(self.directory.name, "bad.pth")
