@@ -44,6 +44,11 @@ class BrokenInputs(unittest.TestCase):
         with self.assertRaisesRegex(blazeface.BlazeFaceError, "tflite2onnx could not convert"):
             blazeface.convert_tflite(b"\0" * 64)
 
+    def test_model_without_the_expected_tensors(self):
+        from modelkit import testmodels
+        with self.assertRaisesRegex(blazeface.BlazeFaceError, "not BlazeFace short-range"):
+            blazeface.check_signature(testmodels.add_model())
+
     def test_wheel_without_the_model(self):
         with tempfile.TemporaryDirectory() as work:
             wheel = os.path.join(work, "mediapipe-0.10.21-fake.whl")
