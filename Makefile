@@ -24,6 +24,9 @@ release: setup
 $(FIXTURES)/.stamp: $(wildcard tools/modelkit/modelkit/*.py) scripts/versions.env | setup
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit testmodels --out $(FIXTURES)
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit piper-standin --out $(FIXTURES)/piper
+	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit standins --tiny --out $(FIXTURES)/models
+	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit blazeface --out $(FIXTURES)/models --cache $(ROOT)/.deps/cache
+	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit facefixture --out $(FIXTURES)/faces --cache $(ROOT)/.deps/cache
 	@touch $@
 
 fixtures: setup $(FIXTURES)/.stamp

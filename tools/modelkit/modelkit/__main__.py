@@ -33,6 +33,10 @@ def main(argv=None):
     verify = commands.add_parser("verify", help="load every model of a folder with onnxruntime and check the manifest")
     verify.add_argument("folder")
 
+    faces = commands.add_parser("facefixture", help="write astronaut.png (from the scikit-image wheel) for face tests")
+    faces.add_argument("--out", required=True)
+    faces.add_argument("--cache", required=True, help="where the downloaded wheel is kept")
+
     bench = commands.add_parser("bench-ort", help="time Python onnxruntime on the fixture models (reference for inference-bench)")
     bench.add_argument("--fixtures", required=True, help="directory written by `testmodels`")
     bench.add_argument("--calls", type=int, default=20000, help="calls for the per-call overhead measurement")
@@ -47,6 +51,9 @@ def main(argv=None):
     elif args.command == "piper-standin":
         from . import piper_standin
         piper_standin.write_all(args.out)
+    elif args.command == "facefixture":
+        from . import faces
+        faces.write_astronaut(args.out, args.cache)
     elif args.command == "bench-ort":
         from . import bench_ort
         bench_ort.run(args.fixtures, args.calls, args.conv_runs)

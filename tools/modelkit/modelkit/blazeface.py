@@ -25,7 +25,9 @@ import zipfile
 
 import numpy as np
 
-WHEEL_VERSION = "0.10.21"
+from .versions import pinned
+
+WHEEL_VERSION = pinned("PY_MEDIAPIPE_WHEEL_VERSION")
 TFLITE_MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 TFLITE_SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
 INPUT_SIZE = 128
