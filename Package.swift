@@ -46,6 +46,10 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]),
 
+        // Domain stages.
+        .target(name: "FaceTracking", dependencies: ["Inference", "Media"]),
+        .target(name: "LipSync", dependencies: ["FaceTracking", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
+
         // Core: configuration, logging set-up, diagnostics shared by the executables.
         .target(
             name: "LipSyncCore",
@@ -76,6 +80,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
             ]),
 
+        .testTarget(name: "FaceTrackingTests", dependencies: ["FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "LipSyncTests", dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         .testTarget(

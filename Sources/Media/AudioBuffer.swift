@@ -10,3 +10,11 @@ public struct AudioBuffer: Sendable, Equatable {
 
     public var duration: Double { sampleRate > 0 ? Double(samples.count) / Double(sampleRate) : 0 }
 }
+
+extension Duration {
+    /// The duration in seconds as a Double (for timing reports).
+    public var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}

@@ -11,7 +11,9 @@ final class InputFile {
     /// Demuxers that read single still images; a "video" from them is a picture.
     private static let imageDemuxers: Set<String> = ["image2", "image2pipe"]
 
-    init(path: String, limits: MediaLimits) throws {
+    /// `acceptStillImages`: open PNG/JPEG files too (a face photo); refused by default
+    /// because a still image is not a usable input video.
+    init(path: String, limits: MediaLimits, acceptStillImages: Bool = false) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
               FileManager.default.isReadableFile(atPath: path)
@@ -33,7 +35,7 @@ final class InputFile {
         self.context = context
 
         let formatName = context.pointee.iformat.map { String(cString: $0.pointee.name) } ?? "unknown"
-        if Self.imageDemuxers.contains(formatName) || formatName.hasSuffix("_pipe") {
+        if !acceptStillImages, Self.imageDemuxers.contains(formatName) || formatName.hasSuffix("_pipe") {
             throw MediaError.notAVideo(format: formatName)
         }
         let found = avformat_find_stream_info(context, nil)

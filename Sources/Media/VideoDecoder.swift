@@ -11,6 +11,13 @@ public struct DecodedFrame: Sendable {
     /// `detection` size ÷ full size (1 when not scaled down). Full-resolution coordinates
     /// are detection coordinates divided by this.
     public let detectionScale: Double
+
+    public init(index: Int, frame: Frame, detection: Frame?, detectionScale: Double) {
+        self.index = index
+        self.frame = frame
+        self.detection = detection
+        self.detectionScale = detectionScale
+    }
 }
 
 /// How frames come out of a `VideoDecoder`.
@@ -49,8 +56,11 @@ public final class VideoDecoder {
     private var decoderFinished = false
     private var decodedCount = 0
 
-    public init(path: String, options: DecodeOptions = DecodeOptions(), limits: MediaLimits = MediaLimits()) throws {
-        let input = try InputFile(path: path, limits: limits)
+    public convenience init(path: String, options: DecodeOptions = DecodeOptions(), limits: MediaLimits = MediaLimits()) throws {
+        try self.init(input: InputFile(path: path, limits: limits), options: options, limits: limits)
+    }
+
+    init(input: InputFile, options: DecodeOptions, limits: MediaLimits) throws {
         let info = try MediaProbe.describe(input, limits: limits)
         let video = try info.requireVideo()
         guard let index = input.bestStream(AVMEDIA_TYPE_VIDEO) else { throw MediaError.noVideoStream }
@@ -165,5 +175,14 @@ public final class VideoDecoder {
         if let expected = video.frameCount, decodedCount < expected {
             throw MediaError.truncated("only \(decodedCount) of the \(expected) frames the container lists could be decoded")
         }
+    }
+}
+
+/// Still pictures (PNG, JPEG…) decoded like a one-frame video: for face photos and tests.
+public enum StillImage {
+    public static func decode(_ path: String, options: DecodeOptions = DecodeOptions(), limits: MediaLimits = MediaLimits()) throws -> DecodedFrame {
+        let decoder = try VideoDecoder(input: InputFile(path: path, limits: limits, acceptStillImages: true), options: options, limits: limits)
+        guard let frame = try decoder.next() else { throw MediaError.zeroFrames }
+        return frame
     }
 }

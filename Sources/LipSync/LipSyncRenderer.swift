@@ -1,0 +1,147 @@
+import FaceTracking
+import Foundation
+import Inference
+import Logging
+import Media
+
+/// Everything a render can be asked to do differently.
+public struct LipSyncOptions: Sendable {
+    public var tracking: TrackingOptions
+    public var frameOrder: FrameOrder
+    public var composite: CompositeMode
+    /// Faces per generator call.
+    public var batchSize: Int
+    /// Longer side of the copy faces are detected on (nil: full resolution, as the original).
+    public var detectionMaxSide: Int?
+    /// Longest speech accepted, in seconds.
+    public var maxSpeechSeconds: Double
+    public var encoder: EncoderOptions
+    public var limits: MediaLimits
+
+    public init(tracking: TrackingOptions = TrackingOptions(), frameOrder: FrameOrder = .pingPong, composite: CompositeMode = .blend,
+                batchSize: Int = 16, detectionMaxSide: Int? = 320, maxSpeechSeconds: Double = 30,
+                encoder: EncoderOptions = EncoderOptions(), limits: MediaLimits = MediaLimits()) {
+        self.tracking = tracking
+        self.frameOrder = frameOrder
+        self.composite = composite
+        self.batchSize = batchSize
+        self.detectionMaxSide = detectionMaxSide
+        self.maxSpeechSeconds = maxSpeechSeconds
+        self.encoder = encoder
+        self.limits = limits
+    }
+}
+
+/// Wall time of each step of a render, in seconds.
+public struct RenderTimings: Sendable, Equatable, Codable {
+    public var mel = 0.0
+    public var decode = 0.0
+    public var track = 0.0
+    public var infer = 0.0
+    public var composite = 0.0
+    public var encode = 0.0
+    public var total = 0.0
+
+    /// Rows for a timing table, in pipeline order.
+    public var rows: [(step: String, seconds: Double)] {
+        [("mel", mel), ("decode", decode), ("track faces", track), ("lip-sync inference", infer),
+         ("composite", composite), ("encode", encode), ("total", total)]
+    }
+}
+
+/// The finished video and how it was made.
+public struct RenderedVideo: Sendable {
+    public let path: String
+    public let frames: Int
+    public let sourceFramesDecoded: Int
+    public let width: Int
+    public let height: Int
+    public let frameRate: Rational
+    public let track: FaceTrack
+    public let timings: RenderTimings
+}
+
+/// The lip-sync stage: speech + a video of a face → the video with the mouth moving to the
+/// speech, at the input's full resolution, with the speech as its audio track.
+public struct LipSyncRenderer: Sendable {
+    public let melFrontEnd: MelFrontEnd
+    public let generator: Wav2LipGenerator
+    public let detector: any FaceDetector
+    private let logger: Logger
+
+    public init(melFrontEnd: MelFrontEnd, generator: Wav2LipGenerator, detector: any FaceDetector,
+                logger: Logger = Logger(label: "lipsync.render")) {
+        self.melFrontEnd = melFrontEnd
+        self.generator = generator
+        self.detector = detector
+        self.logger = logger
+    }
+
+    /// Renders `video` speaking `speech` into `output` (MP4, H.264 + AAC). Honours task
+    /// cancellation between batches; the output file appears only when complete.
+    public func render(video: String, speech: AudioBuffer, output: String, options: LipSyncOptions = LipSyncOptions()) async throws -> RenderedVideo {
+        guard !speech.samples.isEmpty, speech.sampleRate > 0 else { throw LipSyncError.emptySpeech }
+        guard speech.duration <= options.maxSpeechSeconds else {
+            throw LipSyncError.speechTooLong(seconds: speech.duration, limit: options.maxSpeechSeconds)
+        }
+        var timings = RenderTimings()
+        let clock = ContinuousClock()
+        let started = clock.now
+        func measure<T>(_ keyPath: WritableKeyPath<RenderTimings, Double>, _ body: () throws -> T) rethrows -> T {
+            let start = clock.now
+            defer { timings[keyPath: keyPath] += (clock.now - start).seconds }
+            return try body()
+        }
+
+        let decoder = try VideoDecoder(path: video, options: DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: options.detectionMaxSide),
+                                       limits: options.limits)
+        let rate = decoder.video.averageFrameRate
+        let mel = try measure(\.mel) { try melFrontEnd.spectrogram(of: speech) }
+        let starts = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value)
+        let frames = try measure(\.decode) { try decoder.frames(upTo: starts.count) }
+        guard !frames.isEmpty else { throw LipSyncError.noFrames }
+        let schedule = FrameSchedule(outputCount: starts.count, sourceCount: frames.count, order: options.frameOrder)
+        let track = try measure(\.track) { try FaceTracker(detector: detector, options: options.tracking).track(frames) }
+        try Task.checkCancellation()
+
+        let (width, height) = (frames[0].frame.width, frames[0].frame.height)
+        let writer = try MediaWriter(path: output, video: VideoFormat(width: width, height: height, frameRate: rate),
+                                     audio: speech, options: options.encoder)
+        let compositor = FaceCompositor(mode: options.composite)
+        var crops: [Int: Frame] = [:]
+        let batch = max(1, options.batchSize)
+        for batchStart in stride(from: 0, to: starts.count, by: batch) {
+            try Task.checkCancellation()
+            let outputs = Array(batchStart..<min(starts.count, batchStart + batch))
+            let withFace = outputs.filter { track.boxes[schedule.sourceIndices[$0]] != nil }
+            let generated: [Frame] = try measure(\.infer) {
+                let faces = try withFace.map { i -> Frame in
+                    let source = schedule.sourceIndices[i]
+                    if let crop = crops[source] { return crop }
+                    let crop = try generator.faceCrop(frames[source].frame, box: track.boxes[source]!)  // filtered above
+                    crops[source] = crop
+                    return crop
+                }
+                return try generator.generate(faces: faces, mels: withFace.map { mel.chunk(at: starts[$0]) })
+            }
+            var generatedByOutput: [Int: Frame] = [:]
+            for (i, face) in zip(withFace, generated) { generatedByOutput[i] = face }
+            for i in outputs {
+                let source = schedule.sourceIndices[i]
+                var picture = frames[source].frame
+                if let box = track.boxes[source], let face = generatedByOutput[i] {
+                    try measure(\.composite) { try compositor.composite(face, into: &picture, box: box) }
+                }
+                try measure(\.encode) { try writer.append(picture) }
+            }
+        }
+        try measure(\.encode) { try writer.finish() }
+        timings.total = (clock.now - started).seconds
+        logger.info("rendered \(starts.count) frames", metadata: [
+            "output": "\(output)", "decoded": "\(frames.count)", "detections": "\(track.detectedFrames)",
+            "seconds": "\(String(format: "%.2f", timings.total))",
+        ])
+        return RenderedVideo(path: output, frames: starts.count, sourceFramesDecoded: frames.count, width: width, height: height,
+                             frameRate: rate, track: track, timings: timings)
+    }
+}

@@ -1,0 +1,67 @@
+/// Pixel-exact crops and bilinear resizes of packed 8-bit frames, with OpenCV's
+/// `INTER_LINEAR` geometry (half-pixel centres, edge replication, no anti-aliasing when
+/// shrinking) — the resize the original system used for face crops and pastes.
+/// OpenCV interpolates in fixed point; this uses Float and rounds to nearest, so results
+/// can differ from OpenCV by ±1 level (../shared/reference/README.md, "Images").
+extension Frame {
+    /// The rectangle `x..<x+width`, `y..<y+height`, which must lie inside the frame.
+    public func cropped(x: Int, y: Int, width: Int, height: Int) throws -> Frame {
+        guard width > 0, height > 0, x >= 0, y >= 0, x + width <= self.width, y + height <= self.height else {
+            throw MediaError.invalidArgument("crop \(width)×\(height) at (\(x), \(y)) is outside the \(self.width)×\(self.height) frame")
+        }
+        var output = [UInt8](repeating: 0, count: width * height * 3)
+        output.withUnsafeMutableBufferPointer { destination in
+            pixels.withUnsafeBufferPointer { source in
+                for row in 0..<height {
+                    let from = (y + row) * stride + x * 3
+                    let to = row * width * 3
+                    for i in 0..<(width * 3) { destination[to + i] = source[from + i] }
+                }
+            }
+        }
+        return Frame(unchecked: width, height, width * 3, pixelFormat, presentationTime, output)
+    }
+
+    /// Bilinear resize to `width`×`height` (OpenCV INTER_LINEAR sampling positions).
+    public func resized(width outWidth: Int, height outHeight: Int) throws -> Frame {
+        guard outWidth > 0, outHeight > 0 else { throw MediaError.invalidArgument("resize to \(outWidth)×\(outHeight)") }
+        if outWidth == width, outHeight == height { return self }
+        let xs = Self.samplePositions(source: width, destination: outWidth)
+        let ys = Self.samplePositions(source: height, destination: outHeight)
+        var output = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
+        output.withUnsafeMutableBufferPointer { destination in
+            pixels.withUnsafeBufferPointer { source in
+                for (row, sy) in ys.enumerated() {
+                    let top = sy.index * stride, bottom = sy.next * stride
+                    for (column, sx) in xs.enumerated() {
+                        let left = sx.index * 3, right = sx.next * 3
+                        let out = (row * outWidth + column) * 3
+                        for channel in 0..<3 {
+                            let a = Float(source[top + left + channel]), b = Float(source[top + right + channel])
+                            let c = Float(source[bottom + left + channel]), d = Float(source[bottom + right + channel])
+                            let upper = a + (b - a) * sx.fraction
+                            let lower = c + (d - c) * sx.fraction
+                            let value = upper + (lower - upper) * sy.fraction
+                            destination[out + channel] = UInt8(max(0, min(255, value.rounded())))
+                        }
+                    }
+                }
+            }
+        }
+        return Frame(unchecked: outWidth, outHeight, outWidth * 3, pixelFormat, presentationTime, output)
+    }
+
+    /// For each destination index: the left source index, its right neighbour and the
+    /// weight of the right one; source = (d + 0.5)·scale − 0.5, clamped at the edges.
+    static func samplePositions(source: Int, destination: Int) -> [(index: Int, next: Int, fraction: Float)] {
+        let scale = Double(source) / Double(destination)
+        return (0..<destination).map { d in
+            let position = (Double(d) + 0.5) * scale - 0.5
+            var index = Int(position.rounded(.down))
+            var fraction = Float(position - Double(index))
+            if index < 0 { index = 0; fraction = 0 }
+            if index >= source - 1 { index = source - 1; fraction = 0 }
+            return (index, min(index + 1, source - 1), fraction)
+        }
+    }
+}
