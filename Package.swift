@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "LipSyncCore",
             dependencies: [
-                "Inference", "Media", "Speech", .product(name: "Logging", package: "swift-log"),
+                "Inference", "Media", "Speech", "FaceTracking", "LipSync", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
 
@@ -62,7 +62,8 @@ let package = Package(
         .executableTarget(
             name: "lipsync",
             dependencies: [
-                "LipSyncCore", "Inference", "Media", "Speech", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         .executableTarget(

@@ -22,6 +22,8 @@ public struct Configuration: Sendable, Equatable {
     public var mediaLimits: MediaLimits
     /// Text-to-speech settings (`TTS_*`, `ESPEAK_*`, `PIPER_VOICES_DIR`, `GOOGLE_TTS_*`).
     public var speech: SpeechSettings
+    /// `MODELS_DIR`: the models folder written by tools/modelkit (default `models`).
+    public var modelsDirectory: String
 
     public init(
         logLevel: Logger.Level = .info,
@@ -29,7 +31,8 @@ public struct Configuration: Sendable, Equatable {
         executionProviders: [ExecutionProvider] = [.cuda, .cpu],
         intraOpThreads: Int = 0,
         mediaLimits: MediaLimits = MediaLimits(),
-        speech: SpeechSettings = SpeechSettings()
+        speech: SpeechSettings = SpeechSettings(),
+        modelsDirectory: String = "models"
     ) {
         self.logLevel = logLevel
         self.libraryLogLevel = libraryLogLevel
@@ -37,6 +40,7 @@ public struct Configuration: Sendable, Equatable {
         self.intraOpThreads = intraOpThreads
         self.mediaLimits = mediaLimits
         self.speech = speech
+        self.modelsDirectory = modelsDirectory
     }
 
     /// Reads the variables above; unset ones keep their defaults, invalid ones throw.
@@ -66,6 +70,7 @@ public struct Configuration: Sendable, Equatable {
         if let value = environment["MAX_FRAMES"] {
             configuration.mediaLimits.maxFrameCount = try parseInteger(value, variable: "MAX_FRAMES", in: 1...1_000_000)
         }
+        if let value = environment["MODELS_DIR"], !value.isEmpty { configuration.modelsDirectory = value }
         try configuration.speech.read(environment)
         return configuration
     }

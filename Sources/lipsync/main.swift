@@ -1,7 +1,9 @@
 import ArgumentParser
 import AsyncHTTPClient
+import FaceTracking
 import Foundation
 import Inference
+import LipSync
 import LipSyncCore
 import Logging
 import Media
@@ -12,7 +14,7 @@ struct LipSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
-        subcommands: [Doctor.self, Probe.self, Say.self])
+        subcommands: [Doctor.self, Probe.self, Say.self, Sync.self])
 }
 
 /// Options every subcommand shares; they override the environment (docs/configuration.md).
@@ -134,5 +136,93 @@ struct Say: AsyncParsableCommand {
             FileHandle.standardError.write(Data("lipsync say: \(error)\n".utf8))
             throw ExitCode.failure
         }
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the lip-sync stage alone: make the face in a video mouth the given speech.",
+        discussion: """
+            Reads models from --models (or MODELS_DIR, default ./models; create it with tools/modelkit). \
+            Writes an H.264+AAC MP4 at the input's resolution with the speech as its audio, and prints \
+            the time of each step. Exits with status 1 and the reason on standard error for bad input \
+            (no face, no frames, empty or too long speech, a box outside the frame).
+            """)
+
+    @Option(help: "Input video with one face.") var video: String
+    @Option(help: "Speech audio (any format FFmpeg reads; resampled to 16 kHz).") var audio: String
+    @Option(help: "Output MP4.") var out: String
+    @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
+    @Option(help: "Face detector: blazeface (default) or s3fd (the original's).") var detector: String = "blazeface"
+    @Option(help: "Tracking: every (each frame, like the original), keyframes (default), static (first frame only).")
+    var tracking: String = "keyframes"
+    @Option(name: .customLong("keyframe-interval"), help: "Detect every N-th frame in keyframes mode.") var keyframeInterval = 5
+    @Flag(name: .customLong("no-smooth"), help: "Turn off the 5-frame box smoothing (the original's --nosmooth).") var noSmooth = false
+    @Option(parsing: .upToNextOption, help: "Pads around the face: top bottom left right (default 0 20 0 0).") var pads: [Int] = [0, 20, 0, 0]
+    @Option(parsing: .upToNextOption, help: "Fixed face box instead of detection: top bottom left right (the original's --box).") var box: [Int] = []
+    @Option(help: "Compositing: blend (feathered lower face, default) or replace (whole box, the original's).") var composite: String = "blend"
+    @Option(help: "When the speech outlasts the video: pingpong (default) or loop (the original's).") var order: String = "pingpong"
+    @Option(name: .customLong("on-missing-face"), help: "fail (default) or pass (leave frames without a face unchanged).") var onMissingFace: String = "fail"
+    @Option(help: "Faces per generator call.") var batch = 16
+    @Option(name: .customLong("detection-side"), help: "Longer side of the copy faces are detected on; 0 = full resolution.") var detectionSide = 320
+    @Flag(help: "Use the float16 generator (for GPUs).") var float16 = false
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        var configuration = try common.configuration()
+        if let models { configuration.modelsDirectory = models }
+        LoggingSetup.bootstrap(configuration)
+        let options = try renderOptions(configuration)
+        guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
+        let environment = try InferenceEnvironment(
+            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        do {
+            let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice, float16: float16)
+            let speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
+            let result = try await renderer.render(video: video, speech: speech, output: out, options: options)
+            print("wrote \(out): \(result.frames) frames (\(result.sourceFramesDecoded) decoded), \(result.width)×\(result.height) at \(result.frameRate) fps; detector ran on \(result.track.detectedFrames) frames")
+            print("step                  seconds")
+            for row in result.timings.rows { print(String(format: "%-20@ %8.3f", row.step, row.seconds)) }
+        } catch let error as LipSyncError {
+            fail(error.description)
+        } catch let error as FaceTrackingError {
+            fail(error.description)
+        } catch let error as MediaError {
+            fail(error.description)
+        } catch let error as ModelManifestError {
+            fail(error.description)
+        }
+    }
+
+    private func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("lipsync sync: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+
+    func renderOptions(_ configuration: Configuration) throws -> LipSyncOptions {
+        guard pads.count == 4 else { throw ValidationError("--pads takes four numbers: top bottom left right") }
+        let mode: TrackingMode
+        if !box.isEmpty {
+            guard box.count == 4 else { throw ValidationError("--box takes four numbers: top bottom left right") }
+            mode = .box(FaceBox(x1: box[2], y1: box[0], x2: box[3], y2: box[1]))
+        } else {
+            switch tracking {
+            case "every": mode = .every
+            case "keyframes":
+                guard keyframeInterval >= 1 else { throw ValidationError("--keyframe-interval must be at least 1") }
+                mode = .keyframes(interval: keyframeInterval)
+            case "static": mode = .stationary
+            default: throw ValidationError("--tracking must be every, keyframes or static")
+            }
+        }
+        guard let compositeMode = CompositeMode(rawValue: composite) else { throw ValidationError("--composite must be blend or replace") }
+        guard let frameOrder = FrameOrder(rawValue: order) else { throw ValidationError("--order must be pingpong or loop") }
+        guard ["fail", "pass"].contains(onMissingFace) else { throw ValidationError("--on-missing-face must be fail or pass") }
+        guard batch >= 1, detectionSide >= 0 else { throw ValidationError("--batch must be ≥ 1 and --detection-side ≥ 0") }
+        let trackingOptions = TrackingOptions(
+            mode: mode, smoothing: !noSmooth, pads: Pads(top: pads[0], bottom: pads[1], left: pads[2], right: pads[3]),
+            missingFace: onMissingFace == "pass" ? .passThrough : .fail)
+        return LipSyncOptions(tracking: trackingOptions, frameOrder: frameOrder, composite: compositeMode, batchSize: batch,
+                              detectionMaxSide: detectionSide == 0 ? nil : detectionSide, limits: configuration.mediaLimits)
     }
 }

@@ -111,4 +111,40 @@ import Testing
         #expect(engine.standardError.contains("the speech engine 'google' is not available"))
         #expect(!FileManager.default.fileExists(atPath: path))
     }
+
+    static var fixtures: String {
+        ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+    }
+
+    @Test func syncRendersAndPrintsTheTimingTable() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-sync-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let photo = try StillImage.decode(Self.fixtures + "/faces/astronaut.png").frame
+        let writer = try MediaWriter(path: directory + "/face.mp4", video: VideoFormat(width: 400, height: 400, frameRate: Rational(30, 1)), audio: nil)
+        for i in 0..<12 { try writer.append(try photo.cropped(x: 50 + i, y: 20, width: 400, height: 400)) }
+        try writer.finish()
+        try WAVFile.write(TestPattern.tone(frequency: 200, seconds: 0.6, sampleRate: 22_050), to: directory + "/speech.wav")
+
+        let result = try lipsync(["sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
+                                  "--out", directory + "/out.mp4", "--models", Self.fixtures + "/models"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("400×400 at 30/1 fps"))
+        for step in ["mel", "decode", "track faces", "lip-sync inference", "composite", "encode", "total"] {
+            #expect(result.standardOutput.contains(step))
+        }
+        #expect(result.standardError.contains("serving a stand-in model"))
+        #expect(try MediaProbe.probe(directory + "/out.mp4").video?.width == 400)
+
+        let missing = try lipsync(["sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
+                                   "--out", directory + "/x.mp4", "--models", directory])
+        #expect(missing.status == 1)
+        #expect(missing.standardError.contains("no model manifest"))
+        let badBox = try lipsync(["sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
+                                  "--out", directory + "/y.mp4", "--models", Self.fixtures + "/models", "--box", "0", "500", "0", "100"])
+        #expect(badBox.status == 1)
+        #expect(badBox.standardError.contains("does not lie inside the 400×400 frame"))
+    }
 }
