@@ -42,12 +42,16 @@ demo: release
 	.build/release/lipsync doctor
 
 # Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the
-# same models), the Media module (1080p H.264 encode/decode) and the speech engines.
+# same models), the Media module (1080p H.264 encode/decode), the speech engines and the
+# lip-sync stage (1080p, 159 frames, full-size stand-in models).
 bench: release fixtures
 	.build/release/inference-bench --fixtures $(FIXTURES)
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit bench-ort --fixtures $(FIXTURES)
 	.build/release/media-bench
 	.build/release/speech-bench --piper-voices $(FIXTURES)/piper
+	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit standins --out $(ROOT)/.deps/bench-models
+	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit blazeface --out $(ROOT)/.deps/bench-models --cache $(ROOT)/.deps/cache
+	.build/release/sync-bench --models $(ROOT)/.deps/bench-models --face $(FIXTURES)/faces/astronaut.png
 
 clean:
 	rm -rf .build $(FIXTURES)

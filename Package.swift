@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "inference-bench", targets: ["InferenceBenchmark"]),
         .executable(name: "media-bench", targets: ["MediaBenchmark"]),
         .executable(name: "speech-bench", targets: ["SpeechBenchmark"]),
+        .executable(name: "sync-bench", targets: ["LipSyncBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -79,6 +80,13 @@ let package = Package(
             dependencies: [
                 "Speech", "Inference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .executableTarget(
+            name: "LipSyncBenchmark",
+            dependencies: [
+                "LipSync", "LipSyncCore", "FaceTracking", "Inference", "Media",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]),
 
         .testTarget(name: "FaceTrackingTests", dependencies: ["FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),

@@ -51,9 +51,9 @@ struct SpeechBenchmark: AsyncParsableCommand {
                         print("  \(engine.engine.rawValue) \(phrase.language) \(kind): \(error)")
                         continue
                     }
-                    print(String(format: "  %-6@ %@ %-8@ %6.1f ms synthesis, %5.1f ms post-processing, %.2f s of speech (real-time factor %.3f)",
-                                 engine.engine.rawValue, phrase.language, kind, median(synthesis), median(processing), duration,
-                                 median(synthesis) / 1e3 / max(duration, 1e-9)))
+                    let label = "\(engine.engine.rawValue) \(phrase.language) \(kind)".padding(toLength: 20, withPad: " ", startingAt: 0)
+                    print("  " + label + String(format: "%6.1f ms synthesis, %5.1f ms post-processing, %.2f s of speech (real-time factor %.3f)",
+                                                median(synthesis), median(processing), duration, median(synthesis) / 1e3 / max(duration, 1e-9)))
                 }
             }
         }

@@ -182,7 +182,7 @@ struct Sync: AsyncParsableCommand {
             let result = try await renderer.render(video: video, speech: speech, output: out, options: options)
             print("wrote \(out): \(result.frames) frames (\(result.sourceFramesDecoded) decoded), \(result.width)×\(result.height) at \(result.frameRate) fps; detector ran on \(result.track.detectedFrames) frames")
             print("step                  seconds")
-            for row in result.timings.rows { print(String(format: "%-20@ %8.3f", row.step, row.seconds)) }
+            for row in result.timings.rows { print(row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8.3f", row.seconds)) }
         } catch let error as LipSyncError {
             fail(error.description)
         } catch let error as FaceTrackingError {

@@ -64,6 +64,7 @@ def _write_atomically(directory, name, write):
     os.close(handle)
     try:
         write(temporary)
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; models are read by the server's user
         os.replace(temporary, os.path.join(directory, name))
     except BaseException:
         if os.path.exists(temporary):

@@ -1,0 +1,75 @@
+import ArgumentParser
+import FaceTracking
+import Foundation
+import Inference
+import LipSync
+import LipSyncCore
+import Logging
+import Media
+
+/// The lip-sync stage on the reference case: a 1080p, 30 fps, 159-frame clip of a face and
+/// about 1 s of speech, with full-size models (stand-in weights give identical FLOPs).
+/// Prints each step's time and the generator's achieved FLOP rate.
+@main
+struct LipSyncBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sync-bench", abstract: "Time the lip-sync stage on a 1080p clip.")
+
+    @Option(help: "Models folder with full-size models (modelkit standins --out DIR; blazeface --out DIR).") var models: String
+    @Option(help: "Face photo (e.g. .fixtures/faces/astronaut.png).") var face: String
+    @Option(help: "Frames in the clip.") var frames = 159
+    @Option(help: "Seconds of speech.") var speech = 1.0
+    @Option(help: "Face detector: blazeface or s3fd.") var detector = "blazeface"
+    @Option(help: "Tracking: every, keyframes or static.") var tracking = "keyframes"
+    @Option(help: "Generator batch size.") var batch = 16
+
+    func run() async throws {
+        FFmpegLog.route(to: Logger(label: "sync-bench.ffmpeg"), level: .error)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        // 1920×1080 frames, selfie-like: the photo's face region (a 200×200 crop around it)
+        // scaled to 1000×1000 on a gradient, drifting 1 px per frame.
+        let photo = try StillImage.decode(face).frame.cropped(x: 125, y: 40, width: 200, height: 200).resized(width: 1000, height: 1000)
+        let clip = directory + "/clip.mp4"
+        let writer = try MediaWriter(path: clip, video: VideoFormat(width: 1920, height: 1080, frameRate: Rational(30, 1)), audio: nil,
+                                     options: EncoderOptions(preset: "veryfast", crf: 20))
+        let background = TestPattern.frame(width: 1920, height: 1080, index: 0)
+        for i in 0..<frames {
+            var frame = background
+            for y in 0..<1000 {
+                let to = (40 + y) * frame.stride + (400 + i) * 3
+                frame.pixels.replaceSubrange(to..<(to + 3000), with: photo.pixels[(y * photo.stride)..<(y * photo.stride + 3000)])
+            }
+            try writer.append(frame)
+        }
+        try writer.finish()
+
+        var configuration = Configuration()
+        configuration.modelsDirectory = models
+        let environment = try InferenceEnvironment(logger: Logger(label: "sync-bench.onnxruntime"))
+        guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
+        let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice)
+        let mode: TrackingMode = tracking == "every" ? .every : tracking == "static" ? .stationary : .keyframes(interval: 5)
+        let options = LipSyncOptions(tracking: TrackingOptions(mode: mode), batchSize: batch)
+        let result = try await renderer.render(video: clip, speech: TestPattern.tone(frequency: 180, seconds: speech, sampleRate: 16_000),
+                                               output: directory + "/out.mp4", options: options)
+
+        print("Lip-sync stage — \(machine()); 1920×1080 @ 30 fps, \(frames)-frame clip, \(speech) s speech, detector \(detector), tracking \(tracking)")
+        print("output: \(result.frames) frames (decoded \(result.sourceFramesDecoded), detector ran on \(result.track.detectedFrames))")
+        for row in result.timings.rows { print("  " + row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%7.3f s", row.seconds)) }
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: models + "/manifest.json"))) as? [String: Any]
+        if let entry = (manifest?["models"] as? [String: Any])?["wav2lip"] as? [String: Any], let flops = entry["flops_per_item"] as? Double {
+            let rate = flops * Double(result.frames) / result.timings.infer / 1e9
+            print(String(format: "  generator: %.2f GFLOP per face × %d faces in %.3f s = %.1f GFLOP/s (crop + input assembly included)",
+                         flops / 1e9, result.frames, result.timings.infer, rate))
+        }
+    }
+
+    private func machine() -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    }
+}
