@@ -17,6 +17,8 @@ public struct LipSyncOptions: Sendable {
     public var maxSpeechSeconds: Double
     public var encoder: EncoderOptions
     public var limits: MediaLimits
+    /// Receives every output frame before encoding (parity checks and debugging).
+    public var frameSink: (@Sendable (_ index: Int, _ frame: Frame) throws -> Void)?
 
     public init(tracking: TrackingOptions = TrackingOptions(), frameOrder: FrameOrder = .pingPong, composite: CompositeMode = .blend,
                 batchSize: Int = 16, detectionMaxSide: Int? = 320, maxSpeechSeconds: Double = 30,
@@ -132,6 +134,7 @@ public struct LipSyncRenderer: Sendable {
                 if let box = track.boxes[source], let face = generatedByOutput[i] {
                     try measure(\.composite) { try compositor.composite(face, into: &picture, box: box) }
                 }
+                try options.frameSink?(i, picture)
                 try measure(\.encode) { try writer.append(picture) }
             }
         }

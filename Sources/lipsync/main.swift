@@ -166,13 +166,22 @@ struct Sync: AsyncParsableCommand {
     @Option(help: "Faces per generator call.") var batch = 16
     @Option(name: .customLong("detection-side"), help: "Longer side of the copy faces are detected on; 0 = full resolution.") var detectionSide = 320
     @Flag(help: "Use the float16 generator (for GPUs).") var float16 = false
+    @Option(name: .customLong("dump-frames"), help: "Also write every output frame before encoding as raw BGR (frame_NNNNN.bgr) into this folder (parity checks).")
+    var dumpFrames: String?
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         var configuration = try common.configuration()
         if let models { configuration.modelsDirectory = models }
         LoggingSetup.bootstrap(configuration)
-        let options = try renderOptions(configuration)
+        var options = try renderOptions(configuration)
+        if let folder = dumpFrames {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            options.frameSink = { index, frame in
+                let bytes = (0..<frame.height).flatMap { y in frame.pixels[(y * frame.stride)..<(y * frame.stride + frame.width * 3)] }
+                try Data(bytes).write(to: URL(fileURLWithPath: folder + String(format: "/frame_%05d.bgr", index)))
+            }
+        }
         guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
         let environment = try InferenceEnvironment(
             logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
