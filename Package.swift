@@ -91,7 +91,7 @@ let package = Package(
 
         .testTarget(name: "FaceTrackingTests", dependencies: ["FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LipSyncTests", dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "SpeechTests",

@@ -24,7 +24,11 @@ struct InferenceBenchmark: ParsableCommand {
     @Option(help: "Intra-op threads (0: ONNX Runtime's choice).")
     var threads: Int = 0
 
+    @Flag(name: .customLong("leak-check"), help: "Instead of timing: run the Conv model 10 000 times (plus 1 000 failing runs) and fail if resident memory grows by 48 MB or more.")
+    var leakCheck = false
+
     func run() throws {
+        if leakCheck { return try checkLeaks() }
         let environment = try InferenceEnvironment(logger: Logger(label: "bench.onnxruntime"))
         let options = SessionOptions(intraOpThreads: threads)
         print("Swift binding — ONNX Runtime \(environment.runtimeVersion), \(MachineDescription.current)")
@@ -67,6 +71,32 @@ struct InferenceBenchmark: ParsableCommand {
             print(String(format: "  conv_heavy batch %d: median %.1f ms, min %.1f ms, %.1f GFLOP/s (%d runs)",
                          batch, median, times[0], gflops, convRuns))
         }
+    }
+}
+
+extension InferenceBenchmark {
+    /// In its own process, so other work cannot move the resident-set figure. Each run
+    /// makes a 64 KiB output: leaking the outputs alone would add ~640 MB.
+    func checkLeaks() throws {
+        let environment = try InferenceEnvironment(logger: Logger(label: "leak-check"), runtimeLogLevel: .critical)
+        let session = try InferenceSession(environment: environment, modelPath: fixtures + "/conv.onnx")
+        let input = TensorValue(try Tensor<Float>(shape: [1, 3, 64, 64], repeating: 0.25))
+        let bad = TensorValue(try Tensor<Float>(shape: [1, 3, 0, 0], repeating: 0))
+        for _ in 0..<500 { _ = try session.run(["x": input]) }
+        let before = try residentBytes()
+        for iteration in 0..<10_000 {
+            _ = try session.run(["x": input])
+            if iteration % 10 == 0 { _ = try? session.run(["x": bad]) }  // failing ORT calls release their status too
+        }
+        let growth = try residentBytes() - before
+        print("resident memory growth over 10000 runs: \(growth / 1024) KiB")
+        if growth >= 48 * 1024 * 1024 { throw ExitCode.failure }
+    }
+
+    private func residentBytes() throws -> Int {
+        let fields = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { throw ValidationError("cannot read /proc/self/statm") }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }
 
