@@ -17,6 +17,7 @@ def main(argv=None):
     convert = commands.add_parser("convert", help="convert released checkpoints to ONNX into a models folder")
     convert.add_argument("--wav2lip", help="wav2lip.pth or wav2lip_gan.pth (either torch file format)")
     convert.add_argument("--s3fd", help="s3fd.pth (the face detector Wav2Lip uses)")
+    convert.add_argument("--freevc", help="freevc.pth (FreeVC net_g; its SynthesizerTrn inference path)")
     convert.add_argument("--out", required=True, help="models folder (manifest.json is updated)")
 
     standins = commands.add_parser("standins", help="write stand-in models (random weights, marked in the manifest)")
@@ -64,10 +65,11 @@ def _models_command(args):
     from . import convert
     try:
         if args.command == "convert":
-            if not args.wav2lip and not args.s3fd:
-                print("modelkit convert: nothing to convert (give --wav2lip and/or --s3fd)", file=sys.stderr)
+            if not args.wav2lip and not args.s3fd and not args.freevc:
+                print("modelkit convert: nothing to convert (give --wav2lip, --s3fd and/or --freevc)", file=sys.stderr)
                 return 2
-            for path, run in ((args.wav2lip, convert.convert_wav2lip), (args.s3fd, convert.convert_s3fd)):
+            for path, run in ((args.wav2lip, convert.convert_wav2lip), (args.s3fd, convert.convert_s3fd),
+                              (args.freevc, convert.convert_freevc)):
                 if path:
                     entry = run(path, args.out)
                     print(f"modelkit: {path} → {os.path.join(args.out, entry['file'])}")

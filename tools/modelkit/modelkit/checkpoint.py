@@ -266,8 +266,12 @@ class _ViewStorage(_Storage):
 
 
 def _state_dict(obj, path):
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
+    # Wrappers seen in the original systems' checkpoints: Wav2Lip {'state_dict'}, FreeVC
+    # net_g and WavLM {'model'}, the FreeVC speaker encoder {'model_state'}.
+    for wrapper in ("state_dict", "model", "model_state"):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
     if not isinstance(obj, dict) or not obj:
         raise CheckpointError(f"{path}: no state_dict found (expected a dict of tensors or {{'state_dict': …}})")
     tensors = {k: v for k, v in obj.items() if isinstance(v, _TensorRef)}

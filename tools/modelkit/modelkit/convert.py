@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from . import audio, blazeface, s3fd, wav2lip
+from . import audio, blazeface, freevc, s3fd, wav2lip
 from .precision import to_float16
 from .checkpoint import CheckpointError, load_state_dict
 
@@ -127,6 +127,26 @@ def write_mel_frontend(directory):
                     {"generated": "DFT and Slaney mel bases computed by modelkit (no checkpoint)"}, False, WAV2LIP_PREPROCESSING)
 
 
+FREEVC_PREPROCESSING = {
+    "sample_rate": 16000, "hop_length": 320, "content_frames": "floor((samples - 400) / 320) + 1",
+    "noise": "standard normal, [batch, 192, frames]", "speaker": "unit-length [batch, 256]", "output_samples_per_frame": 320,
+}
+
+
+def convert_freevc(checkpoint, directory):
+    """`freevc.pth` (net_g) → `freevc.onnx`: SynthesizerTrn.infer with explicit noise."""
+    try:
+        state = load_state_dict(checkpoint)
+    except CheckpointError as error:
+        raise ConversionError(str(error)) from None
+    try:
+        model = freevc.build(state)
+    except freevc.StateDictError as error:
+        raise ConversionError(f"{checkpoint}: {error}") from None
+    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    return _publish(directory, "freevc", "freevc.onnx", model, source, False, FREEVC_PREPROCESSING)
+
+
 def convert_s3fd(checkpoint, directory):
     """`s3fd.pth` (a bare legacy-format state_dict) → `s3fd.onnx` + manifest entry."""
     try:
@@ -166,6 +186,10 @@ def standins(directory, tiny=False, seed=0):
         _publish(directory, "s3fd", "s3fd.onnx", detector, source, True, s3fd.POSTPROCESSING,
                  {"macs_640x360": s3fd.macs(360, 640, divisor)}),
         write_mel_frontend(directory),
+        _publish(directory, "freevc", "freevc.onnx",
+                 freevc.build(freevc.random_state_dict(seed=seed) if not tiny else
+                              freevc.random_state_dict(ssl=1024, hidden=8, inter=8, gin=256, upsample_initial=32, seed=seed)),
+                 source, True, FREEVC_PREPROCESSING),
     ]
 
 
@@ -189,9 +213,13 @@ def verify(directory):
         listed = [(i["name"], f"tensor({_ort_type(i['dtype'])})") for i in entry["inputs"]]
         if actual != listed:
             raise ConversionError(f"{kind}: inputs {actual} differ from the manifest {listed}")
-        # Dynamic axes get 1 (batch) or 1600 (spatial/time: non-empty detector maps, > 400 audio samples).
-        feeds = {i["name"]: np.zeros([d if isinstance(d, int) and d > 0 else (1 if n == 0 else 1600) for n, d in enumerate(i["shape"])],
-                                     dtype=i["dtype"]) for i in entry["inputs"]}
+        # Dynamic axes: batch 1, audio 1600 samples (> the mel graph's 400), others 64
+        # (non-empty detector maps, a short FreeVC content sequence).
+        def size(axis, dim):
+            if isinstance(dim, int) and dim > 0:
+                return dim
+            return 1 if axis == 0 else 1600 if dim == "samples" else 64
+        feeds = {i["name"]: np.zeros([size(n, d) for n, d in enumerate(i["shape"])], dtype=i["dtype"]) for i in entry["inputs"]}
         outputs = session.run(None, feeds)
         finite = all(np.isfinite(o).all() for o in outputs)
         if not finite:
