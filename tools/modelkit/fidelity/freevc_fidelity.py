@@ -65,9 +65,54 @@ def main():
     delta = result.astype(np.float64) - reference.astype(np.float64)
     snr = 10 * np.log10((reference.astype(np.float64) ** 2).sum() / max((delta ** 2).sum(), 1e-300))
     print(f"  audio: max |Δ| {np.abs(delta).max():.3e}, SNR {snr:.1f} dB, reference range [{reference.min():.3f}, {reference.max():.3f}]")
+    speaker_ok = check_speaker_encoder(args, torch)
     if args.write_fixtures:
         write_fixture(args.write_fixtures, models, config, torch)
-    sys.exit(0 if snr >= 60 else 1)
+    sys.exit(0 if snr >= 60 and speaker_ok else 1)
+
+
+def check_speaker_encoder(args, torch):
+    """The original speaker_encoder (voice_encoder.SpeakerEncoder, audio.wav_to_mel_spectrogram)
+    vs modelkit's two graphs. webrtcvad (used only by training-time preprocessing) is stubbed;
+    librosa's melspectrogram gets librosa 0.8.1's reflect centring back."""
+    import types
+    import librosa
+    import onnxruntime as ort
+    from modelkit import speaker
+    from modelkit.checkpoint import load_state_dict
+
+    sys.modules.setdefault("webrtcvad", types.ModuleType("webrtcvad"))
+    melspectrogram = librosa.feature.melspectrogram
+    librosa.feature.melspectrogram = lambda **kw: melspectrogram(**{"pad_mode": "reflect", **kw})
+    try:
+        from speaker_encoder import audio as speaker_audio
+        from speaker_encoder.voice_encoder import SpeakerEncoder
+        rng = np.random.default_rng(args.seed)
+        t = np.arange(16000 * 2) / 16000
+        wave = (0.3 * np.sin(2 * np.pi * 150 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+        reference_mel = speaker_audio.wav_to_mel_spectrogram(wave)
+    finally:
+        librosa.feature.melspectrogram = melspectrogram
+    session = ort.InferenceSession(speaker.build_mel().SerializeToString(), providers=["CPUExecutionProvider"])
+    mel = session.run(["mel"], {"waveform": wave[None, :]})[0][0]
+    relative_mel = np.abs(mel - reference_mel).max() / np.abs(reference_mel).max()
+    print(f"speaker mel vs the original (librosa {librosa.__version__}): {mel.shape} vs {reference_mel.shape}, "
+          f"max |Δ| relative to the peak {relative_mel:.3e}")
+
+    with tempfile.TemporaryDirectory() as work:
+        torch.manual_seed(args.seed)
+        state = {k: torch.from_numpy(v) for k, v in speaker.random_state_dict(seed=args.seed).items()}
+        path = os.path.join(work, "pretrained.pt")
+        torch.save({"model_state": state, "step": 1}, path)
+        encoder = SpeakerEncoder(path, device="cpu", verbose=False).eval()
+        mels = np.stack([reference_mel[s:s + 160] for s in (0, 40)]).astype(np.float32)
+        with torch.no_grad():
+            reference = encoder(torch.from_numpy(mels)).numpy()
+        graph = speaker.build_encoder(load_state_dict(path))
+    result = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"]).run(["embedding"], {"mels": mels})[0]
+    delta = np.abs(result - reference).max()
+    print(f"speaker encoder (original class, random weights, 2 partials): max |Δ| {delta:.3e}")
+    return delta < 1e-4 and relative_mel < 1e-4
 
 
 def write_fixture(directory, models, config, torch):

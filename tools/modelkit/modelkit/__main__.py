@@ -18,6 +18,7 @@ def main(argv=None):
     convert.add_argument("--wav2lip", help="wav2lip.pth or wav2lip_gan.pth (either torch file format)")
     convert.add_argument("--s3fd", help="s3fd.pth (the face detector Wav2Lip uses)")
     convert.add_argument("--freevc", help="freevc.pth (FreeVC net_g; its SynthesizerTrn inference path)")
+    convert.add_argument("--speaker-encoder", help="FreeVC's speaker encoder checkpoint (pretrained_bak_5805000.pt)")
     convert.add_argument("--out", required=True, help="models folder (manifest.json is updated)")
 
     standins = commands.add_parser("standins", help="write stand-in models (random weights, marked in the manifest)")
@@ -65,11 +66,12 @@ def _models_command(args):
     from . import convert
     try:
         if args.command == "convert":
-            if not args.wav2lip and not args.s3fd and not args.freevc:
-                print("modelkit convert: nothing to convert (give --wav2lip, --s3fd and/or --freevc)", file=sys.stderr)
+            jobs = ((args.wav2lip, convert.convert_wav2lip), (args.s3fd, convert.convert_s3fd),
+                    (args.freevc, convert.convert_freevc), (args.speaker_encoder, convert.convert_speaker_encoder))
+            if not any(path for path, _ in jobs):
+                print("modelkit convert: nothing to convert (give --wav2lip, --s3fd, --freevc and/or --speaker-encoder)", file=sys.stderr)
                 return 2
-            for path, run in ((args.wav2lip, convert.convert_wav2lip), (args.s3fd, convert.convert_s3fd),
-                              (args.freevc, convert.convert_freevc)):
+            for path, run in jobs:
                 if path:
                     entry = run(path, args.out)
                     print(f"modelkit: {path} → {os.path.join(args.out, entry['file'])}")

@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from . import audio, blazeface, freevc, s3fd, wav2lip
+from . import audio, blazeface, freevc, s3fd, speaker, wav2lip
 from .precision import to_float16
 from .checkpoint import CheckpointError, load_state_dict
 
@@ -147,6 +147,32 @@ def convert_freevc(checkpoint, directory):
     return _publish(directory, "freevc", "freevc.onnx", model, source, False, FREEVC_PREPROCESSING)
 
 
+SPEAKER_PREPROCESSING = {
+    "sample_rate": 16000, "n_fft": 400, "hop_length": 160, "n_mels": 40, "power": 2, "log": False,
+    "partial_frames": 160, "partial_rate_per_second": 1.3, "min_coverage": 0.75, "trim_top_db": 20,
+    "combine": "mean of unit-length partial embeddings, re-normalised",
+}
+
+
+def convert_speaker_encoder(checkpoint, directory):
+    """FreeVC's speaker encoder (`pretrained_bak_5805000.pt`, {'model_state'}) → `speaker_encoder.onnx`
+    and its mel front end `speaker_mel.onnx`. All 14 tensors must be present (the original
+    loads with strict=False and would silently keep random weights)."""
+    try:
+        state = load_state_dict(checkpoint)
+    except CheckpointError as error:
+        raise ConversionError(str(error)) from None
+    try:
+        model = speaker.build_encoder(state)
+    except speaker.StateDictError as error:
+        raise ConversionError(f"{checkpoint}: {error}") from None
+    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    entry = _publish(directory, "speaker_encoder", "speaker_encoder.onnx", model, source, False, SPEAKER_PREPROCESSING)
+    _publish(directory, "speaker_mel", "speaker_mel.onnx", speaker.build_mel(), {"generated": "DFT and mel bases computed by modelkit"},
+             False, SPEAKER_PREPROCESSING)
+    return entry
+
+
 def convert_s3fd(checkpoint, directory):
     """`s3fd.pth` (a bare legacy-format state_dict) → `s3fd.onnx` + manifest entry."""
     try:
@@ -190,6 +216,10 @@ def standins(directory, tiny=False, seed=0):
                  freevc.build(freevc.random_state_dict(seed=seed) if not tiny else
                               freevc.random_state_dict(ssl=1024, hidden=8, inter=8, gin=256, upsample_initial=32, seed=seed)),
                  source, True, FREEVC_PREPROCESSING),
+        _publish(directory, "speaker_encoder", "speaker_encoder.onnx", speaker.build_encoder(speaker.random_state_dict(seed=seed)),
+                 source, True, SPEAKER_PREPROCESSING),
+        _publish(directory, "speaker_mel", "speaker_mel.onnx", speaker.build_mel(), {"generated": "no weights"}, False,
+                 SPEAKER_PREPROCESSING),
     ]
 
 
