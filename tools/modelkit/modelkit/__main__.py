@@ -19,6 +19,7 @@ def main(argv=None):
     convert.add_argument("--s3fd", help="s3fd.pth (the face detector Wav2Lip uses)")
     convert.add_argument("--freevc", help="freevc.pth (FreeVC net_g; its SynthesizerTrn inference path)")
     convert.add_argument("--speaker-encoder", help="FreeVC's speaker encoder checkpoint (pretrained_bak_5805000.pt)")
+    convert.add_argument("--wavlm", help="WavLM-Large.pt (FreeVC's content encoder)")
     convert.add_argument("--out", required=True, help="models folder (manifest.json is updated)")
 
     standins = commands.add_parser("standins", help="write stand-in models (random weights, marked in the manifest)")
@@ -67,9 +68,11 @@ def _models_command(args):
     try:
         if args.command == "convert":
             jobs = ((args.wav2lip, convert.convert_wav2lip), (args.s3fd, convert.convert_s3fd),
-                    (args.freevc, convert.convert_freevc), (args.speaker_encoder, convert.convert_speaker_encoder))
+                    (args.freevc, convert.convert_freevc), (args.speaker_encoder, convert.convert_speaker_encoder),
+                    (args.wavlm, convert.convert_wavlm))
             if not any(path for path, _ in jobs):
-                print("modelkit convert: nothing to convert (give --wav2lip, --s3fd, --freevc and/or --speaker-encoder)", file=sys.stderr)
+                print("modelkit convert: nothing to convert (give --wav2lip, --s3fd, --freevc, --speaker-encoder and/or --wavlm)",
+                      file=sys.stderr)
                 return 2
             for path, run in jobs:
                 if path:

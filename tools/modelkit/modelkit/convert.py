@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from . import audio, blazeface, freevc, s3fd, speaker, wav2lip
+from . import audio, blazeface, freevc, s3fd, speaker, wav2lip, wavlm
 from .precision import to_float16
 from .checkpoint import CheckpointError, load_state_dict
 
@@ -173,6 +173,27 @@ def convert_speaker_encoder(checkpoint, directory):
     return entry
 
 
+WAVLM_PREPROCESSING = {
+    "sample_rate": 16000, "normalise_waveform": False, "minimum_samples": 400, "hop_length": 320,
+    "frames": "floor((samples - 400) / 320) + 1", "layer": "last + final LayerNorm",
+}
+
+
+def convert_wavlm(checkpoint, directory):
+    """`WavLM-Large.pt` ({'cfg', 'model'}) → `wavlm.onnx` (≈1.26 GB float32, under the 2 GB protobuf limit)."""
+    try:
+        state = load_state_dict(checkpoint)
+    except CheckpointError as error:
+        raise ConversionError(str(error)) from None
+    try:
+        model = wavlm.build(state)
+    except wavlm.StateDictError as error:
+        raise ConversionError(f"{checkpoint}: {error}") from None
+    del state
+    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    return _publish(directory, "wavlm", "wavlm.onnx", model, source, False, WAVLM_PREPROCESSING)
+
+
 def convert_s3fd(checkpoint, directory):
     """`s3fd.pth` (a bare legacy-format state_dict) → `s3fd.onnx` + manifest entry."""
     try:
@@ -212,9 +233,13 @@ def standins(directory, tiny=False, seed=0):
         _publish(directory, "s3fd", "s3fd.onnx", detector, source, True, s3fd.POSTPROCESSING,
                  {"macs_640x360": s3fd.macs(360, 640, divisor)}),
         write_mel_frontend(directory),
+        _publish(directory, "wavlm", "wavlm.onnx",
+                 wavlm.build(wavlm.random_state_dict(seed=seed) if not tiny else
+                             wavlm.random_state_dict(dim=64, ffn=128, heads=4, layers=2, conv_dim=32, seed=seed)),
+                 source, True, WAVLM_PREPROCESSING),
         _publish(directory, "freevc", "freevc.onnx",
                  freevc.build(freevc.random_state_dict(seed=seed) if not tiny else
-                              freevc.random_state_dict(ssl=1024, hidden=8, inter=8, gin=256, upsample_initial=32, seed=seed)),
+                              freevc.random_state_dict(ssl=64, hidden=8, inter=8, gin=256, upsample_initial=32, seed=seed)),
                  source, True, FREEVC_PREPROCESSING),
         _publish(directory, "speaker_encoder", "speaker_encoder.onnx", speaker.build_encoder(speaker.random_state_dict(seed=seed)),
                  source, True, SPEAKER_PREPROCESSING),

@@ -37,7 +37,7 @@ class GraphBuilder:
 
     def constant(self, array, name=None):
         name = name or self._fresh("const")
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(numpy_helper.from_array(np.asarray(array, order="C"), name))  # keeps 0-d scalars 0-d
         return name
 
     def _op(self, op, inputs, prefix, **attributes):
