@@ -144,7 +144,9 @@ def convert_freevc(checkpoint, directory):
     except freevc.StateDictError as error:
         raise ConversionError(f"{checkpoint}: {error}") from None
     source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
-    return _publish(directory, "freevc", "freevc.onnx", model, source, False, FREEVC_PREPROCESSING)
+    entry = _publish(directory, "freevc", "freevc.onnx", model, source, False, FREEVC_PREPROCESSING)
+    _publish(directory, "freevc_fp16", "freevc_fp16.onnx", to_float16(model), source, False, FREEVC_PREPROCESSING, precision="float16")
+    return entry
 
 
 SPEAKER_PREPROCESSING = {
@@ -225,6 +227,8 @@ def standins(directory, tiny=False, seed=0):
     source = {"standin": f"random weights, seed {seed}, channels ÷ {divisor}"}
     generator = wav2lip.build(wav2lip.random_state_dict(divisor, seed), divisor)
     detector = s3fd.build(s3fd.random_state_dict(divisor, seed), divisor)
+    synthesizer = freevc.build(freevc.random_state_dict(seed=seed) if not tiny else
+                               freevc.random_state_dict(ssl=64, hidden=8, inter=8, gin=256, upsample_initial=32, seed=seed))
     return [
         _publish(directory, "wav2lip", "wav2lip.onnx", generator, source, True, WAV2LIP_PREPROCESSING,
                  {"flops_per_item": wav2lip.flops_per_item(divisor)}),
@@ -237,10 +241,9 @@ def standins(directory, tiny=False, seed=0):
                  wavlm.build(wavlm.random_state_dict(seed=seed) if not tiny else
                              wavlm.random_state_dict(dim=64, ffn=128, heads=4, layers=2, conv_dim=32, seed=seed)),
                  source, True, WAVLM_PREPROCESSING),
-        _publish(directory, "freevc", "freevc.onnx",
-                 freevc.build(freevc.random_state_dict(seed=seed) if not tiny else
-                              freevc.random_state_dict(ssl=64, hidden=8, inter=8, gin=256, upsample_initial=32, seed=seed)),
-                 source, True, FREEVC_PREPROCESSING),
+        _publish(directory, "freevc", "freevc.onnx", synthesizer, source, True, FREEVC_PREPROCESSING),
+        _publish(directory, "freevc_fp16", "freevc_fp16.onnx", to_float16(synthesizer), source, True, FREEVC_PREPROCESSING,
+                 precision="float16"),
         _publish(directory, "speaker_encoder", "speaker_encoder.onnx", speaker.build_encoder(speaker.random_state_dict(seed=seed)),
                  source, True, SPEAKER_PREPROCESSING),
         _publish(directory, "speaker_mel", "speaker_mel.onnx", speaker.build_mel(), {"generated": "no weights"}, False,

@@ -31,6 +31,12 @@ class FreeVC(unittest.TestCase):
         snr = 10 * np.log10((expected.astype(np.float64) ** 2).sum() / (error ** 2).sum())
         self.assertGreater(snr, 60)
 
+    def test_float16_variant_is_written(self):
+        with tempfile.TemporaryDirectory() as out:
+            convert.convert_freevc(os.path.join(FIXTURES, "freevc_tiny.pth"), out)
+            self.assertIn("freevc_fp16.onnx", os.listdir(out))
+            self.assertEqual(len(convert.verify(out)), 2)
+
     def test_released_sizes(self):
         state = freevc.random_state_dict()
         self.assertEqual(sum(v.size for v in state.values()), 30_491_968)  # reference/freevc.md §9, inference path
