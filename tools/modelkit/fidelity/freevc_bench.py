@@ -31,6 +31,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--original", required=True)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--speech", help="a 16 kHz WAV of real speech (e.g. from `lipsync say`) for the end-to-end check; "
+                                         "default: a synthetic tone")
     args = parser.parse_args()
 
     import torch
@@ -76,6 +78,11 @@ def main():
     for seconds in (1, 3):
         t = np.arange(16000 * seconds) / 16000
         wave = (0.3 * np.sin(2 * np.pi * 180 * t) + 0.03 * rng.standard_normal(t.size)).astype(np.float32)
+        if args.speech:
+            import soundfile
+            speech, rate = soundfile.read(args.speech, dtype="float32")
+            assert rate == 16000, "give 16 kHz speech"
+            wave = np.resize(speech, 16000 * seconds).astype(np.float32)  # repeated to the length
         frames = (len(wave) - 400) // 320 + 1
         g = rng.standard_normal((1, 256)).astype(np.float32)
         g /= np.linalg.norm(g)
