@@ -49,6 +49,7 @@ let package = Package(
 
         // Domain stages.
         .target(name: "FaceTracking", dependencies: ["Inference", "Media"]),
+        .target(name: "VoiceConversion", dependencies: ["Inference", "Media"]),
         .target(name: "LipSync", dependencies: ["FaceTracking", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
 
         // Core: configuration, logging set-up, diagnostics shared by the executables.
@@ -90,6 +91,7 @@ let package = Package(
             ]),
 
         .testTarget(name: "FaceTrackingTests", dependencies: ["FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "VoiceConversionTests", dependencies: ["VoiceConversion", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LipSyncTests", dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),

@@ -1,0 +1,16 @@
+/// Why the user's voice cannot be used or the speech converted.
+public enum VoiceConversionError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The reference has too little voiced audio after trimming silence.
+    case tooLittleVoice(seconds: Double, minimum: Double)
+    case emptySpeech
+    case modelMismatch(String)
+
+    public var description: String {
+        switch self {
+        case .tooLittleVoice(let seconds, let minimum):
+            String(format: "the reference has %.2f s of voiced audio after trimming silence; at least %.1f s is needed", seconds, minimum)
+        case .emptySpeech: "the speech to convert is empty"
+        case .modelMismatch(let reason): "the voice conversion models do not fit together: \(reason)"
+        }
+    }
+}
