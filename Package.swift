@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "LipSyncCore",
             dependencies: [
-                "Inference", "Media", "Speech", "FaceTracking", "LipSync", .product(name: "Logging", package: "swift-log"),
+                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
 
@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "lipsync",
             dependencies: [
-                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync",
+                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),

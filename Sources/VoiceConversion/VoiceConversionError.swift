@@ -3,6 +3,7 @@ public enum VoiceConversionError: Error, Equatable, Sendable, CustomStringConver
     /// The reference has too little voiced audio after trimming silence.
     case tooLittleVoice(seconds: Double, minimum: Double)
     case emptySpeech
+    case speechTooLong(seconds: Double, limit: Double)
     case modelMismatch(String)
 
     public var description: String {
@@ -10,6 +11,7 @@ public enum VoiceConversionError: Error, Equatable, Sendable, CustomStringConver
         case .tooLittleVoice(let seconds, let minimum):
             String(format: "the reference has %.2f s of voiced audio after trimming silence; at least %.1f s is needed", seconds, minimum)
         case .emptySpeech: "the speech to convert is empty"
+        case .speechTooLong(let seconds, let limit): String(format: "the speech lasts %.1f s, longer than the limit of %.1f s", seconds, limit)
         case .modelMismatch(let reason): "the voice conversion models do not fit together: \(reason)"
         }
     }

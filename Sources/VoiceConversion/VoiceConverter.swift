@@ -39,8 +39,25 @@ public struct VoiceConverter: Sendable {
     public var windowSeconds = 12.0
     /// Crossfade between pieces, in seconds.
     public var crossfadeSeconds = 0.02
+    /// Longest speech accepted, in seconds.
+    public var maxSpeechSeconds = 60.0
 
-    public init(embedder: SpeakerEmbedder, content: InferenceSession, synthesizer: InferenceSession) {
+    /// Checks that the models fit together: WavLM's feature width is the synthesizer's
+    /// content width, and the speaker encoder's embedding is the synthesizer's speaker width.
+    public init(embedder: SpeakerEmbedder, content: InferenceSession, synthesizer: InferenceSession) throws {
+        func width(_ tensors: [TensorInfo], _ name: String, axis: Int) -> Int? {
+            tensors.first { $0.name == name }.flatMap { $0.shape.count > axis ? $0.shape[axis] : nil }
+        }
+        let features = width(content.outputs, "content", axis: 1)
+        let expected = width(synthesizer.inputs, "content", axis: 1)
+        guard features != nil, features == expected else {
+            throw VoiceConversionError.modelMismatch("WavLM gives \(features.map(String.init) ?? "?")-wide features, the synthesizer takes \(expected.map(String.init) ?? "?")")
+        }
+        let embedding = width(embedder.encoderSession.outputs, "embedding", axis: 1)
+        let speakerWidth = width(synthesizer.inputs, "speaker", axis: 1)
+        guard embedding != nil, embedding == speakerWidth else {
+            throw VoiceConversionError.modelMismatch("the speaker encoder gives \(embedding.map(String.init) ?? "?") values, the synthesizer takes \(speakerWidth.map(String.init) ?? "?")")
+        }
         self.embedder = embedder
         self.content = content
         self.synthesizer = synthesizer
@@ -62,7 +79,10 @@ public struct VoiceConverter: Sendable {
     /// same seed gives the same audio. Loudness is matched to `referenceRMS` when given, and
     /// peaks are kept below 0.99.
     public func convert(_ speech: AudioBuffer, embedding: [Float], seed: UInt64, referenceRMS: Float? = nil) throws -> ConvertedSpeech {
-        guard !speech.samples.isEmpty else { throw VoiceConversionError.emptySpeech }
+        guard !speech.samples.isEmpty, speech.sampleRate > 0 else { throw VoiceConversionError.emptySpeech }
+        guard speech.duration <= maxSpeechSeconds else {
+            throw VoiceConversionError.speechTooLong(seconds: speech.duration, limit: maxSpeechSeconds)
+        }
         let source = try AudioResampler.resample(speech, to: 16_000).samples
         var timings = VoiceTimings()
         var generator = SeededNormal(seed: seed)

@@ -147,4 +147,30 @@ import Testing
         #expect(badBox.status == 1)
         #expect(badBox.standardError.contains("does not lie inside the 400×400 frame"))
     }
+
+    @Test func voiceConvertsAndReportsTheSpan() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-voice-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let reference = try lipsync(["say", "--text", "this is the voice I want", "--lang", "en", "--out", directory + "/ref.wav"])
+        #expect(reference.status == 0)
+        try WAVFile.write(TestPattern.tone(frequency: 220, seconds: 1, sampleRate: 16_000), to: directory + "/speech.wav")
+        let result = try lipsync(["voice", "--reference", directory + "/ref.wav", "--speech", directory + "/speech.wav",
+                                  "--out", directory + "/out.wav", "--models", Self.fixtures + "/models", "--seed", "5"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("mode: freevc, seed 5"))
+        #expect(result.standardOutput.contains("reference voiced span: samples "))
+        for step in ["speaker embedding", "content (WavLM)", "synthesis"] { #expect(result.standardOutput.contains(step)) }
+        #expect(try WAVFile.read(directory + "/out.wav").sampleRate == 16_000)
+
+        let none = try lipsync(["voice", "--reference", directory + "/ref.wav", "--speech", directory + "/speech.wav",
+                                "--out", directory + "/none.wav", "--models", Self.fixtures + "/models", "--mode", "none"])
+        #expect(none.standardOutput.contains("mode: none"))
+
+        try WAVFile.write(AudioBuffer(samples: [Float](repeating: 0, count: 32_000), sampleRate: 16_000), to: directory + "/silence.wav")
+        let silent = try lipsync(["voice", "--reference", directory + "/silence.wav", "--speech", directory + "/speech.wav",
+                                  "--out", directory + "/x.wav", "--models", Self.fixtures + "/models"])
+        #expect(silent.status == 1)
+        #expect(silent.standardError.contains("0.00 s of voiced audio"))
+    }
 }

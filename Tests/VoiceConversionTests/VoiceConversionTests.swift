@@ -22,7 +22,7 @@ enum VoiceFixtures {
         func session(_ kind: String) throws -> InferenceSession {
             try InferenceSession(environment: environment, modelPath: manifest.path(of: kind))
         }
-        return VoiceConverter(embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
+        return try VoiceConverter(embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
                               content: try session("wavlm"), synthesizer: try session("freevc"))
     }
 
@@ -116,11 +116,31 @@ enum VoiceFixtures {
         #expect(abs(rms - 0.1) < 0.01 || peak > 0.98)
     }
 
-    @Test func emptySpeech() throws {
-        let converter = try VoiceFixtures.converter()
+    @Test func emptyAndOverlongSpeech() throws {
+        var converter = try VoiceFixtures.converter()
         #expect(throws: VoiceConversionError.emptySpeech) {
             try converter.convert(AudioBuffer(samples: [], sampleRate: 16_000), embedding: [Float](repeating: 0.0625, count: 256), seed: 0)
         }
+        converter.maxSpeechSeconds = 1
+        #expect(throws: VoiceConversionError.speechTooLong(seconds: 2, limit: 1)) {
+            try converter.convert(AudioBuffer(samples: [Float](repeating: 0.1, count: 32_000), sampleRate: 16_000),
+                                  embedding: [Float](repeating: 0.0625, count: 256), seed: 0)
+        }
+    }
+
+    /// A synthesizer whose content width differs from WavLM's is refused when the stage is built.
+    @Test func mismatchedModelsAreRefused() throws {
+        let manifest = try ModelManifest(directory: VoiceFixtures.models)
+        func session(_ kind: String) throws -> InferenceSession {
+            try InferenceSession(environment: VoiceFixtures.environment, modelPath: manifest.path(of: kind))
+        }
+        let embedder = SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder"))
+        // The mel front end of Wav2Lip stands in for a wrong content model (it has no 'content' output).
+        let error = #expect(throws: VoiceConversionError.self) {
+            try VoiceConverter(embedder: embedder, content: try session("wav2lip_mel"), synthesizer: try session("freevc"))
+        }
+        guard case .modelMismatch(let reason)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(reason.contains("the synthesizer takes 64"))
     }
 
     @Test func seededNormalIsStandard() {

@@ -1,0 +1,27 @@
+import Inference
+import Logging
+import VoiceConversion
+
+/// Builds the voice conversion stage from a models folder, or reports why it cannot.
+public enum VoiceSetup {
+    /// The FreeVC converter when the folder has `wavlm`, `freevc`, `speaker_encoder` and
+    /// `speaker_mel` (the float16 synthesizer when `float16`); nil otherwise (mode `none`).
+    /// Logs a warning for every stand-in model served.
+    public static func makeConverter(_ configuration: Configuration, environment: InferenceEnvironment, float16: Bool = false,
+                                     logger: Logger = Logger(label: "lipsync.models")) throws -> VoiceConverter? {
+        let manifest = try ModelManifest(directory: configuration.modelsDirectory)
+        let synthesizerKind = float16 ? "freevc_fp16" : "freevc"
+        let kinds = ["wavlm", synthesizerKind, "speaker_encoder", "speaker_mel"]
+        guard kinds.allSatisfy({ manifest.entries[$0] != nil }) else { return nil }
+        for kind in kinds where try manifest.entry(kind).standin {
+            logger.warning("serving a stand-in model with random weights: the voice is not really converted",
+                           metadata: ["model": "\(kind)", "folder": "\(manifest.directory)"])
+        }
+        let options = configuration.sessionOptions
+        func session(_ kind: String) throws -> InferenceSession {
+            try InferenceSession(environment: environment, modelPath: manifest.path(of: kind), options: options)
+        }
+        return try VoiceConverter(embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
+                              content: try session("wavlm"), synthesizer: try session(synthesizerKind))
+    }
+}
