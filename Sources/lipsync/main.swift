@@ -39,6 +39,30 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// Runs a command's work; an error the user caused (bad input, missing models, bad speech…)
+/// ends the command with "lipsync <command>: <reason>" on standard error and status 1,
+/// instead of a stack of type names.
+func reportingUserErrors(_ command: String, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as any Error & CustomStringConvertible
+        where error is MediaError || error is SpeechError || error is LipSyncError || error is FaceTrackingError
+        || error is ModelManifestError || error is VoiceConversionError || error is UserFacingFailure {
+        failCommand(command, error.description)
+    }
+}
+
+/// Ends a command with "lipsync <command>: <message>" and status 1.
+func failCommand(_ command: String, _ message: String) -> Never {
+    FileHandle.standardError.write(Data("lipsync \(command): \(message)\n".utf8))
+    Foundation.exit(1)
+}
+
+/// A problem with the user's request that no lower module describes.
+struct UserFacingFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the native libraries: ONNX Runtime and its execution providers, FFmpeg, espeak-ng.",
@@ -77,7 +101,7 @@ struct Probe: AsyncParsableCommand {
     func run() async throws {
         let configuration = try common.configuration()
         LoggingSetup.bootstrap(configuration)
-        do {
+        try await reportingUserErrors("probe") {
             var info = try MediaProbe.probe(file, limits: configuration.mediaLimits)
             if countFrames, info.video != nil, info.video?.frameCount == nil {
                 info.video?.frameCount = try MediaProbe.countFrames(file, limits: configuration.mediaLimits)
@@ -85,9 +109,6 @@ struct Probe: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(info), as: UTF8.self))
-        } catch let error as MediaError {
-            FileHandle.standardError.write(Data("lipsync probe: \(error)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }
@@ -120,7 +141,7 @@ struct Say: AsyncParsableCommand {
         }
         let environment = try InferenceEnvironment(
             logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
-        do {
+        try await reportingUserErrors("say") {
             let service = try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared)
             let result = try await service.synthesize(text: text, language: language, engine: chosen, voice: voice)
             try WAVFile.write(result.audio, to: out)
@@ -130,12 +151,6 @@ struct Say: AsyncParsableCommand {
             print(String(format: "synthesis: %.1f ms, post-processing: %.1f ms", result.synthesisSeconds * 1e3, result.postProcessingSeconds * 1e3))
             if let reason = result.fallbackReason { print("fallback: \(reason)") }
             print("wrote: \(out)")
-        } catch let error as SpeechError {
-            FileHandle.standardError.write(Data("lipsync say: \(error)\n".utf8))
-            throw ExitCode.failure
-        } catch let error as MediaError {
-            FileHandle.standardError.write(Data("lipsync say: \(error)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }
@@ -186,27 +201,14 @@ struct Sync: AsyncParsableCommand {
         guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
         let environment = try InferenceEnvironment(
             logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
-        do {
+        try await reportingUserErrors("sync") {
             let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice, float16: float16)
             let speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
             let result = try await renderer.render(video: video, speech: speech, output: out, options: options)
             print("wrote \(out): \(result.frames) frames (\(result.sourceFramesDecoded) decoded), \(result.width)×\(result.height) at \(result.frameRate) fps; detector ran on \(result.track.detectedFrames) frames")
             print("step                  seconds")
             for row in result.timings.rows { print(row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8.3f", row.seconds)) }
-        } catch let error as LipSyncError {
-            fail(error.description)
-        } catch let error as FaceTrackingError {
-            fail(error.description)
-        } catch let error as MediaError {
-            fail(error.description)
-        } catch let error as ModelManifestError {
-            fail(error.description)
         }
-    }
-
-    private func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("lipsync sync: \(message)\n".utf8))
-        Foundation.exit(1)
     }
 
     func renderOptions(_ configuration: Configuration) throws -> LipSyncOptions {
@@ -265,11 +267,13 @@ struct Voice: AsyncParsableCommand {
         if let mode, VoiceMode(rawValue: mode) == nil { throw ValidationError("--mode must be freevc or none") }
         let environment = try InferenceEnvironment(
             logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
-        do {
+        try await reportingUserErrors("voice") {
             let input = try AudioDecoder.decode(speech, sampleRate: 16_000, limits: configuration.mediaLimits)
             let converter = mode == "none" ? nil : try VoiceSetup.makeConverter(configuration, environment: environment, float16: float16)
             guard let converter else {
-                if mode == "freevc" { fail("the models folder \(configuration.modelsDirectory) has no FreeVC models (wavlm, freevc, speaker_encoder, speaker_mel)") }
+                if mode == "freevc" {
+                    throw UserFacingFailure(description: "the models folder \(configuration.modelsDirectory) has no FreeVC models (wavlm, freevc, speaker_encoder, speaker_mel)")
+                }
                 try WAVFile.write(input, to: out)
                 print("mode: none (speech passed through unchanged)")
                 print("wrote: \(out)")
@@ -294,17 +298,6 @@ struct Voice: AsyncParsableCommand {
                 print(step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8.3f", seconds))
             }
             print("wrote: \(out)")
-        } catch let error as VoiceConversionError {
-            fail(error.description)
-        } catch let error as MediaError {
-            fail(error.description)
-        } catch let error as ModelManifestError {
-            fail(error.description)
         }
-    }
-
-    private func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("lipsync voice: \(message)\n".utf8))
-        Foundation.exit(1)
     }
 }

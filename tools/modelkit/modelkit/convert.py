@@ -19,6 +19,7 @@ import onnx
 from . import audio, blazeface, freevc, s3fd, speaker, wav2lip, wavlm
 from .precision import to_float16
 from .checkpoint import CheckpointError, load_state_dict
+from .statedict import StateDictError
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -105,14 +106,27 @@ def _dump_json(value, path):
         handle.write("\n")
 
 
-def convert_wav2lip(checkpoint, directory):
-    """Released `wav2lip.pth` / `wav2lip_gan.pth` → `wav2lip.onnx` + manifest entry."""
+def _load_and_build(checkpoint, build):
+    """(state_dict, ONNX model) of a checkpoint; any problem is a ConversionError naming the file."""
     try:
         state = load_state_dict(checkpoint)
-        model = wav2lip.build(state)
-    except (CheckpointError, wav2lip.StateDictError) as error:
+    except CheckpointError as error:
         raise ConversionError(str(error)) from None
-    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    try:
+        return state, build(state)
+    except StateDictError as error:
+        message = str(error)
+        raise ConversionError(message if message.startswith(checkpoint) else f"{checkpoint}: {message}") from None
+
+
+def _source(checkpoint):
+    return {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+
+
+def convert_wav2lip(checkpoint, directory):
+    """Released `wav2lip.pth` / `wav2lip_gan.pth` → `wav2lip.onnx` + manifest entry."""
+    state, model = _load_and_build(checkpoint, wav2lip.build)
+    source = _source(checkpoint)
     extra = {"flops_per_item": wav2lip.flops_per_item(wav2lip.detect_divisor(state))}
     entry = _publish(directory, "wav2lip", "wav2lip.onnx", model, source, False, WAV2LIP_PREPROCESSING, extra)
     _publish(directory, "wav2lip_fp16", "wav2lip_fp16.onnx", to_float16(model), source, False, WAV2LIP_PREPROCESSING, extra,
@@ -135,15 +149,8 @@ FREEVC_PREPROCESSING = {
 
 def convert_freevc(checkpoint, directory):
     """`freevc.pth` (net_g) → `freevc.onnx`: SynthesizerTrn.infer with explicit noise."""
-    try:
-        state = load_state_dict(checkpoint)
-    except CheckpointError as error:
-        raise ConversionError(str(error)) from None
-    try:
-        model = freevc.build(state)
-    except freevc.StateDictError as error:
-        raise ConversionError(f"{checkpoint}: {error}") from None
-    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    _, model = _load_and_build(checkpoint, freevc.build)
+    source = _source(checkpoint)
     entry = _publish(directory, "freevc", "freevc.onnx", model, source, False, FREEVC_PREPROCESSING)
     _publish(directory, "freevc_fp16", "freevc_fp16.onnx", to_float16(model), source, False, FREEVC_PREPROCESSING, precision="float16")
     return entry
@@ -160,15 +167,8 @@ def convert_speaker_encoder(checkpoint, directory):
     """FreeVC's speaker encoder (`pretrained_bak_5805000.pt`, {'model_state'}) → `speaker_encoder.onnx`
     and its mel front end `speaker_mel.onnx`. All 14 tensors must be present (the original
     loads with strict=False and would silently keep random weights)."""
-    try:
-        state = load_state_dict(checkpoint)
-    except CheckpointError as error:
-        raise ConversionError(str(error)) from None
-    try:
-        model = speaker.build_encoder(state)
-    except speaker.StateDictError as error:
-        raise ConversionError(f"{checkpoint}: {error}") from None
-    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    _, model = _load_and_build(checkpoint, speaker.build_encoder)
+    source = _source(checkpoint)
     entry = _publish(directory, "speaker_encoder", "speaker_encoder.onnx", model, source, False, SPEAKER_PREPROCESSING)
     _publish(directory, "speaker_mel", "speaker_mel.onnx", speaker.build_mel(), {"generated": "DFT and mel bases computed by modelkit"},
              False, SPEAKER_PREPROCESSING)
@@ -183,27 +183,15 @@ WAVLM_PREPROCESSING = {
 
 def convert_wavlm(checkpoint, directory):
     """`WavLM-Large.pt` ({'cfg', 'model'}) → `wavlm.onnx` (≈1.26 GB float32, under the 2 GB protobuf limit)."""
-    try:
-        state = load_state_dict(checkpoint)
-    except CheckpointError as error:
-        raise ConversionError(str(error)) from None
-    try:
-        model = wavlm.build(state)
-    except wavlm.StateDictError as error:
-        raise ConversionError(f"{checkpoint}: {error}") from None
-    del state
-    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    _, model = _load_and_build(checkpoint, wavlm.build)
+    source = _source(checkpoint)
     return _publish(directory, "wavlm", "wavlm.onnx", model, source, False, WAVLM_PREPROCESSING)
 
 
 def convert_s3fd(checkpoint, directory):
     """`s3fd.pth` (a bare legacy-format state_dict) → `s3fd.onnx` + manifest entry."""
-    try:
-        state = load_state_dict(checkpoint)
-        model = s3fd.build(state)
-    except (CheckpointError, s3fd.StateDictError) as error:
-        raise ConversionError(str(error)) from None
-    source = {"checkpoint": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+    state, model = _load_and_build(checkpoint, s3fd.build)
+    source = _source(checkpoint)
     return _publish(directory, "s3fd", "s3fd.onnx", model, source, False, s3fd.POSTPROCESSING,
                     {"macs_640x360": s3fd.macs(360, 640, s3fd.detect_divisor(state))})
 

@@ -13,6 +13,7 @@ The WavLM content encoder and the speaker encoder are separate graphs (not yet c
 import numpy as np
 from onnx import TensorProto
 
+from .statedict import StateDictError  # noqa: F401  (re-exported)
 from .graph import GraphBuilder, tensor_info
 
 WN_KERNEL = 5
@@ -25,10 +26,6 @@ UPSAMPLE_INITIAL = 512
 RESBLOCK_KERNELS = [3, 7, 11]
 RESBLOCK_DILATIONS = [1, 3, 5]
 LRELU_SLOPE = 0.1
-
-
-class StateDictError(Exception):
-    pass
 
 
 def fold_weight_norm(state, prefix):

@@ -16,6 +16,7 @@ constants are in the manifest.
 import numpy as np
 from onnx import TensorProto, helper
 
+from .statedict import StateDictError, check_keys  # noqa: F401  (StateDictError re-exported)
 from .graph import GraphBuilder, tensor_info
 
 # VGG16 trunk + extras: (name, cin, cout, kernel, stride, padding); "pool" = max-pool 2×2.
@@ -71,21 +72,8 @@ def expected_shapes(divisor=1):
     return shapes
 
 
-class StateDictError(Exception):
-    pass
-
-
 def check_state_dict(state, divisor=1, source="checkpoint"):
-    expected = expected_shapes(divisor)
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing:
-        raise StateDictError(f"{source}: not an S3FD detector: missing key '{missing[0]}' ({len(missing)} missing)")
-    if extra:
-        raise StateDictError(f"{source}: not an S3FD detector: unexpected key '{extra[0]}' ({len(extra)} unexpected)")
-    for key, shape in expected.items():
-        if tuple(state[key].shape) != tuple(shape):
-            raise StateDictError(f"{source}: key '{key}' has shape {tuple(state[key].shape)}, expected {tuple(shape)}")
+    check_keys(state, expected_shapes(divisor), "an S3FD detector", source)
 
 
 def detect_divisor(state):

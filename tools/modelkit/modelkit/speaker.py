@@ -16,6 +16,7 @@ import numpy as np
 from onnx import helper
 
 from . import audio
+from .statedict import StateDictError  # noqa: F401  (re-exported)
 from .graph import GraphBuilder, tensor_info
 
 SAMPLE_RATE = 16000
@@ -23,10 +24,6 @@ N_FFT = 400
 HOP = 160
 N_MELS = 40
 LAYERS = 3
-
-
-class StateDictError(Exception):
-    pass
 
 
 def build_mel():

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from onnx import TensorProto
 
+from .statedict import StateDictError, check_keys  # noqa: F401  (StateDictError re-exported)
 from .graph import GraphBuilder, fold_batchnorm, tensor_info
 
 BN_EPS = 1e-5
@@ -114,22 +115,8 @@ def expected_shapes(divisor=1):
     return shapes
 
 
-class StateDictError(Exception):
-    pass
-
-
 def check_state_dict(state, divisor=1, source="checkpoint"):
-    """Raises StateDictError naming the first missing, unexpected or mis-shaped key."""
-    expected = expected_shapes(divisor)
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing:
-        raise StateDictError(f"{source}: not a Wav2Lip generator: missing key '{missing[0]}' ({len(missing)} missing)")
-    if extra:
-        raise StateDictError(f"{source}: not a Wav2Lip generator: unexpected key '{extra[0]}' ({len(extra)} unexpected)")
-    for key, shape in expected.items():
-        if tuple(state[key].shape) != tuple(shape):
-            raise StateDictError(f"{source}: key '{key}' has shape {tuple(state[key].shape)}, expected {tuple(shape)}")
+    check_keys(state, expected_shapes(divisor), "a Wav2Lip generator", source)
 
 
 def detect_divisor(state):

@@ -18,16 +18,13 @@ import math
 import numpy as np
 from onnx import TensorProto
 
+from .statedict import StateDictError  # noqa: F401  (re-exported)
 from .graph import GraphBuilder, tensor_info
 
 CONV_LAYERS = [(10, 5)] + [(3, 2)] * 4 + [(2, 2)] * 2  # (kernel, stride); total stride 320, receptive field 400
 NUM_BUCKETS = 320
 MAX_DISTANCE = 800
 EPS = 1e-5
-
-
-class StateDictError(Exception):
-    pass
 
 
 def _get(state, key):
