@@ -38,8 +38,14 @@ test: setup fixtures modelkit-test
 modelkit-test: setup
 	cd tools/modelkit && $(PYTHON) -m unittest discover -s tests -t .
 
-demo: release
+# The main job on embedded defaults: the test photo says a Korean phrase, with the tiny
+# stand-in models from `make fixtures` (random weights: the pipeline runs end to end, the
+# mouth is not a real lip-sync — convert real checkpoints with tools/modelkit for that).
+demo: release fixtures
 	.build/release/lipsync doctor
+	.build/release/lipsync run --video $(FIXTURES)/faces/astronaut.png --text "안녕하세요" --lang ko \
+		--models $(FIXTURES)/models --out $(ROOT)/demo.mp4 --log-level error
+	.build/release/lipsync probe $(ROOT)/demo.mp4
 
 # Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the
 # same models), the Media module (1080p H.264 encode/decode), the speech engines and the

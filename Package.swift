@@ -52,11 +52,16 @@ let package = Package(
         .target(name: "VoiceConversion", dependencies: ["Inference", "Media"]),
         .target(name: "LipSync", dependencies: ["FaceTracking", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
 
+        // Orchestration.
+        .target(
+            name: "Pipeline",
+            dependencies: ["Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", .product(name: "Logging", package: "swift-log")]),
+
         // Core: configuration, logging set-up, diagnostics shared by the executables.
         .target(
             name: "LipSyncCore",
             dependencies: [
-                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", .product(name: "Logging", package: "swift-log"),
+                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
 
@@ -64,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "lipsync",
             dependencies: [
-                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion",
+                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
@@ -92,6 +97,10 @@ let package = Package(
 
         .testTarget(name: "FaceTrackingTests", dependencies: ["FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "VoiceConversionTests", dependencies: ["VoiceConversion", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference",
+                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LipSyncTests", dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),

@@ -44,6 +44,8 @@ public struct RenderTimings: Sendable, Equatable, Codable {
     public var encode = 0.0
     public var total = 0.0
 
+    public init() {}
+
     /// Rows for a timing table, in pipeline order.
     public var rows: [(step: String, seconds: Double)] {
         [("mel", mel), ("decode", decode), ("track faces", track), ("lip-sync inference", infer),
@@ -79,8 +81,9 @@ public struct LipSyncRenderer: Sendable {
         self.logger = logger
     }
 
-    /// Renders `video` speaking `speech` into `output` (MP4, H.264 + AAC). Honours task
-    /// cancellation between batches; the output file appears only when complete.
+    /// Renders `video` speaking `speech` into `output` (MP4, H.264 + AAC). `video` may also
+    /// be a still photo (PNG, JPEG): one frame at 25 fps, as the original's image input.
+    /// Honours task cancellation between batches; the output file appears only when complete.
     public func render(video: String, speech: AudioBuffer, output: String, options: LipSyncOptions = LipSyncOptions()) async throws -> RenderedVideo {
         guard !speech.samples.isEmpty, speech.sampleRate > 0 else { throw LipSyncError.emptySpeech }
         guard speech.duration <= options.maxSpeechSeconds else {
@@ -95,12 +98,19 @@ public struct LipSyncRenderer: Sendable {
             return try body()
         }
 
-        let decoder = try VideoDecoder(path: video, options: DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: options.detectionMaxSide),
-                                       limits: options.limits)
-        let rate = decoder.video.averageFrameRate
+        let decodeOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: options.detectionMaxSide)
+        // A still photo is a one-frame video at the original's default --fps 25, face found once.
+        var decoder: VideoDecoder?
+        var photo: DecodedFrame?
+        do {
+            decoder = try VideoDecoder(path: video, options: decodeOptions, limits: options.limits)
+        } catch MediaError.notAVideo {
+            photo = try StillImage.decode(video, options: decodeOptions, limits: options.limits)
+        }
+        let rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
         let mel = try measure(\.mel) { try melFrontEnd.spectrogram(of: speech) }
         let starts = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value)
-        let frames = try measure(\.decode) { try decoder.frames(upTo: starts.count) }
+        let frames = try measure(\.decode) { try decoder?.frames(upTo: starts.count) ?? [photo].compactMap { $0 } }
         guard !frames.isEmpty else { throw LipSyncError.noFrames }
         let schedule = FrameSchedule(outputCount: starts.count, sourceCount: frames.count, order: options.frameOrder)
         let track = try measure(\.track) { try FaceTracker(detector: detector, options: options.tracking).track(frames) }

@@ -7,6 +7,7 @@ import LipSync
 import LipSyncCore
 import Logging
 import Media
+import Pipeline
 import Speech
 import VoiceConversion
 
@@ -15,7 +16,7 @@ struct LipSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
-        subcommands: [Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
+        subcommands: [Run.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
 }
 
 /// Options every subcommand shares; they override the environment (docs/configuration.md).
@@ -155,20 +156,8 @@ struct Say: AsyncParsableCommand {
     }
 }
 
-struct Sync: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the lip-sync stage alone: make the face in a video mouth the given speech.",
-        discussion: """
-            Reads models from --models (or MODELS_DIR, default ./models; create it with tools/modelkit). \
-            Writes an H.264+AAC MP4 at the input's resolution with the speech as its audio, and prints \
-            the time of each step. Exits with status 1 and the reason on standard error for bad input \
-            (no face, no frames, empty or too long speech, a box outside the frame).
-            """)
-
-    @Option(help: "Input video with one face.") var video: String
-    @Option(help: "Speech audio (any format FFmpeg reads; resampled to 16 kHz).") var audio: String
-    @Option(help: "Output MP4.") var out: String
-    @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
+/// The lip-sync options shared by `sync` and `run`.
+struct LipSyncFlags: ParsableArguments {
     @Option(help: "Face detector: blazeface (default) or s3fd (the original's).") var detector: String = "blazeface"
     @Option(help: "Tracking: every (each frame, like the original), keyframes (default), static (first frame only).")
     var tracking: String = "keyframes"
@@ -181,34 +170,11 @@ struct Sync: AsyncParsableCommand {
     @Option(name: .customLong("on-missing-face"), help: "fail (default) or pass (leave frames without a face unchanged).") var onMissingFace: String = "fail"
     @Option(help: "Faces per generator call.") var batch = 16
     @Option(name: .customLong("detection-side"), help: "Longer side of the copy faces are detected on; 0 = full resolution.") var detectionSide = 320
-    @Flag(help: "Use the float16 generator (for GPUs).") var float16 = false
-    @Option(name: .customLong("dump-frames"), help: "Also write every output frame before encoding as raw BGR (frame_NNNNN.bgr) into this folder (parity checks).")
-    var dumpFrames: String?
-    @OptionGroup var common: CommonOptions
+    @Flag(help: "Use the float16 models (for GPUs).") var float16 = false
 
-    func run() async throws {
-        var configuration = try common.configuration()
-        if let models { configuration.modelsDirectory = models }
-        LoggingSetup.bootstrap(configuration)
-        var options = try renderOptions(configuration)
-        if let folder = dumpFrames {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            options.frameSink = { index, frame in
-                let bytes = (0..<frame.height).flatMap { y in frame.pixels[(y * frame.stride)..<(y * frame.stride + frame.width * 3)] }
-                try Data(bytes).write(to: URL(fileURLWithPath: folder + String(format: "/frame_%05d.bgr", index)))
-            }
-        }
+    func detectorChoice() throws -> DetectorChoice {
         guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
-        let environment = try InferenceEnvironment(
-            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
-        try await reportingUserErrors("sync") {
-            let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice, float16: float16)
-            let speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
-            let result = try await renderer.render(video: video, speech: speech, output: out, options: options)
-            print("wrote \(out): \(result.frames) frames (\(result.sourceFramesDecoded) decoded), \(result.width)×\(result.height) at \(result.frameRate) fps; detector ran on \(result.track.detectedFrames) frames")
-            print("step                  seconds")
-            for row in result.timings.rows { print(row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8.3f", row.seconds)) }
-        }
+        return choice
     }
 
     func renderOptions(_ configuration: Configuration) throws -> LipSyncOptions {
@@ -236,6 +202,109 @@ struct Sync: AsyncParsableCommand {
             missingFace: onMissingFace == "pass" ? .passThrough : .fail)
         return LipSyncOptions(tracking: trackingOptions, frameOrder: frameOrder, composite: compositeMode, batchSize: batch,
                               detectionMaxSide: detectionSide == 0 ? nil : detectionSide, limits: configuration.mediaLimits)
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the lip-sync stage alone: make the face in a video mouth the given speech.",
+        discussion: """
+            Reads models from --models (or MODELS_DIR, default ./models; create it with tools/modelkit). \
+            Writes an H.264+AAC MP4 at the input's resolution with the speech as its audio, and prints \
+            the time of each step. The video may also be a still photo (25 fps). Exits with status 1 \
+            and the reason on standard error for bad input (no face, no frames, empty or too long \
+            speech, a box outside the frame).
+            """)
+
+    @Option(help: "Input video (or photo) with one face.") var video: String
+    @Option(help: "Speech audio (any format FFmpeg reads; resampled to 16 kHz).") var audio: String
+    @Option(help: "Output MP4.") var out: String
+    @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
+    @Option(name: .customLong("dump-frames"), help: "Also write every output frame before encoding as raw BGR (frame_NNNNN.bgr) into this folder (parity checks).")
+    var dumpFrames: String?
+    @OptionGroup var lipSync: LipSyncFlags
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        var configuration = try common.configuration()
+        if let models { configuration.modelsDirectory = models }
+        LoggingSetup.bootstrap(configuration)
+        var options = try lipSync.renderOptions(configuration)
+        let choice = try lipSync.detectorChoice()
+        if let folder = dumpFrames {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            options.frameSink = { index, frame in
+                let bytes = (0..<frame.height).flatMap { y in frame.pixels[(y * frame.stride)..<(y * frame.stride + frame.width * 3)] }
+                try Data(bytes).write(to: URL(fileURLWithPath: folder + String(format: "/frame_%05d.bgr", index)))
+            }
+        }
+        let environment = try InferenceEnvironment(
+            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        try await reportingUserErrors("sync") {
+            let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice, float16: lipSync.float16)
+            let speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
+            let result = try await renderer.render(video: video, speech: speech, output: out, options: options)
+            print("wrote \(out): \(result.frames) frames (\(result.sourceFramesDecoded) decoded), \(result.width)×\(result.height) at \(result.frameRate) fps; detector ran on \(result.track.detectedFrames) frames")
+            print("step                  seconds")
+            for row in result.timings.rows { print(row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8.3f", row.seconds)) }
+        }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The whole job: a video (or photo) of a face + a phrase + a language → the face saying the phrase in its own voice.",
+        discussion: """
+            Text-to-speech and the speaker embedding of the video's voice run concurrently; then voice \
+            conversion (FreeVC, when its models are installed and the video has a usable voice — otherwise the \
+            TTS voice is kept and the output says why) and the lip-sync render. Prints the timing of every step.
+            """)
+
+    @Option(help: "Input video (or photo) with one face.") var video: String
+    @Option(help: "The word or phrase to say.") var text: String
+    @Option(name: .customLong("lang"), help: "Language code, gTTS style: ko, en, ja, zh-CN…") var language: String
+    @Option(help: "Output MP4.") var out: String
+    @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
+    @Option(help: "TTS engine: espeak, piper or google (default: TTS_ENGINE).") var engine: String?
+    @Option(name: .customLong("tts-voice"), help: "Engine-specific TTS voice.") var ttsVoice: String?
+    @Option(name: .customLong("voice-mode"), help: "freevc or none (default: freevc when possible).") var voiceMode: String?
+    @Option(help: "Seed of the voice-conversion noise.") var seed: UInt64 = 0
+    @OptionGroup var lipSync: LipSyncFlags
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        var configuration = try common.configuration()
+        if let models { configuration.modelsDirectory = models }
+        LoggingSetup.bootstrap(configuration)
+        let options = try lipSync.renderOptions(configuration)
+        let choice = try lipSync.detectorChoice()
+        var engineID: SpeechEngineID?
+        if let engine {
+            guard let id = SpeechEngineID(rawValue: engine.lowercased()) else { throw ValidationError("--engine must be espeak, piper or google") }
+            engineID = id
+        }
+        var mode: VoiceMode?
+        if let voiceMode {
+            guard let parsed = VoiceMode(rawValue: voiceMode) else { throw ValidationError("--voice-mode must be freevc or none") }
+            mode = parsed
+        }
+        let environment = try InferenceEnvironment(
+            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        try await reportingUserErrors("run") {
+            let pipeline = LipSyncPipeline(
+                speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
+                voice: try VoiceSetup.makeConverter(configuration, environment: environment, float16: lipSync.float16),
+                renderer: try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice, float16: lipSync.float16),
+                limits: configuration.mediaLimits)
+            let result = try await pipeline.run(JobRequest(
+                video: video, text: text, language: language, output: out, ttsEngine: engineID, ttsVoice: ttsVoice,
+                voiceMode: mode, seed: seed, lipSync: options))
+            print("wrote \(out): \(result.frames) frames, \(result.width)×\(result.height)")
+            print("speech: \(result.ttsEngine.rawValue) (\(result.ttsVoice))" + (result.ttsFallbackReason.map { "; fallback: \($0)" } ?? ""))
+            print("voice: \(result.voiceMode.rawValue)" + (result.voiceModeReason.map { " — \($0)" } ?? ""))
+            print("Performance analysis")
+            print(LipSyncPipeline.report(result.timings))
+        }
     }
 }
 

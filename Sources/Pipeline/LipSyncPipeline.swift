@@ -1,0 +1,165 @@
+import FaceTracking
+import Foundation
+import LipSync
+import Logging
+import Media
+import Speech
+import VoiceConversion
+
+/// One job: a video (or photo) of a face + a phrase + a language → the face saying the phrase.
+public struct JobRequest: Sendable {
+    public var video: String
+    public var text: String
+    public var language: String
+    public var output: String
+    /// TTS engine (nil: the configured default).
+    public var ttsEngine: SpeechEngineID?
+    public var ttsVoice: String?
+    /// Voice conversion (nil: FreeVC when installed and the video has a voice, else none).
+    public var voiceMode: VoiceMode?
+    /// Seed of the voice-conversion noise: the same request and seed give the same audio.
+    public var seed: UInt64
+    public var lipSync: LipSyncOptions
+
+    public init(video: String, text: String, language: String, output: String, ttsEngine: SpeechEngineID? = nil, ttsVoice: String? = nil,
+                voiceMode: VoiceMode? = nil, seed: UInt64 = 0, lipSync: LipSyncOptions = LipSyncOptions()) {
+        self.video = video
+        self.text = text
+        self.language = language
+        self.output = output
+        self.ttsEngine = ttsEngine
+        self.ttsVoice = ttsVoice
+        self.voiceMode = voiceMode
+        self.seed = seed
+        self.lipSync = lipSync
+    }
+}
+
+/// Wall time of every step, in seconds. `tts` and `speakerEmbedding` run concurrently.
+public struct JobTimings: Sendable, Equatable, Codable {
+    public var tts = 0.0
+    public var speakerEmbedding = 0.0
+    public var voiceConversion = 0.0
+    public var render = RenderTimings()
+    public var total = 0.0
+
+    /// (step, seconds) in pipeline order, render steps indented — the original's
+    /// "Performance Analysis" block.
+    public var rows: [(step: String, seconds: Double)] {
+        [("text to speech", tts), ("speaker embedding", speakerEmbedding), ("voice conversion", voiceConversion)]
+            + render.rows.filter { $0.step != "total" }.map { ("  " + $0.step, $0.seconds) }
+            + [("lip-sync render", render.total), ("total", total)]
+    }
+}
+
+public struct JobResult: Sendable {
+    public let output: String
+    public let frames: Int
+    public let width: Int
+    public let height: Int
+    public let ttsEngine: SpeechEngineID
+    public let ttsVoice: String
+    public let voiceMode: VoiceMode
+    /// Why voice conversion was not used, when it was not.
+    public let voiceModeReason: String?
+    /// Why the requested TTS engine was not used, when it was not.
+    public let ttsFallbackReason: String?
+    public let timings: JobTimings
+}
+
+/// TTS, voice conversion and lip-sync, with the independent steps run concurrently.
+public struct LipSyncPipeline: Sendable {
+    public let speech: SpeechService
+    public let voice: VoiceConverter?
+    public let renderer: LipSyncRenderer
+    public let limits: MediaLimits
+    private let logger: Logger
+
+    public init(speech: SpeechService, voice: VoiceConverter?, renderer: LipSyncRenderer, limits: MediaLimits = MediaLimits(),
+                logger: Logger = Logger(label: "lipsync.pipeline")) {
+        self.speech = speech
+        self.voice = voice
+        self.renderer = renderer
+        self.limits = limits
+        self.logger = logger
+    }
+
+    public func run(_ request: JobRequest) async throws -> JobResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var timings = JobTimings()
+        let (converter, reason) = chooseVoice(request)
+
+        // TTS and the user's voice embedding do not depend on each other.
+        async let synthesized: (SpeechResult, Double) = {
+            let start = clock.now
+            let result = try await speech.synthesize(text: request.text, language: request.language, engine: request.ttsEngine, voice: request.ttsVoice)
+            return (result, (clock.now - start).seconds)
+        }()
+        async let embedded: (Result<(embedding: [Float], rms: Float), Error>?, Double) = {
+            guard let converter else { return (nil, 0) }
+            let start = clock.now
+            let outcome = Result { () throws -> (embedding: [Float], rms: Float) in
+                let reference = try AudioDecoder.decode(request.video, sampleRate: 16_000, limits: limits)
+                let range = SilenceTrimmer().voicedRange(reference.samples)
+                return (try converter.speakerEmbedding(of: reference), VoiceConverter.rms(Array(reference.samples[range])))
+            }
+            return (outcome, (clock.now - start).seconds)
+        }()
+        let (tts, ttsSeconds) = try await synthesized
+        let (embedding, embeddingSeconds) = await embedded
+        timings.tts = ttsSeconds
+        timings.speakerEmbedding = embeddingSeconds
+
+        var speechAudio = tts.audio
+        var mode = VoiceMode.none
+        var modeReason = reason
+        switch embedding {
+        case .success(let voice)?:
+            let start = clock.now
+            guard let converter else { break }  // an embedding exists only with a converter
+            speechAudio = try converter.convert(tts.audio, embedding: voice.embedding, seed: request.seed, referenceRMS: voice.rms).audio
+            timings.voiceConversion = (clock.now - start).seconds
+            mode = .freevc
+        case .failure(let error)?:
+            // A clip with too little voice (or none) still gets a video, in the TTS voice.
+            guard error is VoiceConversionError || error is MediaError else { throw error }
+            switch error as? MediaError {
+            case .noAudioStream?, .notAVideo?: modeReason = "the input has no audio track to take the voice from"
+            default: modeReason = "the video's voice cannot be used: \(error)"
+            }
+            logger.warning("voice conversion skipped", metadata: ["reason": "\(error)"])
+        case nil:
+            break
+        }
+        try Task.checkCancellation()
+        let rendered = try await renderer.render(video: request.video, speech: speechAudio, output: request.output, options: request.lipSync)
+        timings.render = rendered.timings
+        timings.total = (clock.now - started).seconds
+        // One line: every step's seconds as metadata (the table is JobTimings.rows / report()).
+        var metadata: Logger.Metadata = ["output": "\(request.output)", "voice": "\(mode.rawValue)", "tts_engine": "\(tts.engine.rawValue)"]
+        for row in timings.rows {
+            let key = row.step.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "_")
+            metadata["seconds_" + key] = "\(String(format: "%.3f", row.seconds))"
+        }
+        logger.info("job done", metadata: metadata)
+        return JobResult(output: request.output, frames: rendered.frames, width: rendered.width, height: rendered.height,
+                         ttsEngine: tts.engine, ttsVoice: tts.voice, voiceMode: mode, voiceModeReason: modeReason,
+                         ttsFallbackReason: tts.fallbackReason, timings: timings)
+    }
+
+    private func chooseVoice(_ request: JobRequest) -> (VoiceConverter?, String?) {
+        switch request.voiceMode {
+        case .none?: return (nil, "voice conversion was not requested")
+        case .freevc?, nil:
+            guard let voice else { return (nil, "no voice conversion models are installed") }
+            return (voice, nil)
+        }
+    }
+
+    /// The timing table as text.
+    public static func report(_ timings: JobTimings) -> String {
+        timings.rows.map { $0.step.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%8.3f s", $0.seconds) }
+            .joined(separator: "\n")
+    }
+}
