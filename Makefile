@@ -38,14 +38,20 @@ test: setup fixtures modelkit-test
 modelkit-test: setup
 	cd tools/modelkit && $(PYTHON) -m unittest discover -s tests -t .
 
-# The main job on embedded defaults: the test photo says a Korean phrase, with the tiny
-# stand-in models from `make fixtures` (random weights: the pipeline runs end to end, the
-# mouth is not a real lip-sync — convert real checkpoints with tools/modelkit for that).
+# The main job on embedded defaults (the README's first command): prepare models
+# (checkpoints/ converted, else full-size stand-ins with a notice), make a sample selfie
+# clip with spoken audio from the test photo, then the whole job with "안녕하세요".
+DEMO_MODELS := $(ROOT)/.deps/demo-models
 demo: release fixtures
 	.build/release/lipsync doctor
-	.build/release/lipsync run --video $(FIXTURES)/faces/astronaut.png --text "안녕하세요" --lang ko \
-		--models $(FIXTURES)/models --out $(ROOT)/demo.mp4 --log-level error
-	.build/release/lipsync probe $(ROOT)/demo.mp4
+	scripts/prepare-models.sh $(DEMO_MODELS)
+	.build/release/lipsync say --text "Hello, this is my own voice, and this is my face." --lang en \
+		--out $(ROOT)/.deps/demo-voice.wav --log-level error
+	.build/release/lipsync sync --video $(FIXTURES)/faces/astronaut.png --audio $(ROOT)/.deps/demo-voice.wav \
+		--models $(DEMO_MODELS) --out $(ROOT)/.deps/demo-selfie.mp4 --log-level error > /dev/null
+	.build/release/lipsync generate --video $(ROOT)/.deps/demo-selfie.mp4 --text "안녕하세요" --lang ko \
+		--models $(DEMO_MODELS) --out $(ROOT)/demo.mp4 --log-level error
+	@echo "demo video: $(ROOT)/demo.mp4"
 
 # Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the
 # same models), the Media module (1080p H.264 encode/decode), the speech engines and the

@@ -16,7 +16,7 @@ struct LipSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
-        subcommands: [Run.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
+        subcommands: [Generate.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
 }
 
 /// Options every subcommand shares; they override the environment (docs/configuration.md).
@@ -251,7 +251,7 @@ struct Sync: AsyncParsableCommand {
     }
 }
 
-struct Run: AsyncParsableCommand {
+struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The whole job: a video (or photo) of a face + a phrase + a language → the face saying the phrase in its own voice.",
         discussion: """
@@ -290,7 +290,7 @@ struct Run: AsyncParsableCommand {
         }
         let environment = try InferenceEnvironment(
             logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
-        try await reportingUserErrors("run") {
+        try await reportingUserErrors("generate") {
             let pipeline = LipSyncPipeline(
                 speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
                 voice: try VoiceSetup.makeConverter(configuration, environment: environment, float16: lipSync.float16),
