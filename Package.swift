@@ -57,6 +57,15 @@ let package = Package(
             name: "Pipeline",
             dependencies: ["Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", .product(name: "Logging", package: "swift-log")]),
 
+        // Delivery: the HTTP server (Hummingbird 2).
+        .target(
+            name: "Server",
+            dependencies: [
+                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
+
         // Core: configuration, logging set-up, diagnostics shared by the executables.
         .target(
             name: "LipSyncCore",
@@ -69,8 +78,8 @@ let package = Package(
         .executableTarget(
             name: "lipsync",
             dependencies: [
-                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         .executableTarget(
@@ -101,6 +110,13 @@ let package = Package(
             name: "PipelineTests",
             dependencies: ["Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference",
                            .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "LipSyncTests", dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),

@@ -24,6 +24,15 @@ public struct Configuration: Sendable, Equatable {
     public var speech: SpeechSettings
     /// `MODELS_DIR`: the models folder written by tools/modelkit (default `models`).
     public var modelsDirectory: String
+    /// `HOST` (default `127.0.0.1`) and `PORT` (default 8080) the server listens on.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// `MAX_CONCURRENT_JOBS` (default: half the cores, at least 1) and `MAX_QUEUED_JOBS`
+    /// (default 8): beyond both the server answers 429.
+    public var maxConcurrentJobs = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+    public var maxQueuedJobs = 8
+    /// `PRELOAD` (default true): load every model at start-up rather than on the first request.
+    public var preload = true
 
     public init(
         logLevel: Logger.Level = .info,
@@ -71,6 +80,13 @@ public struct Configuration: Sendable, Equatable {
             configuration.mediaLimits.maxFrameCount = try parseInteger(value, variable: "MAX_FRAMES", in: 1...1_000_000)
         }
         if let value = environment["MODELS_DIR"], !value.isEmpty { configuration.modelsDirectory = value }
+        if let value = environment["HOST"], !value.isEmpty { configuration.host = value }
+        if let value = environment["PORT"] { configuration.port = try parseInteger(value, variable: "PORT", in: 1...65535) }
+        if let value = environment["MAX_CONCURRENT_JOBS"] {
+            configuration.maxConcurrentJobs = try parseInteger(value, variable: "MAX_CONCURRENT_JOBS", in: 1...256)
+        }
+        if let value = environment["MAX_QUEUED_JOBS"] { configuration.maxQueuedJobs = try parseInteger(value, variable: "MAX_QUEUED_JOBS", in: 0...10_000) }
+        if let value = environment["PRELOAD"] { configuration.preload = try parseBool(value, variable: "PRELOAD") }
         try configuration.speech.read(environment)
         return configuration
     }

@@ -7,7 +7,9 @@ import LipSync
 import LipSyncCore
 import Logging
 import Media
+import Hummingbird
 import Pipeline
+import Server
 import Speech
 import VoiceConversion
 
@@ -16,7 +18,7 @@ struct LipSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
-        subcommands: [Generate.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
+        subcommands: [Serve.self, Generate.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
 }
 
 /// Options every subcommand shares; they override the environment (docs/configuration.md).
@@ -368,5 +370,49 @@ struct Voice: AsyncParsableCommand {
             }
             print("wrote: \(out)")
         }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP server with the original API (POST /api/v1/lip-video …); see docs/server.md.",
+        discussion: "Settings: HOST, PORT, MODELS_DIR, MAX_CONCURRENT_JOBS, MAX_QUEUED_JOBS, PRELOAD and the rest of docs/configuration.md. SIGINT/SIGTERM stop it gracefully.")
+
+    @Option(help: "Address to listen on (overrides HOST).") var host: String?
+    @Option(help: "Port (overrides PORT).") var port: Int?
+    @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        var configuration = try common.configuration()
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let models { configuration.modelsDirectory = models }
+        LoggingSetup.bootstrap(configuration)
+        let logger = Logger(label: "lipsync.server")
+        let environment = try InferenceEnvironment(
+            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        let settings = configuration
+        let provider = PipelineProvider {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let pipeline = LipSyncPipeline(
+                speech: try SpeechSetup.makeService(settings, environment: environment, httpClient: .shared),
+                voice: try VoiceSetup.makeConverter(settings, environment: environment),
+                renderer: try LipSyncSetup.makeRenderer(settings, environment: environment, detector: .blazeface),
+                limits: settings.mediaLimits)
+            logger.info("models loaded", metadata: ["folder": "\(settings.modelsDirectory)", "seconds": "\(String(format: "%.2f", (clock.now - start).seconds))",
+                                                    "voice_conversion": "\(pipeline.voice == nil ? "none" : "freevc")"])
+            return pipeline
+        }
+        if configuration.preload { _ = try await provider.pipeline() }
+        let server = LipSyncServer(provider: provider,
+                                   limiter: JobLimiter(maxConcurrent: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs),
+                                   defaults: LipSyncOptions(limits: configuration.mediaLimits))
+        let app = Application(router: server.router(),
+                              configuration: .init(address: .hostname(configuration.host, port: configuration.port)), logger: logger)
+        logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)",
+                                            "max_concurrent_jobs": "\(configuration.maxConcurrentJobs)", "max_queued_jobs": "\(configuration.maxQueuedJobs)"])
+        try await app.runService()
     }
 }

@@ -1,0 +1,239 @@
+import FaceTracking
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LipSync
+import Logging
+import Media
+import NIOCore
+import NIOFoundationCompat
+import Pipeline
+import Speech
+import VoiceConversion
+
+/// The original system's request (`POST /api/v1/lip-video`), plus optional fields for the
+/// stages' options.
+public struct LipVideoRequest: Decodable, Sendable {
+    public let word: String
+    public let user_video_gs: String
+    public let output_video_gs: String
+    public let tts_lang: String
+    public let tts_engine: String?
+    public let tts_voice: String?
+    public let voice_mode: String?
+    public let seed: UInt64?
+    public let tracking: String?
+    public let composite: String?
+    public let pads: [Int]?
+}
+
+struct LipVideoResponse: Encodable {
+    let status: String
+    let output_video_gs: String
+    let request_id: String
+    let frames: Int
+    let width: Int
+    let height: Int
+    let tts_engine: String
+    let voice_mode: String
+    let voice_mode_reason: String?
+    let tts_fallback_reason: String?
+    let timings: [String: Double]
+}
+
+/// HTTP front of the pipeline, compatible with the original API (docs/server.md).
+public struct LipSyncServer: Sendable {
+    public let provider: PipelineProvider
+    public let limiter: JobLimiter
+    public let defaults: LipSyncOptions
+    let logger: Logger
+    static let requestIDHeader = HTTPField.Name("X-Request-Id")!  // a valid constant header name
+
+    public init(provider: PipelineProvider, limiter: JobLimiter, defaults: LipSyncOptions = LipSyncOptions(),
+                logger: Logger = Logger(label: "lipsync.server")) {
+        self.provider = provider
+        self.limiter = limiter
+        self.defaults = defaults
+        self.logger = logger
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.post("/api/v1/lip-video") { request, context in try await self.lipVideo(request, context: context) }
+        router.post("/api/v1/lip-video-optimized") { request, context in try await self.lipVideo(request, context: context) }
+        router.post("/api/v1/preload-models") { _, _ -> Response in
+            do {
+                _ = try await provider.pipeline()
+            } catch {
+                throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
+            }
+            return try Self.json(["status": "ok", "message": "models loaded"])
+        }
+        router.get("/healthz") { _, _ in try Self.json(["status": "ok"]) }
+        router.get("/readyz") { _, _ -> Response in
+            guard await provider.isLoaded else {
+                throw APIError(.serviceUnavailable, code: "not_ready", message: "the models are not loaded yet")
+            }
+            return try Self.json(["status": "ready"])
+        }
+        return router
+    }
+
+    func lipVideo(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let requestID = request.headers[Self.requestIDHeader] ?? UUID().uuidString.lowercased()
+        var log = logger
+        log[metadataKey: "request_id"] = "\(requestID)"
+        do {
+            let bytes: ByteBuffer
+            do {
+                bytes = try await request.body.collect(upTo: 64 * 1024)
+            } catch {
+                throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than 64 KiB")
+            }
+            let body: LipVideoRequest
+            do {
+                body = try JSONDecoder().decode(LipVideoRequest.self, from: Data(buffer: bytes))
+            } catch let error as DecodingError {
+                throw Self.describe(error)
+            }
+            let job = try makeJob(body)
+            do {
+                try await limiter.acquire()
+            } catch {
+                throw APIError(.tooManyRequests, code: "busy", message: "the server is busy; retry later", retryAfterSeconds: 5)
+            }
+            defer { Task { await limiter.release() } }
+            let pipeline: LipSyncPipeline
+            do {
+                pipeline = try await provider.pipeline()
+            } catch {
+                throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
+            }
+            log.info("job started", metadata: ["input": "\(job.video)", "output": "\(job.output)"])
+            let result = try await pipeline.run(job)
+            var timings: [String: Double] = [:]
+            for row in result.timings.rows {
+                timings[row.step.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "_")] = (row.seconds * 1000).rounded() / 1000
+            }
+            let response = LipVideoResponse(
+                status: "ok", output_video_gs: body.output_video_gs, request_id: requestID, frames: result.frames, width: result.width,
+                height: result.height, tts_engine: result.ttsEngine.rawValue, voice_mode: result.voiceMode.rawValue,
+                voice_mode_reason: result.voiceModeReason, tts_fallback_reason: result.ttsFallbackReason, timings: timings)
+            var encoded = try Self.json(response)
+            encoded.headers[Self.requestIDHeader] = requestID
+            return encoded
+        } catch var error as APIError {
+            error.requestID = requestID
+            log.notice("request refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
+            throw error
+        } catch {
+            var api = Self.apiError(for: error)
+            api.requestID = requestID
+            if api.status == .internalServerError {
+                log.error("job failed", metadata: ["error": "\(error)"])
+            } else {
+                log.notice("job refused", metadata: ["code": "\(api.code)", "reason": "\(api.message)"])
+            }
+            throw api
+        }
+    }
+
+    /// The pipeline request for a validated body; URIs are local files for now.
+    func makeJob(_ body: LipVideoRequest) throws -> JobRequest {
+        let video = try Self.localPath(body.user_video_gs, field: "user_video_gs")
+        let output = try Self.localPath(body.output_video_gs, field: "output_video_gs")
+        guard FileManager.default.fileExists(atPath: video) else {
+            throw APIError(.notFound, code: "input_not_found", message: "the input video \(body.user_video_gs) does not exist", field: "user_video_gs")
+        }
+        var options = defaults
+        if let tracking = body.tracking {
+            switch tracking {
+            case "every": options.tracking.mode = .every
+            case "keyframes": options.tracking.mode = .keyframes(interval: 5)
+            case "static": options.tracking.mode = .stationary
+            default: throw APIError(.badRequest, code: "invalid_field", message: "tracking must be every, keyframes or static", field: "tracking")
+            }
+        }
+        if let composite = body.composite {
+            guard let mode = CompositeMode(rawValue: composite) else {
+                throw APIError(.badRequest, code: "invalid_field", message: "composite must be blend or replace", field: "composite")
+            }
+            options.composite = mode
+        }
+        if let pads = body.pads {
+            guard pads.count == 4, pads.allSatisfy({ (0...500).contains($0) }) else {
+                throw APIError(.badRequest, code: "invalid_field", message: "pads must be four numbers 0–500: top, bottom, left, right", field: "pads")
+            }
+            options.tracking.pads = Pads(top: pads[0], bottom: pads[1], left: pads[2], right: pads[3])
+        }
+        var engine: SpeechEngineID?
+        if let name = body.tts_engine {
+            guard let id = SpeechEngineID(rawValue: name) else {
+                throw APIError(.badRequest, code: "invalid_field", message: "tts_engine must be espeak, piper or google", field: "tts_engine")
+            }
+            engine = id
+        }
+        var voiceMode: VoiceMode?
+        if let mode = body.voice_mode {
+            guard let parsed = VoiceMode(rawValue: mode) else {
+                throw APIError(.badRequest, code: "invalid_field", message: "voice_mode must be freevc or none", field: "voice_mode")
+            }
+            voiceMode = parsed
+        }
+        return JobRequest(video: video, text: body.word, language: body.tts_lang, output: output, ttsEngine: engine,
+                          ttsVoice: body.tts_voice, voiceMode: voiceMode, seed: body.seed ?? 0, lipSync: options)
+    }
+
+    /// Absolute paths and file:// URIs. gs:// and https:// need the storage backend (not here yet).
+    static func localPath(_ uri: String, field: String) throws -> String {
+        if uri.hasPrefix("file://") { return String(uri.dropFirst("file://".count)) }
+        if uri.hasPrefix("/") { return uri }
+        let scheme = uri.split(separator: ":", maxSplits: 1).first.map(String.init) ?? uri
+        throw APIError(.badRequest, code: "unsupported_uri",
+                       message: "\(field) must be an absolute path or a file:// URI; \(scheme):// storage is not configured on this server", field: field)
+    }
+
+    static func describe(_ error: DecodingError) -> APIError {
+        switch error {
+        case .keyNotFound(let key, _):
+            return APIError(.badRequest, code: "missing_field", message: "the field '\(key.stringValue)' is required", field: key.stringValue)
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return APIError(.badRequest, code: "invalid_field", message: "the field '\(field)' has the wrong type", field: field)
+        case .dataCorrupted:
+            return APIError(.badRequest, code: "invalid_json", message: "the body is not valid JSON")
+        @unknown default:
+            return APIError(.badRequest, code: "invalid_json", message: "the body cannot be read")
+        }
+    }
+
+    /// The HTTP answer for a stage's error: what the caller can fix is 4xx with the reason.
+    static func apiError(for error: Error) -> APIError {
+        switch error {
+        case let speech as SpeechError:
+            switch speech {
+            case .unsupportedLanguage: return APIError(.badRequest, code: "unsupported_language", message: speech.description, field: "tts_lang")
+            case .emptyText, .textTooLong, .controlCharacters: return APIError(.badRequest, code: "invalid_text", message: speech.description, field: "word")
+            case .engineUnavailable, .voiceNotFound: return APIError(.badRequest, code: "invalid_tts", message: speech.description, field: "tts_engine")
+            default: return APIError(.badGateway, code: "tts_failed", message: speech.description)
+            }
+        case let media as MediaError:
+            if case .writeFailed = media { return APIError(.badRequest, code: "invalid_output", message: media.description, field: "output_video_gs") }
+            return APIError(.unprocessableContent, code: "invalid_media", message: media.description, field: "user_video_gs")
+        case let tracking as FaceTrackingError:
+            return APIError(.unprocessableContent, code: "no_face", message: tracking.description, field: "user_video_gs")
+        case let lipSync as LipSyncError:
+            return APIError(.unprocessableContent, code: "invalid_media", message: lipSync.description)
+        case is CancellationError:
+            return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", message: "the request was cancelled")
+        default:
+            return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
+        }
+    }
+
+    static func json(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+    }
+}
