@@ -42,6 +42,12 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// ONNX Runtime started for a command (after LoggingSetup.bootstrap), ORT's log at LIBRARY_LOG_LEVEL.
+func startInference(_ configuration: Configuration) throws -> InferenceEnvironment {
+    try InferenceEnvironment(
+        logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+}
+
 /// Runs a command's work; an error the user caused (bad input, missing models, bad speech…)
 /// ends the command with "lipsync <command>: <reason>" on standard error and status 1,
 /// instead of a stack of type names.
@@ -142,8 +148,7 @@ struct Say: AsyncParsableCommand {
             }
             chosen = id
         }
-        let environment = try InferenceEnvironment(
-            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        let environment = try startInference(configuration)
         try await reportingUserErrors("say") {
             let service = try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared)
             let result = try await service.synthesize(text: text, language: language, engine: chosen, voice: voice)
@@ -240,8 +245,7 @@ struct Sync: AsyncParsableCommand {
                 try Data(bytes).write(to: URL(fileURLWithPath: folder + String(format: "/frame_%05d.bgr", index)))
             }
         }
-        let environment = try InferenceEnvironment(
-            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        let environment = try startInference(configuration)
         try await reportingUserErrors("sync") {
             let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice, float16: lipSync.float16)
             let speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
@@ -290,8 +294,7 @@ struct Generate: AsyncParsableCommand {
             guard let parsed = VoiceMode(rawValue: voiceMode) else { throw ValidationError("--voice-mode must be freevc or none") }
             mode = parsed
         }
-        let environment = try InferenceEnvironment(
-            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        let environment = try startInference(configuration)
         try await reportingUserErrors("generate") {
             let pipeline = LipSyncPipeline(
                 speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
@@ -336,8 +339,7 @@ struct Voice: AsyncParsableCommand {
         if let models { configuration.modelsDirectory = models }
         LoggingSetup.bootstrap(configuration)
         if let mode, VoiceMode(rawValue: mode) == nil { throw ValidationError("--mode must be freevc or none") }
-        let environment = try InferenceEnvironment(
-            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        let environment = try startInference(configuration)
         try await reportingUserErrors("voice") {
             let input = try AudioDecoder.decode(speech, sampleRate: 16_000, limits: configuration.mediaLimits)
             let converter = mode == "none" ? nil : try VoiceSetup.makeConverter(configuration, environment: environment, float16: float16)
@@ -390,8 +392,7 @@ struct Serve: AsyncParsableCommand {
         if let models { configuration.modelsDirectory = models }
         LoggingSetup.bootstrap(configuration)
         let logger = Logger(label: "lipsync.server")
-        let environment = try InferenceEnvironment(
-            logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration), runtimeLogLevel: configuration.libraryLogLevel)
+        let environment = try startInference(configuration)
         let settings = configuration
         let provider = PipelineProvider {
             let clock = ContinuousClock()
