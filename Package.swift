@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "4.1.0"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C interop: ONNX Runtime (pkg-config libonnxruntime; `make setup` provides one under .deps/).
@@ -50,18 +53,26 @@ let package = Package(
         // Domain stages.
         .target(name: "FaceTracking", dependencies: ["Inference", "Media"]),
         .target(name: "VoiceConversion", dependencies: ["Inference", "Media"]),
+        .target(
+            name: "Storage",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "JWTKit", package: "jwt-kit"),
+            ]),
         .target(name: "LipSync", dependencies: ["FaceTracking", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
 
         // Orchestration.
         .target(
             name: "Pipeline",
-            dependencies: ["Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", "Storage", .product(name: "Logging", package: "swift-log")]),
 
         // Delivery: the HTTP server (Hummingbird 2).
         .target(
             name: "Server",
             dependencies: [
-                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media",
+                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]),
@@ -70,7 +81,7 @@ let package = Package(
         .target(
             name: "LipSyncCore",
             dependencies: [
-                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", .product(name: "Logging", package: "swift-log"),
+                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Storage", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
 
@@ -78,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "lipsync",
             dependencies: [
-                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server",
+                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
@@ -113,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference",
+                "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference", "Storage", "StorageTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -128,8 +139,21 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
+        // A real Cloud Storage emulator for the Storage and Server tests.
+        .target(
+            name: "StorageTestSupport",
+            dependencies: ["Storage", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Tests/StorageTestSupport"),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: [
+                "Storage", "StorageTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
         .testTarget(name: "LipSyncCLITests", dependencies: ["lipsync", "Media"]),
-        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", "Media", "Storage", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

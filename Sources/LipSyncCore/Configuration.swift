@@ -33,6 +33,9 @@ public struct Configuration: Sendable, Equatable {
     public var maxQueuedJobs = 8
     /// `PRELOAD` (default true): load every model at start-up rather than on the first request.
     public var preload = true
+    /// Where inputs come from and outputs go (`STORAGE_ROOTS`, `TEMP_DIR`, `HTTPS_INPUT*`,
+    /// Google credentials).
+    public var storage = StorageSettings()
 
     public init(
         logLevel: Logger.Level = .info,
@@ -88,6 +91,7 @@ public struct Configuration: Sendable, Equatable {
         if let value = environment["MAX_QUEUED_JOBS"] { configuration.maxQueuedJobs = try parseInteger(value, variable: "MAX_QUEUED_JOBS", in: 0...10_000) }
         if let value = environment["PRELOAD"] { configuration.preload = try parseBool(value, variable: "PRELOAD") }
         try configuration.speech.read(environment)
+        try configuration.storage.read(environment)
         return configuration
     }
 

@@ -36,19 +36,22 @@ public struct JobRequest: Sendable {
 }
 
 /// Wall time of every step, in seconds. `tts` and `speakerEmbedding` run concurrently.
+/// `fetchInput` and `storeOutput` are zero for a job on local files (`run(_:)`).
 public struct JobTimings: Sendable, Equatable, Codable {
+    public var fetchInput = 0.0
     public var tts = 0.0
     public var speakerEmbedding = 0.0
     public var voiceConversion = 0.0
     public var render = RenderTimings()
+    public var storeOutput = 0.0
     public var total = 0.0
 
     /// (step, seconds) in pipeline order, render steps indented — the original's
     /// "Performance Analysis" block.
     public var rows: [(step: String, seconds: Double)] {
-        [("text to speech", tts), ("speaker embedding", speakerEmbedding), ("voice conversion", voiceConversion)]
+        [("fetch input", fetchInput), ("text to speech", tts), ("speaker embedding", speakerEmbedding), ("voice conversion", voiceConversion)]
             + render.rows.filter { $0.step != "total" }.map { ("  " + $0.step, $0.seconds) }
-            + [("lip-sync render", render.total), ("total", total)]
+            + [("lip-sync render", render.total), ("store output", storeOutput), ("total", total)]
     }
 }
 

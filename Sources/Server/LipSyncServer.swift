@@ -9,6 +9,7 @@ import NIOCore
 import NIOFoundationCompat
 import Pipeline
 import Speech
+import Storage
 import VoiceConversion
 
 /// The original system's request (`POST /api/v1/lip-video`), plus optional fields for the
@@ -46,13 +47,19 @@ public struct LipSyncServer: Sendable {
     public let provider: PipelineProvider
     public let limiter: JobLimiter
     public let defaults: LipSyncOptions
+    /// Where inputs are read and outputs written (local roots, gs://, https:// inputs).
+    public let storage: StorageService
+    /// Base folder of the per-request workspaces.
+    public let workspaceBase: String
     let logger: Logger
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!  // a valid constant header name
 
-    public init(provider: PipelineProvider, limiter: JobLimiter, defaults: LipSyncOptions = LipSyncOptions(),
-                logger: Logger = Logger(label: "lipsync.server")) {
+    public init(provider: PipelineProvider, limiter: JobLimiter, storage: StorageService, workspaceBase: String = NSTemporaryDirectory(),
+                defaults: LipSyncOptions = LipSyncOptions(), logger: Logger = Logger(label: "lipsync.server")) {
         self.provider = provider
         self.limiter = limiter
+        self.storage = storage
+        self.workspaceBase = workspaceBase
         self.defaults = defaults
         self.logger = logger
     }
@@ -110,7 +117,7 @@ public struct LipSyncServer: Sendable {
                 throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
             }
             log.info("job started", metadata: ["input": "\(job.video)", "output": "\(job.output)"])
-            let result = try await pipeline.run(job)
+            let result = try await pipeline.run(job, storage: storage, workspaceBase: workspaceBase, label: requestID)
             var timings: [String: Double] = [:]
             for row in result.timings.rows {
                 timings[row.step.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "_")] = (row.seconds * 1000).rounded() / 1000
@@ -138,12 +145,19 @@ public struct LipSyncServer: Sendable {
         }
     }
 
-    /// The pipeline request for a validated body; URIs are local files for now.
+    /// The pipeline request for a validated body. Both URIs are parsed and the output
+    /// destination checked here, before the job waits for a slot.
     func makeJob(_ body: LipVideoRequest) throws -> JobRequest {
-        let video = try Self.localPath(body.user_video_gs, field: "user_video_gs")
-        let output = try Self.localPath(body.output_video_gs, field: "output_video_gs")
-        guard FileManager.default.fileExists(atPath: video) else {
-            throw APIError(.notFound, code: "input_not_found", message: "the input video \(body.user_video_gs) does not exist", field: "user_video_gs")
+        let video = body.user_video_gs, output = body.output_video_gs
+        do {
+            _ = try StorageURI(parsing: video)
+        } catch {
+            throw Self.apiError(for: JobStorageError(side: .input, error: error))
+        }
+        do {
+            try storage.checkOutput(try StorageURI(parsing: output))
+        } catch let error as StorageError {
+            throw Self.apiError(for: JobStorageError(side: .output, error: error))
         }
         var options = defaults
         if let tracking = body.tracking {
@@ -184,15 +198,6 @@ public struct LipSyncServer: Sendable {
                           ttsVoice: body.tts_voice, voiceMode: voiceMode, seed: body.seed ?? 0, lipSync: options)
     }
 
-    /// Absolute paths and file:// URIs. gs:// and https:// need the storage backend (not here yet).
-    static func localPath(_ uri: String, field: String) throws -> String {
-        if uri.hasPrefix("file://") { return String(uri.dropFirst("file://".count)) }
-        if uri.hasPrefix("/") { return uri }
-        let scheme = uri.split(separator: ":", maxSplits: 1).first.map(String.init) ?? uri
-        throw APIError(.badRequest, code: "unsupported_uri",
-                       message: "\(field) must be an absolute path or a file:// URI; \(scheme):// storage is not configured on this server", field: field)
-    }
-
     static func describe(_ error: DecodingError) -> APIError {
         switch error {
         case .keyNotFound(let key, _):
@@ -224,10 +229,28 @@ public struct LipSyncServer: Sendable {
             return APIError(.unprocessableContent, code: "no_face", message: tracking.description, field: "user_video_gs")
         case let lipSync as LipSyncError:
             return APIError(.unprocessableContent, code: "invalid_media", message: lipSync.description)
+        case let storage as JobStorageError:
+            return apiError(for: storage.error, field: storage.side == .input ? "user_video_gs" : "output_video_gs")
         case is CancellationError:
             return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", message: "the request was cancelled")
         default:
             return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
+        }
+    }
+
+    /// Storage failures by kind: what the caller can fix is 4xx, a failing backend 502/503/504.
+    static func apiError(for error: StorageError, field: String) -> APIError {
+        let message = error.description
+        switch error.kind {
+        case .badRequest: return APIError(.badRequest, code: "invalid_uri", message: message, field: field)
+        case .notFound:
+            return APIError(.notFound, code: field == "user_video_gs" ? "input_not_found" : "output_folder_not_found", message: message, field: field)
+        case .forbidden: return APIError(.forbidden, code: "storage_forbidden", message: message, field: field)
+        case .tooLarge: return APIError(.contentTooLarge, code: "input_too_large", message: message, field: field)
+        case .conflict: return APIError(.conflict, code: "output_conflict", message: message, field: field)
+        case .unavailable: return APIError(.badGateway, code: "storage_unavailable", message: message, field: field)
+        case .configuration: return APIError(.serviceUnavailable, code: "storage_not_configured", message: message, field: field)
+        case .timeout: return APIError(.gatewayTimeout, code: "storage_timeout", message: message, field: field)
         }
     }
 

@@ -11,6 +11,7 @@ import Hummingbird
 import Pipeline
 import Server
 import Speech
+import Storage
 import VoiceConversion
 
 @main
@@ -56,7 +57,8 @@ func reportingUserErrors(_ command: String, _ body: () async throws -> Void) asy
         try await body()
     } catch let error as any Error & CustomStringConvertible
         where error is MediaError || error is SpeechError || error is LipSyncError || error is FaceTrackingError
-        || error is ModelManifestError || error is VoiceConversionError || error is UserFacingFailure {
+        || error is ModelManifestError || error is VoiceConversionError || error is UserFacingFailure
+        || error is StorageError || error is JobStorageError {
         failCommand(command, error.description)
     }
 }
@@ -281,6 +283,8 @@ struct Generate: AsyncParsableCommand {
     func run() async throws {
         var configuration = try common.configuration()
         if let models { configuration.modelsDirectory = models }
+        // The operator's own command: local paths anywhere unless STORAGE_ROOTS says otherwise.
+        if ProcessInfo.processInfo.environment["STORAGE_ROOTS"] == nil { configuration.storage.roots = ["/"] }
         LoggingSetup.bootstrap(configuration)
         let options = try lipSync.renderOptions(configuration)
         let choice = try lipSync.detectorChoice()
@@ -301,9 +305,10 @@ struct Generate: AsyncParsableCommand {
                 voice: try VoiceSetup.makeConverter(configuration, environment: environment, float16: lipSync.float16),
                 renderer: try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice, float16: lipSync.float16),
                 limits: configuration.mediaLimits)
+            let storage = await StorageSetup.makeService(configuration)
             let result = try await pipeline.run(JobRequest(
                 video: video, text: text, language: language, output: out, ttsEngine: engineID, ttsVoice: ttsVoice,
-                voiceMode: mode, seed: seed, lipSync: options))
+                voiceMode: mode, seed: seed, lipSync: options), storage: storage, workspaceBase: configuration.storage.temporaryDirectory, label: "generate")
             print("wrote \(out): \(result.frames) frames, \(result.width)×\(result.height)")
             print("speech: \(result.ttsEngine.rawValue) (\(result.ttsVoice))" + (result.ttsFallbackReason.map { "; fallback: \($0)" } ?? ""))
             print("voice: \(result.voiceMode.rawValue)" + (result.voiceModeReason.map { " — \($0)" } ?? ""))
@@ -409,6 +414,7 @@ struct Serve: AsyncParsableCommand {
         if configuration.preload { _ = try await provider.pipeline() }
         let server = LipSyncServer(provider: provider,
                                    limiter: JobLimiter(maxConcurrent: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs),
+                                   storage: await StorageSetup.makeService(configuration), workspaceBase: configuration.storage.temporaryDirectory,
                                    defaults: LipSyncOptions(limits: configuration.mediaLimits))
         let app = Application(router: server.router(),
                               configuration: .init(address: .hostname(configuration.host, port: configuration.port)), logger: logger)

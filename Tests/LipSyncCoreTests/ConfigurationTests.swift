@@ -1,6 +1,8 @@
+import Foundation
 import Inference
 import LipSyncCore
 import Media
+import Storage
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -79,6 +81,40 @@ import Testing
     ])
     func invalid(environment: [String: String], message: String) {
         let error = #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(environment) }
+        #expect(error?.description == message)
+    }
+}
+
+@Suite struct StorageSettingsTests {
+    @Test func defaults() throws {
+        let settings = try Configuration.fromEnvironment([:]).storage
+        #expect(settings.roots == [FileManager.default.currentDirectoryPath])
+        #expect(!settings.httpsInput && settings.httpsAllowedHosts.isEmpty)
+        #expect(settings.credentials == .metadataServer(host: "metadata.google.internal"))
+    }
+
+    @Test func readsEnvironment() throws {
+        let settings = try Configuration.fromEnvironment([
+            "STORAGE_ROOTS": "/srv/in:/srv/out", "TEMP_DIR": "/scratch", "HTTPS_INPUT": "yes",
+            "HTTPS_INPUT_ALLOWED_HOSTS": "media.example.com, *.CDN.example.org", "HTTPS_INPUT_MAX_REDIRECTS": "1",
+            "STORAGE_EMULATOR_HOST": "localhost:9023", "GOOGLE_APPLICATION_CREDENTIALS": "/keys/sa.json",
+        ]).storage
+        #expect(settings.roots == ["/srv/in", "/srv/out"])
+        #expect(settings.temporaryDirectory == "/scratch")
+        #expect(settings.httpsInput && settings.httpsMaxRedirects == 1)
+        #expect(settings.httpsAllowedHosts == ["media.example.com", "*.cdn.example.org"])
+        #expect(settings.credentials == .emulator(endpoint: "http://localhost:9023"))  // the emulator wins, as in Google's clients
+    }
+
+    @Test(arguments: [
+        ("STORAGE_ROOTS", "relative/dir", "STORAGE_ROOTS=relative/dir is invalid: expected absolute folders separated by ':'"),
+        ("TEMP_DIR", "tmp", "TEMP_DIR=tmp is invalid: expected an absolute folder"),
+        ("HTTPS_INPUT", "maybe", "HTTPS_INPUT=maybe is invalid: expected true or false"),
+        ("HTTPS_INPUT_ALLOWED_HOSTS", "http://x.com/", "HTTPS_INPUT_ALLOWED_HOSTS=http://x.com/ is invalid: expected host names such as media.example.com or *.example.com"),
+        ("GCS_TIMEOUT_SECONDS", "0", "GCS_TIMEOUT_SECONDS=0 is invalid: expected an integer from 1 to 3600"),
+    ])
+    func invalidValuesNameTheVariable(variable: String, value: String, message: String) {
+        let error = #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment([variable: value]) }
         #expect(error?.description == message)
     }
 }

@@ -1,0 +1,69 @@
+import Foundation
+import Storage
+
+/// A storage failure of a job, with the side it happened on (so the server can name the
+/// request field at fault).
+public struct JobStorageError: Error, Sendable, CustomStringConvertible {
+    public enum Side: Sendable { case input, output }
+    public let side: Side
+    public let error: StorageError
+
+    public init(side: Side, error: StorageError) {
+        self.side = side
+        self.error = error
+    }
+
+    public var description: String { error.description }
+}
+
+extension LipSyncPipeline {
+    /// The whole job on storage URIs: `request.video` and `request.output` are URIs (gs://,
+    /// file://, local paths, https:// input). The input is fetched into a per-request
+    /// workspace, the video rendered there and stored at the output URI; the workspace is
+    /// removed however the job ends, so nothing partial is left behind. The output
+    /// destination is checked before any work starts.
+    public func run(_ request: JobRequest, storage: StorageService, workspaceBase: String, label: String) async throws -> JobResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let input = try Self.uri(request.video, side: .input)
+        let output = try Self.uri(request.output, side: .output)
+        do { try storage.checkOutput(output) } catch let error as StorageError { throw JobStorageError(side: .output, error: error) }
+
+        return try await RequestWorkspace.with(in: workspaceBase, label: label) { workspace in
+            var local = request
+            let fetchStart = clock.now
+            do {
+                local.video = try await storage.read(input, into: workspace)
+            } catch let error as StorageError {
+                throw JobStorageError(side: .input, error: error)
+            }
+            let fetchSeconds = (clock.now - fetchStart).seconds
+            try Task.checkCancellation()
+            local.output = workspace.path("output.mp4")
+            let rendered = try await run(local)
+
+            let storeStart = clock.now
+            do {
+                try await storage.write(local.output, to: output, contentType: "video/mp4")
+            } catch let error as StorageError {
+                throw JobStorageError(side: .output, error: error)
+            }
+            var timings = rendered.timings
+            timings.fetchInput = fetchSeconds
+            timings.storeOutput = (clock.now - storeStart).seconds
+            timings.total = (clock.now - started).seconds
+            return rendered.with(output: request.output, timings: timings)
+        }
+    }
+
+    static func uri(_ text: String, side: JobStorageError.Side) throws -> StorageURI {
+        do { return try StorageURI(parsing: text) } catch { throw JobStorageError(side: side, error: error) }
+    }
+}
+
+extension JobResult {
+    func with(output: String, timings: JobTimings) -> JobResult {
+        JobResult(output: output, frames: frames, width: width, height: height, ttsEngine: ttsEngine, ttsVoice: ttsVoice, voiceMode: voiceMode,
+                  voiceModeReason: voiceModeReason, ttsFallbackReason: ttsFallbackReason, timings: timings)
+    }
+}

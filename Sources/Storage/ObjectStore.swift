@@ -1,0 +1,85 @@
+import Foundation
+
+/// Reads inputs and writes outputs named by URI.
+public protocol ObjectStore: Sendable {
+    /// A local file holding the object's bytes: the file itself for local paths, else a
+    /// download inside `workspace` (removed with it).
+    func read(_ uri: StorageURI, into workspace: RequestWorkspace) async throws -> String
+    /// Stores `file` at `uri`; on failure nothing is left under the destination's name.
+    func write(_ file: String, to uri: StorageURI, contentType: String) async throws
+    func exists(_ uri: StorageURI) async throws -> Bool
+}
+
+/// The server's storage: routes each URI to local files, Cloud Storage or the https:// input
+/// fetcher, by scheme. A scheme whose backend is not configured gets a clear error.
+public struct StorageService: ObjectStore {
+    public let local: LocalStore
+    public let gcs: GoogleCloudStore?
+    /// Why gs:// cannot be used, when `gcs` is nil.
+    public let gcsUnavailable: String
+    /// nil: https:// inputs are switched off.
+    public let https: HTTPSInput?
+
+    public init(local: LocalStore, gcs: GoogleCloudStore?, gcsUnavailable: String = "gs:// storage is not configured", https: HTTPSInput?) {
+        self.local = local
+        self.gcs = gcs
+        self.gcsUnavailable = gcsUnavailable
+        self.https = https
+    }
+
+    public func read(_ uri: StorageURI, into workspace: RequestWorkspace) async throws -> String {
+        switch uri {
+        case .local(let path):
+            return try local.resolveInput(path)
+        case .gcs(let bucket, let object):
+            let file = workspace.path("input-" + Self.fileName(object))
+            try await requireGCS(uri).download(bucket: bucket, object: object, to: file)
+            return file
+        case .https(let url):
+            guard let https else { throw StorageError.unsupportedURI(uri.description, reason: "https:// inputs are switched off (HTTPS_INPUT=true enables them)") }
+            let file = workspace.path("input-" + Self.fileName(url.lastPathComponent))
+            try await https.download(url, to: file)
+            return file
+        }
+    }
+
+    public func write(_ file: String, to uri: StorageURI, contentType: String) async throws {
+        switch uri {
+        case .local(let path):
+            try local.write(file, to: path)
+        case .gcs(let bucket, let object):
+            try await requireGCS(uri).upload(file, bucket: bucket, object: object, contentType: contentType)
+        case .https:
+            throw StorageError.unsupportedURI(uri.description, reason: "https:// is for inputs only; write to gs:// or a local path")
+        }
+    }
+
+    public func exists(_ uri: StorageURI) async throws -> Bool {
+        switch uri {
+        case .local(let path): local.exists(path)
+        case .gcs(let bucket, let object): try await requireGCS(uri).metadata(bucket: bucket, object: object) != nil
+        case .https: throw StorageError.unsupportedURI(uri.description, reason: "existence checks are for gs:// and local paths")
+        }
+    }
+
+    /// Checks an output destination before any work is done (a bad output URI fails fast).
+    public func checkOutput(_ uri: StorageURI) throws {
+        switch uri {
+        case .local(let path): _ = try local.resolveOutput(path)
+        case .gcs: _ = try requireGCS(uri)
+        case .https: throw StorageError.unsupportedURI(uri.description, reason: "https:// is for inputs only; write to gs:// or a local path")
+        }
+    }
+
+    func requireGCS(_ uri: StorageURI) throws -> GoogleCloudStore {
+        guard let gcs else { throw StorageError.noCredentials(reason: gcsUnavailable) }
+        return gcs
+    }
+
+    /// The last path component, kept to safe characters (its extension helps FFmpeg probing).
+    static func fileName(_ name: String) -> String {
+        let last = name.split(separator: "/").last.map(String.init) ?? ""
+        let safe = String(last.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) ? Character($0) : "_" }.suffix(80))
+        return safe.isEmpty || safe.allSatisfy({ $0 == "." }) ? "object" : safe
+    }
+}

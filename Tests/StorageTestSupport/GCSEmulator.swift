@@ -1,0 +1,81 @@
+import AsyncHTTPClient
+import Foundation
+import Storage
+
+/// A real Cloud Storage emulator (PyPI gcp-storage-emulator, installed into .venv by
+/// `make setup`), started per test on a free loopback port with an in-memory bucket.
+public final class GCSEmulator: Sendable {
+    public static let bucket = "lipsync-test"
+    public let endpoint: String
+    private let process: Process
+
+    static var executable: String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".venv/bin/gcp-storage-emulator").path
+    }
+
+    public init() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: Self.executable + " (run `make setup`)"])
+        }
+        let port = try Self.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["start", "--port", "\(port)", "-H", "127.0.0.1", "--default-bucket", Self.bucket, "-M", "-q"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        self.endpoint = "http://127.0.0.1:\(port)"
+        // Ready when the bucket list answers (the emulator takes ~1 s to start).
+        for _ in 0..<100 {
+            var request = HTTPClientRequest(url: endpoint + "/storage/v1/b")
+            request.method = .GET
+            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(1)), response.status == .ok { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "the GCS emulator did not start on port \(port)"])
+    }
+
+    /// The emulator does not stop on SIGTERM, and Foundation's waitUntilExit spins off the
+    /// main thread on Linux: SIGKILL, then a bounded wait for Foundation to reap it.
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+    }
+
+    public func store(settings: GoogleCloudStore.Settings = .init(), endpoint: String? = nil) -> GoogleCloudStore {
+        var settings = settings
+        settings.endpoint = endpoint ?? self.endpoint
+        return GoogleCloudStore(settings: settings, client: .shared, tokens: nil)
+    }
+
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw CocoaError(.featureUnsupported) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Random bytes of a given size in a temporary file.
+public func temporaryFile(bytes count: Int, seed: UInt64 = 1) throws -> String {
+    var state = seed &+ 0x9E37_79B9_7F4A_7C15
+    var data = Data(capacity: count)
+    for _ in 0..<count {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        data.append(UInt8(truncatingIfNeeded: state >> 33))
+    }
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("storage-\(UUID().uuidString)").path
+    try data.write(to: URL(fileURLWithPath: path))
+    return path
+}
