@@ -9,7 +9,7 @@ FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build release fixtures test modelkit-test demo bench doctor clean
+.PHONY: setup build release fixtures test modelkit-test openapi-check demo bench doctor clean
 
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -31,12 +31,16 @@ $(FIXTURES)/.stamp: $(wildcard tools/modelkit/modelkit/*.py) scripts/versions.en
 
 fixtures: setup $(FIXTURES)/.stamp
 
-test: setup fixtures modelkit-test
+test: setup fixtures modelkit-test openapi-check
 	LIPSYNC_FIXTURES=$(FIXTURES) swift test $(SWIFT_BUILD_FLAGS)
 
 # tools/modelkit's own tests (checkpoint reader, graph builders, models folder).
 modelkit-test: setup
 	cd tools/modelkit && $(PYTHON) -m unittest discover -s tests -t .
+
+# The server's OpenAPI 3.1 document (served at GET /openapi.yaml) against the OpenAPI schema.
+openapi-check: setup
+	$(PYTHON) -m openapi_spec_validator --schema 3.1 Sources/Server/Resources/openapi.yaml
 
 # The main job on embedded defaults (the README's first command): prepare models
 # (checkpoints/ converted, else full-size stand-ins with a notice), make a sample selfie

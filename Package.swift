@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "4.1.0"..<"5.0.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // C interop: ONNX Runtime (pkg-config libonnxruntime; `make setup` provides one under .deps/).
@@ -66,16 +68,22 @@ let package = Package(
         // Orchestration.
         .target(
             name: "Pipeline",
-            dependencies: ["Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", "Storage", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", "Storage", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
 
         // Delivery: the HTTP server (Hummingbird 2).
         .target(
             name: "Server",
             dependencies: [
-                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage",
+                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Inference",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
-            ]),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")]),
 
         // Core: configuration, logging set-up, diagnostics shared by the executables.
         .target(
@@ -91,6 +99,7 @@ let package = Package(
             dependencies: [
                 "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         .executableTarget(
@@ -125,6 +134,8 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference", "Storage", "StorageTestSupport",
+                "LipSyncCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

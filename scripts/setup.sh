@@ -12,8 +12,9 @@
 #     and a generated libonnxruntime.pc. Skipped where `pkg-config libonnxruntime` already
 #     works (Debian 13, Ubuntu 25.04+, Homebrew).
 #   * A project-local Python virtualenv in .venv with onnx, numpy, onnxruntime and
-#     piper-phonemize (tools/modelkit, fixtures, reference outputs), and gcp-storage-emulator
-#     (the Storage tests run it as a local GCS).
+#     piper-phonemize (tools/modelkit, fixtures, reference outputs), gcp-storage-emulator
+#     (the Storage tests run it as a local GCS) and openapi-spec-validator (`make
+#     openapi-check` validates the server's Sources/Server/Resources/openapi.yaml).
 #
 # Versions come from scripts/versions.env. Environment: LIPSYNC_ROOT (default: repo root).
 set -euo pipefail
@@ -27,7 +28,7 @@ for arg in "$@"; do
   case "$arg" in
     --gpu) flavor=gpu ;;
     --cpu) flavor=cpu ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,7 +55,7 @@ fi
 # ---------------------------------------------------------------- Python virtualenv
 venv="$root/.venv"
 py_stamp="$venv/.lipsync-requirements"
-py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION tflite2onnx==$PY_TFLITE2ONNX_VERSION tflite==$PY_TFLITE_VERSION gcp-storage-emulator==$PY_GCS_EMULATOR_VERSION"
+py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION tflite2onnx==$PY_TFLITE2ONNX_VERSION tflite==$PY_TFLITE_VERSION gcp-storage-emulator==$PY_GCS_EMULATOR_VERSION openapi-spec-validator==$PY_OPENAPI_VALIDATOR_VERSION"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
   say "creating Python virtualenv in .venv ($py_want)"
   python3 -m venv "$venv"

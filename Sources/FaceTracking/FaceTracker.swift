@@ -63,7 +63,9 @@ public struct FaceTracker: Sendable {
         self.options = options
     }
 
-    public func track(_ frames: [DecodedFrame]) throws -> FaceTrack {
+    /// The track of `frames`; with a `memo`, frames it already knows are not detected again
+    /// and new detections are added to it.
+    public func track(_ frames: [DecodedFrame], memo: DetectionMemo? = nil) throws -> FaceTrack {
         guard let first = frames.first else { throw FaceTrackingError.noFrames }
         let (width, height) = (first.frame.width, first.frame.height)
         if case .box(let box) = options.mode {
@@ -80,8 +82,16 @@ public struct FaceTracker: Sendable {
         case .box: []
         }
         var detected: [Int: FaceBox?] = [:]
+        var reused = 0
         for index in keys {
-            detected[index] = try detect(frames[index], index: index)
+            if let known = memo?.lookup(frames[index].index) {
+                detected[index] = known
+                reused += 1
+            } else {
+                let box = try detect(frames[index], index: index)
+                memo?.store(frames[index].index, box)
+                detected[index] = box
+            }
         }
 
         var raw: [FaceBox?] = Array(repeating: nil, count: frames.count)
@@ -110,7 +120,7 @@ public struct FaceTracker: Sendable {
             }
         }
         if options.smoothing { boxes = Self.smoothed(boxes) }
-        return FaceTrack(boxes: boxes, detectedFrames: keys.count)
+        return FaceTrack(boxes: boxes, detectedFrames: keys.count - reused)
     }
 
     private func detect(_ decoded: DecodedFrame, index: Int) throws -> FaceBox? {

@@ -12,6 +12,9 @@ public struct ModelManifest: Sendable {
         /// Random weights (for tests and benchmarks), not a converted checkpoint.
         public let standin: Bool
         public let sha256: String
+        /// Where the weights came from: `checkpoint` + `sha256` for converted checkpoints,
+        /// `standin` for random weights, `package`/`member` for downloaded models.
+        public let source: [String: String]?
     }
 
     public let directory: String

@@ -19,6 +19,8 @@ public struct LipSyncOptions: Sendable {
     public var limits: MediaLimits
     /// Receives every output frame before encoding (parity checks and debugging).
     public var frameSink: (@Sendable (_ index: Int, _ frame: Frame) throws -> Void)?
+    /// Face detections remembered for this input video (per-video cache); nil: detect every key frame.
+    public var detections: DetectionMemo?
 
     public init(tracking: TrackingOptions = TrackingOptions(), frameOrder: FrameOrder = .pingPong, composite: CompositeMode = .blend,
                 batchSize: Int = 16, detectionMaxSide: Int? = 320, maxSpeechSeconds: Double = 30,
@@ -113,7 +115,7 @@ public struct LipSyncRenderer: Sendable {
         let frames = try measure(\.decode) { try decoder?.frames(upTo: starts.count) ?? [photo].compactMap { $0 } }
         guard !frames.isEmpty else { throw LipSyncError.noFrames }
         let schedule = FrameSchedule(outputCount: starts.count, sourceCount: frames.count, order: options.frameOrder)
-        let track = try measure(\.track) { try FaceTracker(detector: detector, options: options.tracking).track(frames) }
+        let track = try measure(\.track) { try FaceTracker(detector: detector, options: options.tracking).track(frames, memo: options.detections) }
         try Task.checkCancellation()
 
         let (width, height) = (frames[0].frame.width, frames[0].frame.height)

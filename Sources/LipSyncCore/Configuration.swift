@@ -33,6 +33,14 @@ public struct Configuration: Sendable, Equatable {
     public var maxQueuedJobs = 8
     /// `PRELOAD` (default true): load every model at start-up rather than on the first request.
     public var preload = true
+    /// `VIDEO_CACHE_ENTRIES` (0–100 000, default 64): videos whose speaker embedding and face
+    /// detections are kept for later jobs (0: no cache).
+    public var videoCacheEntries = 64
+    /// `JOB_TIMEOUT_SECONDS` (1–86 400, default 600): a request's deadline, queueing included.
+    public var jobTimeoutSeconds = 600
+    /// `DRAIN_TIMEOUT_SECONDS` (0–3600, default 60): on SIGTERM/SIGINT, how long running jobs
+    /// may finish before they are cancelled.
+    public var drainTimeoutSeconds = 60
     /// Where inputs come from and outputs go (`STORAGE_ROOTS`, `TEMP_DIR`, `HTTPS_INPUT*`,
     /// Google credentials).
     public var storage = StorageSettings()
@@ -90,6 +98,15 @@ public struct Configuration: Sendable, Equatable {
         }
         if let value = environment["MAX_QUEUED_JOBS"] { configuration.maxQueuedJobs = try parseInteger(value, variable: "MAX_QUEUED_JOBS", in: 0...10_000) }
         if let value = environment["PRELOAD"] { configuration.preload = try parseBool(value, variable: "PRELOAD") }
+        if let value = environment["VIDEO_CACHE_ENTRIES"] {
+            configuration.videoCacheEntries = try parseInteger(value, variable: "VIDEO_CACHE_ENTRIES", in: 0...100_000)
+        }
+        if let value = environment["JOB_TIMEOUT_SECONDS"] {
+            configuration.jobTimeoutSeconds = try parseInteger(value, variable: "JOB_TIMEOUT_SECONDS", in: 1...86_400)
+        }
+        if let value = environment["DRAIN_TIMEOUT_SECONDS"] {
+            configuration.drainTimeoutSeconds = try parseInteger(value, variable: "DRAIN_TIMEOUT_SECONDS", in: 0...3600)
+        }
         try configuration.speech.read(environment)
         try configuration.storage.read(environment)
         return configuration
@@ -109,6 +126,29 @@ public struct Configuration: Sendable, Equatable {
                 variable: variable, value: text, expected: "an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+
+    /// Every setting as `VARIABLE=value` lines for the start-up log, secrets masked.
+    public var summary: [(variable: String, value: String)] {
+        func masked(_ secret: String?) -> String { secret == nil ? "unset" : "****** (set)" }
+        var rows: [(String, String)] = [
+            ("LOG_LEVEL", logLevel.rawValue), ("LIBRARY_LOG_LEVEL", libraryLogLevel.rawValue),
+            ("EXECUTION_PROVIDERS", executionProviders.map(\.description).joined(separator: ",")), ("INTRA_OP_THREADS", "\(intraOpThreads)"),
+            ("MAX_INPUT_BYTES", "\(mediaLimits.maxFileBytes)"), ("MAX_DURATION_SECONDS", "\(mediaLimits.maxDurationSeconds)"),
+            ("MAX_DIMENSION", "\(mediaLimits.maxDimension)"), ("MAX_FRAMES", "\(mediaLimits.maxFrameCount)"),
+            ("MODELS_DIR", modelsDirectory), ("HOST", host), ("PORT", "\(port)"),
+            ("MAX_CONCURRENT_JOBS", "\(maxConcurrentJobs)"), ("MAX_QUEUED_JOBS", "\(maxQueuedJobs)"), ("PRELOAD", "\(preload)"),
+            ("VIDEO_CACHE_ENTRIES", "\(videoCacheEntries)"), ("JOB_TIMEOUT_SECONDS", "\(jobTimeoutSeconds)"),
+            ("DRAIN_TIMEOUT_SECONDS", "\(drainTimeoutSeconds)"),
+            ("TTS_ENGINE", speech.defaultEngine.rawValue), ("TTS_FALLBACK", "\(speech.fallbackToEspeak)"),
+            ("TTS_MAX_CHARACTERS", "\(speech.maxCharacters)"), ("PIPER_VOICES_DIR", speech.piperVoicesDirectory ?? "unset"),
+            ("GOOGLE_TTS_API_KEY", masked(speech.googleAPIKey)), ("GOOGLE_TTS_ENDPOINT", speech.googleEndpoint),
+            ("STORAGE_ROOTS", storage.roots.joined(separator: ":")), ("TEMP_DIR", storage.temporaryDirectory),
+            ("STORAGE_CREDENTIALS", storage.credentials.description), ("HTTPS_INPUT", "\(storage.httpsInput)"),
+            ("HTTPS_INPUT_ALLOWED_HOSTS", storage.httpsAllowedHosts.isEmpty ? "any public host" : storage.httpsAllowedHosts.joined(separator: ",")),
+        ]
+        rows.sort { $0.0 < $1.0 }
+        return rows
     }
 
     /// Session options for the models, following this configuration.

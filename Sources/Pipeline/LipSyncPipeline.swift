@@ -20,9 +20,12 @@ public struct JobRequest: Sendable {
     /// Seed of the voice-conversion noise: the same request and seed give the same audio.
     public var seed: UInt64
     public var lipSync: LipSyncOptions
+    /// Put on every log line of the job (the server's request id).
+    public var requestID: String?
 
     public init(video: String, text: String, language: String, output: String, ttsEngine: SpeechEngineID? = nil, ttsVoice: String? = nil,
-                voiceMode: VoiceMode? = nil, seed: UInt64 = 0, lipSync: LipSyncOptions = LipSyncOptions()) {
+                voiceMode: VoiceMode? = nil, seed: UInt64 = 0, lipSync: LipSyncOptions = LipSyncOptions(), requestID: String? = nil) {
+        self.requestID = requestID
         self.video = video
         self.text = text
         self.language = language
@@ -39,6 +42,8 @@ public struct JobRequest: Sendable {
 /// `fetchInput` and `storeOutput` are zero for a job on local files (`run(_:)`).
 public struct JobTimings: Sendable, Equatable, Codable {
     public var fetchInput = 0.0
+    /// SHA-256 of the input, the per-video cache's key (zero without a cache).
+    public var hashInput = 0.0
     public var tts = 0.0
     public var speakerEmbedding = 0.0
     public var voiceConversion = 0.0
@@ -49,9 +54,18 @@ public struct JobTimings: Sendable, Equatable, Codable {
     /// (step, seconds) in pipeline order, render steps indented — the original's
     /// "Performance Analysis" block.
     public var rows: [(step: String, seconds: Double)] {
-        [("fetch input", fetchInput), ("text to speech", tts), ("speaker embedding", speakerEmbedding), ("voice conversion", voiceConversion)]
+        [("fetch input", fetchInput), ("hash input", hashInput), ("text to speech", tts), ("speaker embedding", speakerEmbedding), ("voice conversion", voiceConversion)]
             + render.rows.filter { $0.step != "total" }.map { ("  " + $0.step, $0.seconds) }
             + [("lip-sync render", render.total), ("store output", storeOutput), ("total", total)]
+    }
+
+    /// The rows keyed as in JSON, logs and metrics: `text_to_speech`, `track_faces`, `total`…
+    public var keyedRows: [(key: String, seconds: Double)] {
+        rows.map { (Self.key($0.step), $0.seconds) }
+    }
+
+    public static func key(_ step: String) -> String {
+        step.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "_")
     }
 }
 
@@ -67,6 +81,8 @@ public struct JobResult: Sendable {
     public let voiceModeReason: String?
     /// Why the requested TTS engine was not used, when it was not.
     public let ttsFallbackReason: String?
+    /// Whether the per-video work (speaker embedding, face detections) came from the cache.
+    public let cached: Bool
     public let timings: JobTimings
 }
 
@@ -76,14 +92,19 @@ public struct LipSyncPipeline: Sendable {
     public let voice: VoiceConverter?
     public let renderer: LipSyncRenderer
     public let limits: MediaLimits
+    /// Per-video work kept between jobs (nil: none).
+    public let cache: VideoCache?
+    /// What the registry loaded (set by whoever built the pipeline).
+    public var models = ModelReport()
     private let logger: Logger
 
     public init(speech: SpeechService, voice: VoiceConverter?, renderer: LipSyncRenderer, limits: MediaLimits = MediaLimits(),
-                logger: Logger = Logger(label: "lipsync.pipeline")) {
+                cache: VideoCache? = nil, logger: Logger = Logger(label: "lipsync.pipeline")) {
         self.speech = speech
         self.voice = voice
         self.renderer = renderer
         self.limits = limits
+        self.cache = cache
         self.logger = logger
     }
 
@@ -91,7 +112,19 @@ public struct LipSyncPipeline: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         var timings = JobTimings()
+        var logger = self.logger
+        if let id = request.requestID { logger[metadataKey: "request_id"] = "\(id)" }
         let (converter, reason) = chooseVoice(request)
+        // The per-video cache entry: same bytes and same detection settings.
+        var lipSync = request.lipSync
+        let hashStart = clock.now
+        let (videoEntry, cached): (VideoCache.Entry?, Bool) = {
+            // An unreadable input is reported by the decoders below, not here.
+            guard let cache, let digest = try? VideoCache.digest(of: request.video) else { return (nil, false) }
+            return cache.entry(for: "\(digest)|\(type(of: renderer.detector))|\(lipSync.detectionMaxSide ?? 0)|\(lipSync.tracking.missingFace)")
+        }()
+        lipSync.detections = videoEntry?.detections
+        timings.hashInput = cache == nil ? 0 : (clock.now - hashStart).seconds
 
         // TTS and the user's voice embedding do not depend on each other.
         async let synthesized: (SpeechResult, Double) = {
@@ -102,11 +135,13 @@ public struct LipSyncPipeline: Sendable {
         async let embedded: (Result<(embedding: [Float], rms: Float), Error>?, Double) = {
             guard let converter else { return (nil, 0) }
             let start = clock.now
+            if let known = videoEntry?.speaker { return (.success(known), (clock.now - start).seconds) }
             let outcome = Result { () throws -> (embedding: [Float], rms: Float) in
                 let reference = try AudioDecoder.decode(request.video, sampleRate: 16_000, limits: limits)
                 let range = SilenceTrimmer().voicedRange(reference.samples)
                 return (try converter.speakerEmbedding(of: reference), VoiceConverter.rms(Array(reference.samples[range])))
             }
+            if case .success(let voice) = outcome { videoEntry?.speaker = voice }
             return (outcome, (clock.now - start).seconds)
         }()
         let (tts, ttsSeconds) = try await synthesized
@@ -136,19 +171,17 @@ public struct LipSyncPipeline: Sendable {
             break
         }
         try Task.checkCancellation()
-        let rendered = try await renderer.render(video: request.video, speech: speechAudio, output: request.output, options: request.lipSync)
+        let rendered = try await renderer.render(video: request.video, speech: speechAudio, output: request.output, options: lipSync)
         timings.render = rendered.timings
         timings.total = (clock.now - started).seconds
         // One line: every step's seconds as metadata (the table is JobTimings.rows / report()).
-        var metadata: Logger.Metadata = ["output": "\(request.output)", "voice": "\(mode.rawValue)", "tts_engine": "\(tts.engine.rawValue)"]
-        for row in timings.rows {
-            let key = row.step.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "_")
-            metadata["seconds_" + key] = "\(String(format: "%.3f", row.seconds))"
-        }
+        var metadata: Logger.Metadata = ["output": "\(request.output)", "voice": "\(mode.rawValue)", "tts_engine": "\(tts.engine.rawValue)",
+                                         "cached": "\(cached)"]
+        for row in timings.keyedRows { metadata["seconds_" + row.key] = "\(String(format: "%.3f", row.seconds))" }
         logger.info("job done", metadata: metadata)
         return JobResult(output: request.output, frames: rendered.frames, width: rendered.width, height: rendered.height,
                          ttsEngine: tts.engine, ttsVoice: tts.voice, voiceMode: mode, voiceModeReason: modeReason,
-                         ttsFallbackReason: tts.fallbackReason, timings: timings)
+                         ttsFallbackReason: tts.fallbackReason, cached: cached, timings: timings)
     }
 
     private func chooseVoice(_ request: JobRequest) -> (VoiceConverter?, String?) {

@@ -41,6 +41,7 @@ extension LipSyncPipeline {
             try Task.checkCancellation()
             local.output = workspace.path("output.mp4")
             let rendered = try await run(local)
+            try Task.checkCancellation()  // a cancelled job stores nothing
 
             let storeStart = clock.now
             do {
@@ -64,6 +65,6 @@ extension LipSyncPipeline {
 extension JobResult {
     func with(output: String, timings: JobTimings) -> JobResult {
         JobResult(output: output, frames: frames, width: width, height: height, ttsEngine: ttsEngine, ttsVoice: ttsVoice, voiceMode: voiceMode,
-                  voiceModeReason: voiceModeReason, ttsFallbackReason: ttsFallbackReason, timings: timings)
+                  voiceModeReason: voiceModeReason, ttsFallbackReason: ttsFallbackReason, cached: cached, timings: timings)
     }
 }

@@ -11,6 +11,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public let field: String?
     public var requestID: String?
     public var retryAfterSeconds: Int?
+    /// Adds `Connection: close` (the job routes close their connection after answering).
+    public var closesConnection = false
 
     public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
@@ -37,6 +39,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfterSeconds { headers[.retryAfter] = "\(retryAfterSeconds)" }
         if let requestID { headers[HTTPField.Name("X-Request-Id")!] = requestID }
+        if closesConnection { headers[.connection] = "close" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 }

@@ -39,7 +39,16 @@ struct LipVideoResponse: Encodable {
     let voice_mode: String
     let voice_mode_reason: String?
     let tts_fallback_reason: String?
+    let cached: Bool
     let timings: [String: Double]
+}
+
+/// GET /api/v1/models: the model registry's report.
+struct ModelsResponse: Encodable {
+    let loaded: Bool
+    let provider: String?
+    let load_seconds: Double?
+    let models: [ModelReport.Model]
 }
 
 /// HTTP front of the pipeline, compatible with the original API (docs/server.md).
@@ -51,21 +60,33 @@ public struct LipSyncServer: Sendable {
     public let storage: StorageService
     /// Base folder of the per-request workspaces.
     public let workspaceBase: String
+    /// Deadline of one request from the moment it is validated (queueing included).
+    public let jobTimeout: Duration
+    public let metrics: ServerMetrics
     let logger: Logger
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!  // a valid constant header name
+    /// Every route's path (the metrics label set; the OpenAPI test compares it with the document).
+    static let paths: Set<String> = [
+        "/api/v1/lip-video", "/api/v1/lip-video-optimized", "/api/v1/preload-models", "/api/v1/models",
+        "/healthz", "/readyz", "/metrics", "/openapi.yaml",
+    ]
 
     public init(provider: PipelineProvider, limiter: JobLimiter, storage: StorageService, workspaceBase: String = NSTemporaryDirectory(),
-                defaults: LipSyncOptions = LipSyncOptions(), logger: Logger = Logger(label: "lipsync.server")) {
+                defaults: LipSyncOptions = LipSyncOptions(), jobTimeout: Duration = .seconds(600), metrics: ServerMetrics = ServerMetrics(),
+                logger: Logger = Logger(label: "lipsync.server")) {
         self.provider = provider
         self.limiter = limiter
         self.storage = storage
         self.workspaceBase = workspaceBase
         self.defaults = defaults
+        self.jobTimeout = jobTimeout
+        self.metrics = metrics
         self.logger = logger
     }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics, routes: Self.paths))
         router.post("/api/v1/lip-video") { request, context in try await self.lipVideo(request, context: context) }
         router.post("/api/v1/lip-video-optimized") { request, context in try await self.lipVideo(request, context: context) }
         router.post("/api/v1/preload-models") { _, _ -> Response in
@@ -76,6 +97,11 @@ public struct LipSyncServer: Sendable {
             }
             return try Self.json(["status": "ok", "message": "models loaded"])
         }
+        router.get("/api/v1/models") { _, _ -> Response in
+            let report = await provider.loaded?.models
+            return try Self.json(ModelsResponse(loaded: report != nil, provider: report?.provider, load_seconds: report?.loadSeconds,
+                                                models: report?.models ?? []))
+        }
         router.get("/healthz") { _, _ in try Self.json(["status": "ok"]) }
         router.get("/readyz") { _, _ -> Response in
             guard await provider.isLoaded else {
@@ -83,30 +109,70 @@ public struct LipSyncServer: Sendable {
             }
             return try Self.json(["status": "ready"])
         }
+        router.get("/metrics") { _, _ -> Response in
+            let text = metrics.render(inFlight: await limiter.inFlight, queued: await limiter.queued,
+                                      loadSeconds: await provider.loaded?.models.loadSeconds)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/openapi.yaml") { _, _ -> Response in
+            guard let document = OpenAPIDocument.yaml else {
+                throw APIError(.internalServerError, code: "openapi_missing", message: "the OpenAPI document is not installed next to the binary")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: document)))
+        }
         return router
     }
 
     func lipVideo(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let requestID = request.headers[Self.requestIDHeader] ?? UUID().uuidString.lowercased()
+        let requestID = request.headers[Self.requestIDHeader].flatMap(Self.acceptableRequestID) ?? UUID().uuidString.lowercased()
         var log = logger
         log[metadataKey: "request_id"] = "\(requestID)"
         do {
-            let bytes: ByteBuffer
-            do {
-                bytes = try await request.body.collect(upTo: 64 * 1024)
-            } catch {
-                throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than 64 KiB")
+            // A client that hangs up cancels its job (and the job's workspace goes with it).
+            var response = try await request.body.consumeWithCancellationOnInboundClose { body in
+                try await runJob(body, requestID: requestID, log: log)
             }
-            let body: LipVideoRequest
-            do {
-                body = try JSONDecoder().decode(LipVideoRequest.self, from: Data(buffer: bytes))
-            } catch let error as DecodingError {
-                throw Self.describe(error)
+            response.headers[Self.requestIDHeader] = requestID
+            response.headers[.connection] = "close"
+            return response
+        } catch var error as APIError {
+            error.requestID = requestID
+            error.closesConnection = true
+            log.notice("request refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
+            throw error
+        } catch {
+            var api = Self.apiError(for: error)
+            api.requestID = requestID
+            api.closesConnection = true
+            if api.status == .internalServerError {
+                log.error("job failed", metadata: ["error": "\(error)"])
+            } else {
+                log.notice("job refused", metadata: ["code": "\(api.code)", "reason": "\(api.message)"])
             }
-            let job = try makeJob(body)
+            throw api
+        }
+    }
+
+    func runJob(_ body: RequestBody, requestID: String, log: Logger) async throws -> Response {
+        let bytes: ByteBuffer
+        do {
+            bytes = try await body.collect(upTo: 64 * 1024)
+        } catch {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than 64 KiB")
+        }
+        let fields: LipVideoRequest
+        do {
+            fields = try JSONDecoder().decode(LipVideoRequest.self, from: Data(buffer: bytes))
+        } catch let error as DecodingError {
+            throw Self.describe(error)
+        }
+        var job = try makeJob(fields)
+        job.requestID = requestID
+        let result = try await Self.withDeadline(jobTimeout) { [self, job] in
             do {
                 try await limiter.acquire()
-            } catch {
+            } catch JobLimiter.Refusal.full {
                 throw APIError(.tooManyRequests, code: "busy", message: "the server is busy; retry later", retryAfterSeconds: 5)
             }
             defer { Task { await limiter.release() } }
@@ -117,32 +183,36 @@ public struct LipSyncServer: Sendable {
                 throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
             }
             log.info("job started", metadata: ["input": "\(job.video)", "output": "\(job.output)"])
-            let result = try await pipeline.run(job, storage: storage, workspaceBase: workspaceBase, label: requestID)
-            var timings: [String: Double] = [:]
-            for row in result.timings.rows {
-                timings[row.step.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "_")] = (row.seconds * 1000).rounded() / 1000
-            }
-            let response = LipVideoResponse(
-                status: "ok", output_video_gs: body.output_video_gs, request_id: requestID, frames: result.frames, width: result.width,
-                height: result.height, tts_engine: result.ttsEngine.rawValue, voice_mode: result.voiceMode.rawValue,
-                voice_mode_reason: result.voiceModeReason, tts_fallback_reason: result.ttsFallbackReason, timings: timings)
-            var encoded = try Self.json(response)
-            encoded.headers[Self.requestIDHeader] = requestID
-            return encoded
-        } catch var error as APIError {
-            error.requestID = requestID
-            log.notice("request refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
-            throw error
-        } catch {
-            var api = Self.apiError(for: error)
-            api.requestID = requestID
-            if api.status == .internalServerError {
-                log.error("job failed", metadata: ["error": "\(error)"])
-            } else {
-                log.notice("job refused", metadata: ["code": "\(api.code)", "reason": "\(api.message)"])
-            }
-            throw api
+            return try await pipeline.run(job, storage: storage, workspaceBase: workspaceBase, label: requestID)
         }
+        metrics.recordJob(result.timings, cached: result.cached)
+        var timings: [String: Double] = [:]
+        for row in result.timings.keyedRows { timings[row.key] = (row.seconds * 1000).rounded() / 1000 }
+        return try Self.json(LipVideoResponse(
+            status: "ok", output_video_gs: fields.output_video_gs, request_id: requestID, frames: result.frames, width: result.width,
+            height: result.height, tts_engine: result.ttsEngine.rawValue, voice_mode: result.voiceMode.rawValue,
+            voice_mode_reason: result.voiceModeReason, tts_fallback_reason: result.ttsFallbackReason, cached: result.cached, timings: timings))
+    }
+
+    /// Runs `body`, cancelling it when `limit` passes first (then 504 `deadline_exceeded`).
+    static func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw APIError(.gatewayTimeout, code: "deadline_exceeded", message: "the job did not finish within \(limit) (JOB_TIMEOUT_SECONDS)")
+            }
+            return value
+        }
+    }
+
+    /// A client's X-Request-Id is echoed when it is short printable ASCII (it goes into logs).
+    static func acceptableRequestID(_ text: String) -> String? {
+        text.count <= 128 && !text.isEmpty && text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) ? text : nil
     }
 
     /// The pipeline request for a validated body. Both URIs are parsed and the output

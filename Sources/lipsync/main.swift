@@ -10,6 +10,7 @@ import Media
 import Hummingbird
 import Pipeline
 import Server
+import ServiceLifecycle
 import Speech
 import Storage
 import VoiceConversion
@@ -300,11 +301,7 @@ struct Generate: AsyncParsableCommand {
         }
         let environment = try startInference(configuration)
         try await reportingUserErrors("generate") {
-            let pipeline = LipSyncPipeline(
-                speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
-                voice: try VoiceSetup.makeConverter(configuration, environment: environment, float16: lipSync.float16),
-                renderer: try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice, float16: lipSync.float16),
-                limits: configuration.mediaLimits)
+            let pipeline = try PipelineSetup.makePipeline(configuration, environment: environment, detector: choice, float16: lipSync.float16)
             let storage = await StorageSetup.makeService(configuration)
             let result = try await pipeline.run(JobRequest(
                 video: video, text: text, language: language, output: out, ttsEngine: engineID, ttsVoice: ttsVoice,
@@ -397,29 +394,26 @@ struct Serve: AsyncParsableCommand {
         if let models { configuration.modelsDirectory = models }
         LoggingSetup.bootstrap(configuration)
         let logger = Logger(label: "lipsync.server")
+        for row in configuration.summary { logger.info("setting", metadata: ["variable": "\(row.variable)", "value": "\(row.value)"]) }
         let environment = try startInference(configuration)
         let settings = configuration
-        let provider = PipelineProvider {
-            let clock = ContinuousClock()
-            let start = clock.now
-            let pipeline = LipSyncPipeline(
-                speech: try SpeechSetup.makeService(settings, environment: environment, httpClient: .shared),
-                voice: try VoiceSetup.makeConverter(settings, environment: environment),
-                renderer: try LipSyncSetup.makeRenderer(settings, environment: environment, detector: .blazeface),
-                limits: settings.mediaLimits)
-            logger.info("models loaded", metadata: ["folder": "\(settings.modelsDirectory)", "seconds": "\(String(format: "%.2f", (clock.now - start).seconds))",
-                                                    "voice_conversion": "\(pipeline.voice == nil ? "none" : "freevc")"])
-            return pipeline
-        }
+        let provider = PipelineProvider { try PipelineSetup.makePipeline(settings, environment: environment) }
         if configuration.preload { _ = try await provider.pipeline() }
         let server = LipSyncServer(provider: provider,
                                    limiter: JobLimiter(maxConcurrent: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs),
                                    storage: await StorageSetup.makeService(configuration), workspaceBase: configuration.storage.temporaryDirectory,
-                                   defaults: LipSyncOptions(limits: configuration.mediaLimits))
+                                   defaults: LipSyncOptions(limits: configuration.mediaLimits),
+                                   jobTimeout: .seconds(configuration.jobTimeoutSeconds))
         let app = Application(router: server.router(),
                               configuration: .init(address: .hostname(configuration.host, port: configuration.port)), logger: logger)
         logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)",
                                             "max_concurrent_jobs": "\(configuration.maxConcurrentJobs)", "max_queued_jobs": "\(configuration.maxQueuedJobs)"])
-        try await app.runService()
+        // SIGTERM/SIGINT: stop accepting, let running jobs finish for DRAIN_TIMEOUT_SECONDS,
+        // then cancel what is left (its workspaces are removed), then release the models.
+        var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.drainTimeoutSeconds)
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        await provider.release()
+        logger.info("stopped; models released")
     }
 }

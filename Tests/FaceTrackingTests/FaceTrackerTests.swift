@@ -39,6 +39,25 @@ import Testing
         #expect(track.boxes[5] == FaceBox(x1: 60, y1: 30, x2: 120, y2: 90))
     }
 
+    /// A memo of earlier detections: a later, longer track detects only the new frames and
+    /// equals the track computed from scratch.
+    @Test func memoSkipsFramesDetectedBefore() throws {
+        let answers = (0..<6).map { face(10 + Double($0) * 3, 20 + Double($0)) }
+        let options = TrackingOptions(mode: .every, smoothing: true, pads: Pads(top: 0, bottom: 10, left: 0, right: 0))
+        let memo = DetectionMemo()
+        let first = ScriptedDetector(Array(answers[0..<4]))
+        _ = try FaceTracker(detector: first, options: options).track(frames(4), memo: memo)
+        #expect(first.calls == 4 && memo.count == 4)
+        let second = ScriptedDetector(Array(answers[4..<6]))
+        let cached = try FaceTracker(detector: second, options: options).track(frames(6), memo: memo)
+        #expect(second.calls == 2 && cached.detectedFrames == 2 && memo.count == 6)
+        let fresh = try FaceTracker(detector: ScriptedDetector(answers), options: options).track(frames(6))
+        #expect(cached.boxes == fresh.boxes)
+        let again = ScriptedDetector([])
+        #expect(try FaceTracker(detector: again, options: options).track(frames(6), memo: memo).boxes == fresh.boxes)
+        #expect(again.calls == 0)
+    }
+
     /// The original's in-place smoothing on 7 boxes, computed by hand from
     /// inference.py's get_smoothened_boxes (integer array, T = 5).
     @Test func smoothingMatchesTheOriginal() throws {

@@ -5,14 +5,18 @@ import Hummingbird
 import HummingbirdTesting
 import Inference
 import LipSync
+import AsyncHTTPClient
+import LipSyncCore
 import Logging
 import Media
 import NIOCore
 import Pipeline
 @testable import Server
+import ServiceLifecycle
 import Speech
 import Storage
 import StorageTestSupport
+import Synchronization
 import Testing
 import VoiceConversion
 
@@ -28,43 +32,52 @@ import VoiceConversion
         catch { preconditionFailure("ONNX Runtime did not start: \(error)") }
     }()
 
-    /// The tiny stand-in models, loaded by the provider on first use.
+    /// The tiny stand-in models, loaded by the registry (PipelineSetup) on first use.
     static func provider() -> PipelineProvider {
         PipelineProvider {
-            let manifest = try ModelManifest(directory: fixtures + "/models")
-            func session(_ kind: String) throws -> InferenceSession {
-                try InferenceSession(environment: environment, modelPath: manifest.path(of: kind))
-            }
-            let voice = try VoiceConverter(
-                embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
-                content: try session("wavlm"), synthesizer: try session("freevc"))
-            let renderer = LipSyncRenderer(melFrontEnd: MelFrontEnd(session: try session("wav2lip_mel")),
-                                           generator: Wav2LipGenerator(session: try session("wav2lip")),
-                                           detector: try BlazeFaceDetector(manifest: manifest, environment: environment))
-            return LipSyncPipeline(speech: try SpeechService(engines: [EspeakSynthesizer()]), voice: voice, renderer: renderer)
+            var configuration = Configuration(modelsDirectory: fixtures + "/models")
+            configuration.executionProviders = [.cpu]
+            return try PipelineSetup.makePipeline(configuration, environment: environment, logger: Logger(label: "test.models"))
         }
     }
 
     /// A server whose local storage is confined to `roots` (plus the fixtures) and whose
     /// request workspaces go to `workspaces` (a fresh folder, checked empty afterwards).
+    func makeServer(limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4), roots: [String] = [], gcs: GoogleCloudStore? = nil,
+                    workspaces: String, jobTimeout: Duration = .seconds(120)) -> LipSyncServer {
+        let storage = StorageService(local: LocalStore(roots: roots + [Self.fixtures]), gcs: gcs, gcsUnavailable: "no credentials in this test", https: nil)
+        return LipSyncServer(provider: Self.provider(), limiter: limiter, storage: storage, workspaceBase: workspaces, jobTimeout: jobTimeout)
+    }
+
+    /// A live server (real sockets: client disconnects are seen) on a free port.
     func withServer(limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4), roots: [String] = [], gcs: GoogleCloudStore? = nil,
-                    _ body: @Sendable (any TestClientProtocol, JobLimiter, PipelineProvider) async throws -> Void) async throws {
-        let provider = Self.provider()
+                    jobTimeout: Duration = .seconds(120),
+                    _ body: @Sendable (any TestClientProtocol, LipSyncServer) async throws -> Void) async throws {
         let workspaces = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
-        let storage = StorageService(local: LocalStore(roots: roots + [Self.fixtures]), gcs: gcs, gcsUnavailable: "no credentials in this test", https: nil)
-        let server = LipSyncServer(provider: provider, limiter: limiter, storage: storage, workspaceBase: workspaces)
-        let app = Application(router: server.router())
-        try await app.test(.router) { client in try await body(client, limiter, provider) }
+        let server = makeServer(limiter: limiter, roots: roots, gcs: gcs, workspaces: workspaces, jobTimeout: jobTimeout)
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in try await body(client, server) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspaces) == [], "a request workspace was left behind")
     }
 
+    static func jobRequest(port: Int, _ json: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/lip-video")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: json))
+        return request
+    }
+
+    /// A job request over its own connection (AsyncHTTPClient: the server closes a job's
+    /// connection after answering, as it watches it for a client that hangs up).
     func post(_ client: any TestClientProtocol, _ json: String) async throws -> (HTTPResponse.Status, [String: Any], HTTPFields) {
-        try await client.execute(uri: "/api/v1/lip-video", method: .post, headers: [.contentType: "application/json"],
-                                 body: ByteBuffer(string: json)) { response in
-            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
-            return (response.status, object, response.headers)
-        }
+        let response = try await HTTPClient.shared.execute(Self.jobRequest(port: try #require(client.port), json), timeout: .seconds(120))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+        var fields = HTTPFields()
+        for header in response.headers { if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) } }
+        return (HTTPResponse.Status(code: Int(response.status.code)), object, fields)
     }
 
     func temporaryDirectory() throws -> String {
@@ -81,7 +94,7 @@ import VoiceConversion
     @Test func goodRequestMakesAVideo() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withServer(roots: [directory]) { client, _, _ in
+        try await withServer(roots: [directory]) { client, _ in
             let (status, body, headers) = try await post(client, """
                 {"word": "안녕하세요", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "file://\(directory)/out.mp4", "tts_lang": "ko", "seed": 3}
                 """)
@@ -102,7 +115,7 @@ import VoiceConversion
         let gcs = emulator.store()
         let bucket = GCSEmulator.bucket
         try await gcs.upload(Self.fixtures + "/faces/astronaut.png", bucket: bucket, object: "users/7/셀카.png", contentType: "image/png")
-        try await withServer(gcs: gcs) { client, _, _ in
+        try await withServer(gcs: gcs) { client, _ in
             var (status, body, _) = try await post(client, """
                 {"word": "hello", "user_video_gs": "gs://\(bucket)/users/7/셀카.png", "output_video_gs": "gs://\(bucket)/out/7/hello world.mp4", "tts_lang": "en"}
                 """)
@@ -151,7 +164,7 @@ import VoiceConversion
             (job(text, out), .unprocessableContent, "invalid_media", "user_video_gs"),
             (job(photo, out, extra: #", "tracking": "sometimes""#), .badRequest, "invalid_field", "tracking"),
         ]
-        try await withServer(roots: [directory]) { client, _, _ in
+        try await withServer(roots: [directory]) { client, _ in
             for item in cases {
                 let (status, body, _) = try await post(client, item.body)
                 #expect(status == item.status && errorCode(body) == (item.code, item.field), "\(item.body) → \(status) \(body)")
@@ -164,7 +177,8 @@ import VoiceConversion
     @Test func fullQueueAnswers429() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 0), roots: [directory]) { client, limiter, _ in
+        try await withServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 0), roots: [directory]) { client, server in
+            let limiter = server.limiter
             try await limiter.acquire()  // the only slot is taken by another job
             let (status, body, headers) = try await post(client, """
                 {"word": "hi", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/y.mp4", "tts_lang": "en"}
@@ -176,7 +190,7 @@ import VoiceConversion
     }
 
     @Test func healthReadinessAndPreload() async throws {
-        try await withServer { client, _, _ in
+        try await withServer { client, _ in
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
             try await client.execute(uri: "/api/v1/preload-models", method: .post) { response in
@@ -186,5 +200,164 @@ import VoiceConversion
             }
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
         }
+    }
+
+    func get(_ client: any TestClientProtocol, _ uri: String) async throws -> (HTTPResponse.Status, String) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client.port))" + uri), timeout: .seconds(30))
+        return (HTTPResponse.Status(code: Int(response.status.code)), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    @Test func metricsModelsAndCacheAfterTwoJobs() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withServer(roots: [directory]) { client, _ in
+            var (status, text) = try await get(client, "/api/v1/models")
+            #expect(status == .ok && text.contains(#""loaded":false"#))
+            var first: [String: Any] = [:]
+            for (index, word) in ["hello", "good morning"].enumerated() {
+                let (status, body, _) = try await post(client, """
+                    {"word": "\(word)", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/\(index).mp4", "tts_lang": "en"}
+                    """)
+                #expect(status == .ok, "\(body)")
+                #expect(body["cached"] as? Bool == (index == 1))  // the second job on the same photo reuses its detections
+                if index == 0 { first = body }
+            }
+            #expect(first["frames"] != nil)
+            (status, text) = try await get(client, "/metrics")
+            #expect(status == .ok)
+            #expect(text.contains(#"lipsync_http_requests_total{route="/api/v1/lip-video",status="200"} 2"#), "\(text)")
+            #expect(text.contains(#"lipsync_http_requests_total{route="/api/v1/models",status="200"} 1"#))
+            #expect(text.contains(#"lipsync_job_step_seconds_count{step="total"} 2"#))
+            #expect(text.contains(#"lipsync_job_step_seconds_bucket{step="track_faces",le="+Inf"} 2"#))
+            #expect(text.contains("lipsync_jobs_in_flight 0") && text.contains("lipsync_jobs_queued 0"))
+            #expect(text.contains("lipsync_models_loaded 1") && text.contains("lipsync_model_load_seconds "))
+            #expect(text.contains("lipsync_video_cache_hits_total 1") && text.contains("lipsync_video_cache_misses_total 1"))
+            (status, text) = try await get(client, "/api/v1/models")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            #expect(report["loaded"] as? Bool == true && report["provider"] as? String == "cpu")
+            let models = try #require(report["models"] as? [[String: Any]])
+            #expect(Set(models.compactMap { $0["kind"] as? String }) == ["wav2lip_mel", "wav2lip", "blazeface", "speaker_mel", "speaker_encoder", "wavlm", "freevc"])
+            #expect(models.first { $0["kind"] as? String == "wav2lip" }?["standin"] as? Bool == true)
+            _ = try await get(client, "/no/such/route")
+            (status, text) = try await get(client, "/metrics")
+            #expect(text.contains(#"lipsync_http_requests_total{route="unmatched",status="404"} 1"#))
+        }
+    }
+
+    /// The OpenAPI document describes exactly the routes the router has (the CI check).
+    @Test func openAPIDocumentMatchesTheRoutes() async throws {
+        let workspaces = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: workspaces) }
+        let router = makeServer(workspaces: workspaces).router()
+        let routes = Set(router.routes.map { "\($0.method.rawValue.uppercased()) \($0.path)" })
+        let yaml = try #require(OpenAPIDocument.yaml)
+        #expect(yaml.hasPrefix("openapi: 3.1"))
+        // `paths:` → two-space path keys → four-space method keys.
+        var documented: Set<String> = []
+        var inPaths = false, path = ""
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if !line.hasPrefix(" ") && !line.isEmpty { inPaths = line == "paths:"; continue }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") { path = String(line.dropFirst(2).dropLast()) }
+            if line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
+                let method = line.trimmingCharacters(in: .whitespaces).dropLast()
+                if ["get", "post", "put", "delete", "patch"].contains(method) { documented.insert("\(method.uppercased()) \(path)") }
+            }
+        }
+        #expect(documented == routes)
+        #expect(Set(router.routes.map { $0.path.description }) == LipSyncServer.paths)
+        try await withServer { client, _ in
+            let (status, text) = try await get(client, "/openapi.yaml")
+            #expect(status == .ok && text == yaml)
+        }
+    }
+
+    @Test func deadlineCancelsTheJob() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withServer(roots: [directory], jobTimeout: .milliseconds(30)) { client, server in
+            let (status, body, _) = try await post(client, """
+                {"word": "hello there", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/late.mp4", "tts_lang": "en"}
+                """)
+            #expect(status == .gatewayTimeout && errorCode(body).code == "deadline_exceeded", "\(body)")
+            #expect(await server.limiter.inFlight == 0)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
+    }
+
+    /// A client that hangs up cancels its job, running or still queued: no output, no
+    /// workspace, the slot and the queue place freed.
+    @Test(arguments: [false, true]) func clientDisconnectCancelsTheJob(whileQueued: Bool) async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let workspaces = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: workspaces) }
+        let server = makeServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], workspaces: workspaces)
+        _ = try await server.provider.pipeline()  // loaded, so the job itself is what runs
+        if whileQueued { try await server.limiter.acquire() }  // another job holds the only slot
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let text = String(repeating: "This sentence makes the speech long enough to outlast the client. ", count: 5)
+        try await app.test(.live) { client in
+            let request = Self.jobRequest(port: try #require(client.port), """
+                {"word": "\(text)", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/gone.mp4", "tts_lang": "en"}
+                """)
+            await #expect(throws: (any Error).self) { _ = try await HTTPClient.shared.execute(request, timeout: .milliseconds(whileQueued ? 300 : 100)) }
+            if whileQueued {
+                for _ in 0..<300 where await server.limiter.queued > 0 { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(await server.limiter.queued == 0)
+                await server.limiter.release()
+            }
+            for _ in 0..<300 where await server.limiter.inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await server.limiter.inFlight == 0)
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspaces) == [])
+    }
+
+    /// SIGTERM-style shutdown with a job accepted: within the drain timeout the job finishes and
+    /// its answer is sent; past it the job is cancelled and leaves nothing behind. (The job
+    /// waits for the only slot, held by the test, so the timing does not depend on the
+    /// machine's speed.)
+    @Test(arguments: [true, false]) func shutdownDrainsOrCancelsTheAcceptedJob(drains: Bool) async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let workspaces = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: workspaces) }
+        let server = makeServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], workspaces: workspaces)
+        _ = try await server.provider.pipeline()
+        try await server.limiter.acquire()
+        let port = Mutex<Int?>(nil)
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
+        var configuration = ServiceGroupConfiguration(services: [app], logger: Logger(label: "test.shutdown"))
+        configuration.maximumGracefulShutdownDuration = drains ? .seconds(60) : .milliseconds(100)
+        let group = ServiceGroup(configuration: configuration)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var bound: Int?
+            for _ in 0..<500 where bound == nil { try await Task.sleep(for: .milliseconds(10)); bound = port.withLock { $0 } }
+            let request = Self.jobRequest(port: try #require(bound), """
+                {"word": "goodbye", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/out.mp4", "tts_lang": "en"}
+                """)
+            let answer = Task { try await HTTPClient.shared.execute(request, timeout: .seconds(60)).status }
+            for _ in 0..<1000 where await server.limiter.queued == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await server.limiter.queued == 1)
+            await group.triggerGracefulShutdown()
+            if drains {
+                try await Task.sleep(for: .milliseconds(200))
+                await server.limiter.release()  // the job gets its slot during the drain and completes
+                #expect(try await answer.value == .ok)
+            } else {
+                #expect((try? await answer.value) != .ok)  // cancelled: the connection closes unanswered
+                await server.limiter.release()
+            }
+            try await tasks.waitForAll()
+        }
+        for _ in 0..<100 where await server.limiter.inFlight > 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await server.limiter.inFlight == 0)
+        #expect(await server.limiter.queued == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == (drains ? ["out.mp4"] : []))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspaces) == [])
     }
 }

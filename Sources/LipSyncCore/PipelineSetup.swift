@@ -1,0 +1,38 @@
+import Foundation
+import Inference
+import Logging
+import Media
+import Pipeline
+
+/// The model registry: builds the whole pipeline from a models folder — every model loaded
+/// once — and reports what was loaded.
+public enum PipelineSetup {
+    public static func makePipeline(_ configuration: Configuration, environment: InferenceEnvironment, detector: DetectorChoice = .blazeface,
+                                    float16: Bool = false, logger: Logger = Logger(label: "lipsync.models")) throws -> LipSyncPipeline {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let voice = try VoiceSetup.makeConverter(configuration, environment: environment, float16: float16, logger: logger)
+        let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: detector, float16: float16, logger: logger)
+        var pipeline = LipSyncPipeline(
+            speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
+            voice: voice, renderer: renderer, limits: configuration.mediaLimits,
+            cache: configuration.videoCacheEntries > 0 ? VideoCache(capacity: configuration.videoCacheEntries) : nil)
+        var kinds = ["wav2lip_mel", float16 ? "wav2lip_fp16" : "wav2lip", detector.rawValue]
+        if voice != nil { kinds += ["speaker_mel", "speaker_encoder", "wavlm", float16 ? "freevc_fp16" : "freevc"] }
+        let manifest = try ModelManifest(directory: configuration.modelsDirectory)
+        let models = try kinds.map { kind in
+            let entry = try manifest.entry(kind)
+            return ModelReport.Model(kind: kind, file: entry.file, precision: entry.precision, standin: entry.standin,
+                                     checkpoint: entry.source?["checkpoint"], sha256: entry.sha256)
+        }
+        pipeline.models = ModelReport(provider: renderer.generator.session.activeProvider.description, models: models,
+                                      loadSeconds: (clock.now - start).seconds)
+        logger.info("models loaded", metadata: [
+            "folder": "\(configuration.modelsDirectory)", "provider": "\(pipeline.models.provider)",
+            "seconds": "\(String(format: "%.2f", pipeline.models.loadSeconds ?? 0))",
+            "voice_conversion": "\(voice == nil ? "none" : "freevc")",
+            "standins": "\(models.filter(\.standin).map(\.kind).joined(separator: ","))",
+        ])
+        return pipeline
+    }
+}

@@ -1,0 +1,37 @@
+/// What the model registry loaded: every model's kind, file, precision, whether it is a
+/// stand-in (random weights) and the checkpoint it was converted from, plus the execution
+/// provider in use. Served by GET /api/v1/models and logged at start-up.
+public struct ModelReport: Sendable, Codable, Equatable {
+    public struct Model: Sendable, Codable, Equatable {
+        public let kind: String
+        public let file: String
+        public let precision: String
+        public let standin: Bool
+        /// The source checkpoint's file name (converted models only).
+        public let checkpoint: String?
+        /// SHA-256 of the ONNX file.
+        public let sha256: String
+
+        public init(kind: String, file: String, precision: String, standin: Bool, checkpoint: String?, sha256: String) {
+            self.kind = kind
+            self.file = file
+            self.precision = precision
+            self.standin = standin
+            self.checkpoint = checkpoint
+            self.sha256 = sha256
+        }
+    }
+
+    /// `cpu` or `cuda`: where the lip-sync generator runs.
+    public var provider: String
+    public var models: [Model]
+    public var loadSeconds: Double?
+
+    public init(provider: String = "cpu", models: [Model] = [], loadSeconds: Double? = nil) {
+        self.provider = provider
+        self.models = models
+        self.loadSeconds = loadSeconds
+    }
+
+    enum CodingKeys: String, CodingKey { case provider, models, loadSeconds = "load_seconds" }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Pipeline
+import Prometheus
+
+/// The server's Prometheus metrics (GET /metrics), in their own registry so that several
+/// servers in one process (tests) do not mix their numbers.
+public final class ServerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let inFlight: Gauge
+    let queued: Gauge
+    let modelLoad: Gauge
+    let modelsLoaded: Gauge
+    let cacheHits: Counter
+    let cacheMisses: Counter
+
+    /// Bucket bounds in seconds for job steps: from a few milliseconds to minutes.
+    static let stepBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300]
+
+    public init() {
+        inFlight = registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: "jobs_in_flight", unitName: "", helpText: "Jobs running now."))
+        queued = registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: "jobs_queued", unitName: "", helpText: "Jobs waiting for a slot."))
+        modelLoad = registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: "model_load", unitName: "seconds",
+                                                         helpText: "Wall time of the last model load."))
+        modelsLoaded = registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: "models_loaded", unitName: "",
+                                                            helpText: "1 when every model is loaded, else 0."))
+        cacheHits = registry.makeCounter(descriptor: .init(namespace: "lipsync", metricName: "video_cache_hits", unitName: "total",
+                                                           helpText: "Jobs whose per-video work came from the cache."))
+        cacheMisses = registry.makeCounter(descriptor: .init(namespace: "lipsync", metricName: "video_cache_misses", unitName: "total",
+                                                             helpText: "Jobs that computed their per-video work."))
+    }
+
+    /// Counts one answered request by route and status.
+    func recordRequest(route: String, status: Int) {
+        registry.makeCounter(descriptor: .init(namespace: "lipsync", metricName: "http_requests", unitName: "total",
+                                               helpText: "HTTP requests answered, by route and status."),
+                             labels: [("route", route), ("status", "\(status)")]).increment()
+    }
+
+    /// Records every step of a finished job (seconds, per step label).
+    func recordJob(_ timings: JobTimings, cached: Bool) {
+        for row in timings.keyedRows {
+            let step = row.key
+            registry.makeValueHistogram(descriptor: .init(namespace: "lipsync", metricName: "job_step", unitName: "seconds",
+                                                          helpText: "Wall time of each job step."),
+                                        labels: [("step", step)], buckets: Self.stepBuckets).record(row.seconds)
+        }
+        (cached ? cacheHits : cacheMisses).increment()
+    }
+
+    /// Prometheus text exposition (format 0.0.4).
+    func render(inFlight running: Int, queued waiting: Int, loadSeconds: Double?) -> String {
+        inFlight.set(to: Double(running))
+        queued.set(to: Double(waiting))
+        modelsLoaded.set(to: loadSeconds == nil ? 0 : 1)
+        if let loadSeconds { modelLoad.set(to: loadSeconds) }
+        return registry.emitToString()
+    }
+}
