@@ -9,7 +9,7 @@ FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build release fixtures test modelkit-test openapi-check demo bench doctor clean
+.PHONY: setup build release fixtures test modelkit-test openapi-check demo bench bench-job doctor clean
 
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -56,6 +56,11 @@ demo: release fixtures
 	.build/release/lipsync generate --video $(ROOT)/.deps/demo-selfie.mp4 --text "안녕하세요" --lang ko \
 		--models $(DEMO_MODELS) --out $(ROOT)/demo.mp4 --log-level error
 	@echo "demo video: $(ROOT)/demo.mp4"
+
+# The whole job on the reference case (1080p, 159 frames, "안녕하세요"), full-size models.
+bench-job: release fixtures
+	scripts/prepare-models.sh $(DEMO_MODELS)
+	.build/release/lipsync bench --models $(DEMO_MODELS) --face $(FIXTURES)/faces/astronaut.png
 
 # Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the
 # same models), the Media module (1080p H.264 encode/decode), the speech engines and the

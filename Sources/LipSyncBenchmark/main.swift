@@ -28,22 +28,8 @@ struct LipSyncBenchmark: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        // 1920×1080 frames, selfie-like: the photo's face region (a 200×200 crop around it)
-        // scaled to 1000×1000 on a gradient, drifting 1 px per frame.
-        let photo = try StillImage.decode(face).frame.cropped(x: 125, y: 40, width: 200, height: 200).resized(width: 1000, height: 1000)
         let clip = directory + "/clip.mp4"
-        let writer = try MediaWriter(path: clip, video: VideoFormat(width: 1920, height: 1080, frameRate: Rational(30, 1)), audio: nil,
-                                     options: EncoderOptions(preset: "veryfast", crf: 20))
-        let background = TestPattern.frame(width: 1920, height: 1080, index: 0)
-        for i in 0..<frames {
-            var frame = background
-            for y in 0..<1000 {
-                let to = (40 + y) * frame.stride + (400 + i) * 3
-                frame.pixels.replaceSubrange(to..<(to + 3000), with: photo.pixels[(y * photo.stride)..<(y * photo.stride + 3000)])
-            }
-            try writer.append(frame)
-        }
-        try writer.finish()
+        try ReferenceClip.write(face: face, frames: frames, audio: nil, to: clip)
 
         var configuration = Configuration()
         configuration.modelsDirectory = models
@@ -55,7 +41,7 @@ struct LipSyncBenchmark: AsyncParsableCommand {
         let result = try await renderer.render(video: clip, speech: TestPattern.tone(frequency: 180, seconds: speech, sampleRate: 16_000),
                                                output: directory + "/out.mp4", options: options)
 
-        print("Lip-sync stage — \(machine()); 1920×1080 @ 30 fps, \(frames)-frame clip, \(speech) s speech, detector \(detector), tracking \(tracking)")
+        print("Lip-sync stage — \(ReferenceClip.machine()); 1920×1080 @ 30 fps, \(frames)-frame clip, \(speech) s speech, detector \(detector), tracking \(tracking)")
         print("output: \(result.frames) frames (decoded \(result.sourceFramesDecoded), detector ran on \(result.track.detectedFrames))")
         for row in result.timings.rows { print("  " + row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%7.3f s", row.seconds)) }
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: models + "/manifest.json"))) as? [String: Any]
@@ -66,10 +52,4 @@ struct LipSyncBenchmark: AsyncParsableCommand {
         }
     }
 
-    private func machine() -> String {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
-            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
-    }
 }

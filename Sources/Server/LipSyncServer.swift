@@ -63,6 +63,8 @@ public struct LipSyncServer: Sendable {
     /// Deadline of one request from the moment it is validated (queueing included).
     public let jobTimeout: Duration
     public let metrics: ServerMetrics
+    /// The threads jobs run on (off the cooperative pool and the event loops).
+    public let executor: JobExecutor
     let logger: Logger
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!  // a valid constant header name
     /// Every route's path (the metrics label set; the OpenAPI test compares it with the document).
@@ -73,7 +75,8 @@ public struct LipSyncServer: Sendable {
 
     public init(provider: PipelineProvider, limiter: JobLimiter, storage: StorageService, workspaceBase: String = NSTemporaryDirectory(),
                 defaults: LipSyncOptions = LipSyncOptions(), jobTimeout: Duration = .seconds(600), metrics: ServerMetrics = ServerMetrics(),
-                logger: Logger = Logger(label: "lipsync.server")) {
+                executor: JobExecutor = JobExecutor(), logger: Logger = Logger(label: "lipsync.server")) {
+        self.executor = executor
         self.provider = provider
         self.limiter = limiter
         self.storage = storage
@@ -183,7 +186,9 @@ public struct LipSyncServer: Sendable {
                 throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
             }
             log.info("job started", metadata: ["input": "\(job.video)", "output": "\(job.output)"])
-            return try await pipeline.run(job, storage: storage, workspaceBase: workspaceBase, label: requestID)
+            return try await withTaskExecutorPreference(executor) {
+                try await pipeline.run(job, storage: storage, workspaceBase: workspaceBase, label: requestID)
+            }
         }
         metrics.recordJob(result.timings, cached: result.cached)
         var timings: [String: Double] = [:]

@@ -20,7 +20,7 @@ struct LipSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
-        subcommands: [Serve.self, Generate.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
+        subcommands: [Serve.self, Generate.self, Bench.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
 }
 
 /// Options every subcommand shares; they override the environment (docs/configuration.md).
@@ -415,5 +415,85 @@ struct Serve: AsyncParsableCommand {
         try await ServiceGroup(configuration: groupConfiguration).run()
         await provider.release()
         logger.info("stopped; models released")
+    }
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the whole job on the reference case: a 1080p, 30 fps, 159-frame clip with voice, \"안녕하세요\" in Korean.",
+        discussion: """
+            Makes the clip (a face photo on a 1920×1080 gradient, drifting, with an espeak-ng voice track), \
+            runs the job --warmup times, then --runs times with no per-video cache and prints each step's \
+            median, min and max; then runs it again on a fresh cache followed by a second request on the same \
+            clip with --second-text, to show what caching the per-video work saves. Use full-size models \
+            (scripts/prepare-models.sh): stand-in weights take the same time as real ones.
+            """)
+
+    @Option(help: "Models folder (overrides MODELS_DIR; default .deps/demo-models, as make demo prepares it).") var models: String?
+    @Option(help: "Face photo for the clip.") var face = ".fixtures/faces/astronaut.png"
+    @Option(help: "Frames in the clip (30 fps).") var frames = 159
+    @Option(help: "Timed runs.") var runs = 3
+    @Option(help: "Untimed runs first.") var warmup = 1
+    @Option(help: "The phrase.") var text = "안녕하세요"
+    @Option(name: .customLong("lang"), help: "Its language.") var language = "ko"
+    @Option(name: .customLong("second-text"), help: "The phrase of the second (cached) request.") var secondText = "감사합니다"
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        guard runs >= 1, warmup >= 0, (1...3600).contains(frames) else { throw ValidationError("--runs ≥ 1, --warmup ≥ 0, --frames 1…3600") }
+        var configuration = try common.configuration()
+        configuration.modelsDirectory = models ?? (ProcessInfo.processInfo.environment["MODELS_DIR"] == nil ? ".deps/demo-models" : configuration.modelsDirectory)
+        if common.logLevel == nil { configuration.logLevel = .warning }  // the tables are the output
+        configuration.videoCacheEntries = 0  // timed runs measure the uncached job
+        LoggingSetup.bootstrap(configuration)
+        let environment = try startInference(configuration)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-bench-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        try await reportingUserErrors("bench") {
+            let pipeline = try PipelineSetup.makePipeline(configuration, environment: environment)
+            // The clip's own voice, padded with silence (or cut) to the clip's length.
+            let voice = try await pipeline.speech.synthesize(
+                text: "Hello, this is my own voice, and this is my face. I am recording a short clip for the lip sync server.", language: "en")
+            var audio = voice.audio
+            let length = Int(Double(frames) / 30 * Double(audio.sampleRate))
+            audio.samples = Array((audio.samples + [Float](repeating: 0, count: max(0, length - audio.samples.count))).prefix(length))
+            let clip = directory + "/reference.mp4"
+            try ReferenceClip.write(face: face, frames: frames, audio: audio, to: clip)
+
+            func job(_ phrase: String, on pipeline: LipSyncPipeline, _ name: String) async throws -> JobResult {
+                try await pipeline.run(JobRequest(video: clip, text: phrase, language: language, output: directory + "/\(name).mp4"))
+            }
+            for index in 0..<warmup { _ = try await job(text, on: pipeline, "warmup-\(index)") }
+            var results: [JobResult] = []
+            for index in 0..<runs { results.append(try await job(text, on: pipeline, "run-\(index)")) }
+
+            let models = pipeline.models
+            print("lipsync bench — \(ReferenceClip.machine()); provider \(models.provider); models \(configuration.modelsDirectory)"
+                  + (models.models.contains(where: \.standin) ? " (STAND-INS: random weights, same size and time)" : ""))
+            let first = results[0]
+            print("input: 1920×1080 @ 30 fps, \(frames) frames, \(String(format: "%.2f", Double(frames) / 30)) s with voice; phrase \"\(text)\" (\(language)), "
+                  + "TTS \(first.ttsEngine.rawValue), voice \(first.voiceMode.rawValue); output \(first.frames) frames \(first.width)×\(first.height)")
+            print("\n\(runs) runs after \(warmup) warm-up, no per-video cache:")
+            print("step".padding(toLength: 22, withPad: " ", startingAt: 0) + "  median      min      max")
+            for (index, row) in first.timings.rows.enumerated() {
+                let values = results.map { $0.timings.rows[index].seconds }.sorted()
+                let median = values.count % 2 == 1 ? values[values.count / 2] : (values[values.count / 2 - 1] + values[values.count / 2]) / 2
+                print(row.step.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%8.3f %8.3f %8.3f s", median, values[0], values[values.count - 1]))
+            }
+
+            // Two requests on one cache: the second (a new phrase) reuses the per-video work.
+            let cached = LipSyncPipeline(speech: pipeline.speech, voice: pipeline.voice, renderer: pipeline.renderer, limits: pipeline.limits,
+                                         cache: VideoCache(capacity: 4))
+            let cold = try await job(text, on: cached, "cache-first")
+            let warm = try await job(secondText, on: cached, "cache-second")
+            print("\nsame clip, shared per-video cache: first request \"\(text)\", second request \"\(secondText)\" (cached: \(warm.cached))")
+            print("step".padding(toLength: 22, withPad: " ", startingAt: 0) + "   first   second")
+            for (a, b) in zip(cold.timings.rows, warm.timings.rows) {
+                print(a.step.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%8.3f %8.3f s", a.seconds, b.seconds))
+            }
+            print("\nthe original Python server took 78.8 s on CPU and 12.0 s on a GPU for this case (its own report)")
+        }
     }
 }

@@ -173,4 +173,24 @@ import Testing
         #expect(silent.status == 1)
         #expect(silent.standardError.contains("0.00 s of voiced audio"))
     }
+
+    /// The benchmark on a short clip with the tiny models: both tables, the cache hit, and
+    /// no temporary files left.
+    @Test func benchPrintsBothTables() throws {
+        let before = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("lipsync-bench-") }
+        let result = try lipsync(["bench", "--models", Self.fixtures + "/models", "--face", Self.fixtures + "/faces/astronaut.png",
+                                  "--frames", "12", "--runs", "2", "--warmup", "0"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let out = result.standardOutput
+        #expect(out.contains("input: 1920×1080 @ 30 fps, 12 frames"))
+        #expect(out.contains("2 runs after 0 warm-up, no per-video cache:"))
+        #expect(out.contains("(cached: true)"))
+        for step in ["text to speech", "speaker embedding", "voice conversion", "track faces", "lip-sync render", "total"] {
+            #expect(out.components(separatedBy: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix(step) }.count == 2, "\(step)")
+        }
+        let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("lipsync-bench-") }
+        #expect(Set(after) == Set(before))
+        let bad = try lipsync(["bench", "--models", Self.fixtures + "/models", "--runs", "0"])
+        #expect(bad.status != 0 && bad.standardError.contains("--runs"))
+    }
 }

@@ -92,13 +92,16 @@ import VoiceConversion
     }
 
     @Test func goodRequestMakesAVideo() async throws {
+        let frameCount = Mutex(0)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withServer(roots: [directory]) { client, _ in
+        try await withServer(roots: [directory]) { client, server in
             let (status, body, headers) = try await post(client, """
                 {"word": "안녕하세요", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "file://\(directory)/out.mp4", "tts_lang": "ko", "seed": 3}
                 """)
             #expect(status == .ok, "\(body)")
+            #expect(server.executor.enqueuedCount > 0)  // the job ran on the job threads
+            frameCount.withLock { $0 = body["frames"] as? Int ?? -1 }
             #expect(body["status"] as? String == "ok")
             #expect(body["output_video_gs"] as? String == "file://\(directory)/out.mp4")
             #expect(body["voice_mode"] as? String == "none")
@@ -106,7 +109,13 @@ import VoiceConversion
             #expect(headers[HTTPField.Name("X-Request-Id")!] == body["request_id"] as? String)
         }
         let info = try MediaProbe.probe(directory + "/out.mp4")
-        #expect(info.video?.width == 512 && info.audio != nil)
+        #expect(info.video?.width == 512 && info.video?.height == 512 && info.audio != nil)
+        // A photo is a 25 fps video: the output lasts as long as the speech, frame for frame
+        // (within AAC's 64 ms frames at 16 kHz and its priming).
+        let frames = try #require(info.video?.frameCount)
+        let audio = try #require(info.audio?.duration)
+        #expect(frames == frameCount.withLock { $0 })
+        #expect(abs(Double(frames) / 25 - audio) < 0.2, "\(frames) frames vs \(audio) s of audio")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["out.mp4"])
     }
 
