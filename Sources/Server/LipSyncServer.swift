@@ -26,6 +26,9 @@ public struct LipVideoRequest: Decodable, Sendable {
     public let tracking: String?
     public let composite: String?
     public let pads: [Int]?
+    /// Output quality: x264 constant rate factor 0–51 (lower is better) and preset.
+    public let crf: Int?
+    public let preset: String?
 }
 
 struct LipVideoResponse: Encodable {
@@ -109,6 +112,10 @@ public struct LipSyncServer: Sendable {
         router.get("/readyz") { _, _ -> Response in
             guard await provider.isLoaded else {
                 throw APIError(.serviceUnavailable, code: "not_ready", message: "the models are not loaded yet")
+            }
+            let problems = await storage.readinessProblems(workspaceBase: workspaceBase)
+            guard problems.isEmpty else {
+                throw APIError(.serviceUnavailable, code: "storage_not_ready", message: problems.joined(separator: "; "))
             }
             return try Self.json(["status": "ready"])
         }
@@ -200,20 +207,27 @@ public struct LipSyncServer: Sendable {
     }
 
     /// Runs `body`, cancelling it when `limit` passes first (then 504 `deadline_exceeded`).
+    /// A body that still completes after the deadline (it had already stored its output when
+    /// the cancellation reached it) returns its value: the answer says what really happened.
     static func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: limit)
+                try? await Task.sleep(for: limit)
                 return nil
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw APIError(.gatewayTimeout, code: "deadline_exceeded", message: "the job did not finish within \(limit) (JOB_TIMEOUT_SECONDS)")
+            if case let value?? = try await group.next() {
+                group.cancelAll()
+                return value
             }
-            return value
+            group.cancelAll()  // the deadline passed: cancel the job and wait for it to stop
+            if case let value?? = try? await group.next() { return value }
+            throw APIError(.gatewayTimeout, code: "deadline_exceeded", message: "the job did not finish within \(limit) (JOB_TIMEOUT_SECONDS)")
         }
     }
+
+    /// x264's speed presets, fastest first.
+    static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
 
     /// A client's X-Request-Id is echoed when it is short printable ASCII (it goes into logs).
     static func acceptableRequestID(_ text: String) -> String? {
@@ -254,6 +268,18 @@ public struct LipSyncServer: Sendable {
                 throw APIError(.badRequest, code: "invalid_field", message: "pads must be four numbers 0–500: top, bottom, left, right", field: "pads")
             }
             options.tracking.pads = Pads(top: pads[0], bottom: pads[1], left: pads[2], right: pads[3])
+        }
+        if let crf = body.crf {
+            guard (0...51).contains(crf) else {
+                throw APIError(.badRequest, code: "invalid_field", message: "crf must be 0–51 (lower is better quality; default 18)", field: "crf")
+            }
+            options.encoder.crf = crf
+        }
+        if let preset = body.preset {
+            guard Self.presets.contains(preset) else {
+                throw APIError(.badRequest, code: "invalid_field", message: "preset must be one of " + Self.presets.joined(separator: ", "), field: "preset")
+            }
+            options.encoder.preset = preset
         }
         var engine: SpeechEngineID?
         if let name = body.tts_engine {

@@ -75,6 +75,25 @@ public struct GoogleCloudStore: Sendable {
 
     // MARK: - Operations
 
+    /// Succeeds when Cloud Storage can be used now: a token can be had (service account,
+    /// metadata server), or the emulator answers.
+    public func checkReachable() async throws {
+        if let tokens {
+            _ = try await tokens.accessToken()
+            return
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(HTTPClientRequest(url: "\(settings.endpoint)/storage/v1/b?project=lipsync"), timeout: .seconds(5))
+        } catch {
+            throw StorageError.upstream(settings.endpoint, status: nil, message: "\(error)")
+        }
+        _ = try? await response.body.collect(upTo: 1 << 20)
+        guard response.status.code < 500 else {
+            throw StorageError.upstream(settings.endpoint, status: Int(response.status.code), message: response.status.reasonPhrase)
+        }
+    }
+
     /// Downloads the object to `file`, streaming; a retry starts the file over.
     public func download(bucket: String, object: String, to file: String) async throws {
         let uri = "gs://\(bucket)/\(object)"

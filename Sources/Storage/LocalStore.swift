@@ -72,6 +72,11 @@ public struct LocalStore: Sendable {
         }
     }
 
+    func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
     public func exists(_ path: String) -> Bool {
         (try? resolveInput(path)) != nil
     }

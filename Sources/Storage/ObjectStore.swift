@@ -71,6 +71,20 @@ public struct StorageService: ObjectStore {
         }
     }
 
+    /// What keeps the storage from serving jobs now (empty: ready): the workspace folder must
+    /// be writable, every root must exist, and configured Cloud Storage credentials must give
+    /// a token (or the emulator must answer). gs:// without any credentials is not a problem
+    /// here — a deployment may use local paths only; such requests get their own error.
+    public func readinessProblems(workspaceBase: String) async -> [String] {
+        var problems: [String] = []
+        if access(workspaceBase, W_OK | X_OK) != 0 { problems.append("the temporary folder \(workspaceBase) is not writable") }
+        for root in local.roots where !local.isDirectory(root) { problems.append("the storage root \(root) does not exist") }
+        if let gcs {
+            do { try await gcs.checkReachable() } catch { problems.append("Cloud Storage is not reachable: \(error)") }
+        }
+        return problems
+    }
+
     func requireGCS(_ uri: StorageURI) throws -> GoogleCloudStore {
         guard let gcs else { throw StorageError.noCredentials(reason: gcsUnavailable) }
         return gcs

@@ -97,7 +97,7 @@ import VoiceConversion
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await withServer(roots: [directory]) { client, server in
             let (status, body, headers) = try await post(client, """
-                {"word": "안녕하세요", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "file://\(directory)/out.mp4", "tts_lang": "ko", "seed": 3}
+                {"word": "안녕하세요", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "file://\(directory)/out.mp4", "tts_lang": "ko", "seed": 3, "crf": 30, "preset": "ultrafast"}
                 """)
             #expect(status == .ok, "\(body)")
             #expect(server.executor.enqueuedCount > 0)  // the job ran on the job threads
@@ -172,6 +172,8 @@ import VoiceConversion
             (job(photo, out, lang: "tlh"), .badRequest, "unsupported_language", "tts_lang"),
             (job(text, out), .unprocessableContent, "invalid_media", "user_video_gs"),
             (job(photo, out, extra: #", "tracking": "sometimes""#), .badRequest, "invalid_field", "tracking"),
+            (job(photo, out, extra: #", "crf": 60"#), .badRequest, "invalid_field", "crf"),
+            (job(photo, out, extra: #", "preset": "warp""#), .badRequest, "invalid_field", "preset"),
         ]
         try await withServer(roots: [directory]) { client, _ in
             for item in cases {
@@ -209,6 +211,25 @@ import VoiceConversion
             }
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
         }
+        // Models loaded but a storage root gone: not ready, and why.
+        try await withServer(roots: ["/nonexistent-\(UUID())"]) { client, server in
+            _ = try await server.provider.pipeline()
+            let (status, text) = try await get(client, "/readyz")
+            #expect(status == .serviceUnavailable && text.contains("storage_not_ready") && text.contains("does not exist"), "\(text)")
+        }
+    }
+
+    @Test func readinessChecksCloudStorage() async throws {
+        let emulator = try await GCSEmulator()
+        #expect(await StorageService(local: LocalStore(roots: ["/"]), gcs: emulator.store(), https: nil)
+            .readinessProblems(workspaceBase: NSTemporaryDirectory()).isEmpty)
+        var settings = GoogleCloudStore.Settings()
+        settings.endpoint = "http://127.0.0.1:\(try GCSEmulator.freePort())"  // nobody listens there
+        let unreachable = GoogleCloudStore(settings: settings, client: .shared, tokens: nil)
+        let problems = await StorageService(local: LocalStore(roots: ["/"]), gcs: unreachable, https: nil).readinessProblems(workspaceBase: "/nonexistent-\(UUID())")
+        #expect(problems.count == 2)
+        #expect(problems.contains { $0.contains("Cloud Storage is not reachable") })
+        #expect(problems.contains { $0.contains("is not writable") })
     }
 
     func get(_ client: any TestClientProtocol, _ uri: String) async throws -> (HTTPResponse.Status, String) {
@@ -281,17 +302,38 @@ import VoiceConversion
         }
     }
 
+    /// The deadline passes while the job waits for a slot (held by the test, so the timing
+    /// does not depend on the machine): 504, nothing stored, the queue place freed.
     @Test func deadlineCancelsTheJob() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withServer(roots: [directory], jobTimeout: .milliseconds(30)) { client, server in
+        try await withServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], jobTimeout: .milliseconds(300)) { client, server in
+            try await server.limiter.acquire()
             let (status, body, _) = try await post(client, """
                 {"word": "hello there", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/late.mp4", "tts_lang": "en"}
                 """)
             #expect(status == .gatewayTimeout && errorCode(body).code == "deadline_exceeded", "\(body)")
+            #expect(await server.limiter.queued == 0)
+            await server.limiter.release()
             #expect(await server.limiter.inFlight == 0)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
+    }
+
+    @Test func deadlineKeepsAResultThatBeatItToTheFinish() async throws {
+        // The body finishes, ignoring cancellation, after the deadline: its value is kept.
+        let value = try await LipSyncServer.withDeadline(.milliseconds(10)) { () async throws -> Int in
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .milliseconds(100) {}  // busy, never checks cancellation
+            return 7
+        }
+        #expect(value == 7)
+        await #expect(throws: APIError.self) {
+            try await LipSyncServer.withDeadline(.milliseconds(10)) { () async throws -> Int in
+                try await Task.sleep(for: .seconds(5))
+                return 1
+            }
+        }
     }
 
     /// A client that hangs up cancels its job, running or still queued: no output, no
@@ -305,7 +347,7 @@ import VoiceConversion
         _ = try await server.provider.pipeline()  // loaded, so the job itself is what runs
         if whileQueued { try await server.limiter.acquire() }  // another job holds the only slot
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        let text = String(repeating: "This sentence makes the speech long enough to outlast the client. ", count: 5)
+        let text = String(repeating: "This sentence makes the speech long enough to outlast the client. ", count: 3)  // < 200 characters
         try await app.test(.live) { client in
             let request = Self.jobRequest(port: try #require(client.port), """
                 {"word": "\(text)", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/gone.mp4", "tts_lang": "en"}
