@@ -67,6 +67,22 @@ public struct RenderedVideo: Sendable {
     public let timings: RenderTimings
 }
 
+/// A video's frames decoded and its faces detected ahead of the render, while the speech is
+/// still being made (the pipeline runs this concurrently with voice conversion). Made for an
+/// expected speech length; the render uses it when it holds every frame the real speech
+/// needs, and decodes again otherwise. Tracking itself is redone on exactly the needed
+/// frames from the remembered detections, so the result is the same as without it.
+public struct PreparedVideo: Sendable {
+    public let video: String
+    let frames: [DecodedFrame]
+    let rate: Rational
+    /// The video has no frames beyond `frames`.
+    let complete: Bool
+    let detections: DetectionMemo
+    let decodeSeconds: Double
+    let trackSeconds: Double
+}
+
 /// The lip-sync stage: speech + a video of a face → the video with the mouth moving to the
 /// speech, at the input's full resolution, with the speech as its audio track.
 public struct LipSyncRenderer: Sendable {
@@ -83,10 +99,43 @@ public struct LipSyncRenderer: Sendable {
         self.logger = logger
     }
 
+    /// Decodes the frames that speech of `expectedSpeechSamples` (16 kHz) will need, plus a
+    /// small margin, and detects their faces into `options.detections` (or a new memo).
+    public func prepare(video: String, expectedSpeechSamples: Int, options: LipSyncOptions = LipSyncOptions()) throws -> PreparedVideo {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (decoder, photo) = try open(video, options: options)
+        let rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
+        let melFrames = max(expectedSpeechSamples, melFrontEnd.minimumSamples) / 200 + 1  // 80 mel frames per second at 16 kHz
+        let wanted = MelSpectrogram.chunkStarts(melFrames: melFrames, fps: rate.value).count
+        let margin = 3
+        let frames = try decoder?.frames(upTo: wanted + margin) ?? [photo].compactMap { $0 }
+        let decoded = clock.now
+        let memo = options.detections ?? DetectionMemo()
+        if !frames.isEmpty {
+            _ = try FaceTracker(detector: detector, options: options.tracking).track(Array(frames.prefix(wanted)), memo: memo)
+        }
+        return PreparedVideo(video: video, frames: frames, rate: rate, complete: photo != nil || frames.count < wanted + margin,
+                             detections: memo, decodeSeconds: (decoded - start).seconds, trackSeconds: (clock.now - decoded).seconds)
+    }
+
+    /// A decoder for `video`, or its single frame when it is a still photo.
+    private func open(_ video: String, options: LipSyncOptions) throws -> (VideoDecoder?, DecodedFrame?) {
+        let decodeOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: options.detectionMaxSide)
+        // A still photo is a one-frame video at the original's default --fps 25, face found once.
+        do {
+            return (try VideoDecoder(path: video, options: decodeOptions, limits: options.limits), nil)
+        } catch MediaError.notAVideo {
+            return (nil, try StillImage.decode(video, options: decodeOptions, limits: options.limits))
+        }
+    }
+
     /// Renders `video` speaking `speech` into `output` (MP4, H.264 + AAC). `video` may also
     /// be a still photo (PNG, JPEG): one frame at 25 fps, as the original's image input.
     /// Honours task cancellation between batches; the output file appears only when complete.
-    public func render(video: String, speech: AudioBuffer, output: String, options: LipSyncOptions = LipSyncOptions()) async throws -> RenderedVideo {
+    /// `prepared` (from `prepare`) saves the decode and the detections when it covers the speech.
+    public func render(video: String, speech: AudioBuffer, output: String, options: LipSyncOptions = LipSyncOptions(),
+                       prepared: PreparedVideo? = nil) async throws -> RenderedVideo {
         guard !speech.samples.isEmpty, speech.sampleRate > 0 else { throw LipSyncError.emptySpeech }
         guard speech.duration <= options.maxSpeechSeconds else {
             throw LipSyncError.speechTooLong(seconds: speech.duration, limit: options.maxSpeechSeconds)
@@ -100,22 +149,28 @@ public struct LipSyncRenderer: Sendable {
             return try body()
         }
 
-        let decodeOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: options.detectionMaxSide)
-        // A still photo is a one-frame video at the original's default --fps 25, face found once.
-        var decoder: VideoDecoder?
-        var photo: DecodedFrame?
-        do {
-            decoder = try VideoDecoder(path: video, options: decodeOptions, limits: options.limits)
-        } catch MediaError.notAVideo {
-            photo = try StillImage.decode(video, options: decodeOptions, limits: options.limits)
-        }
-        let rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
         let mel = try measure(\.mel) { try melFrontEnd.spectrogram(of: speech) }
+        let frames: [DecodedFrame]
+        let rate: Rational
+        var memo = options.detections
+        if let prepared, prepared.video == video,
+           case let needed = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: prepared.rate.value).count,
+           prepared.frames.count >= needed || prepared.complete {
+            rate = prepared.rate
+            frames = Array(prepared.frames.prefix(needed))
+            memo = prepared.detections
+            timings.decode = prepared.decodeSeconds
+            timings.track = prepared.trackSeconds
+        } else {
+            let (decoder, photo) = try open(video, options: options)
+            rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
+            let count = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value).count
+            frames = try measure(\.decode) { try decoder?.frames(upTo: count) ?? [photo].compactMap { $0 } }
+        }
         let starts = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value)
-        let frames = try measure(\.decode) { try decoder?.frames(upTo: starts.count) ?? [photo].compactMap { $0 } }
         guard !frames.isEmpty else { throw LipSyncError.noFrames }
         let schedule = FrameSchedule(outputCount: starts.count, sourceCount: frames.count, order: options.frameOrder)
-        let track = try measure(\.track) { try FaceTracker(detector: detector, options: options.tracking).track(frames, memo: options.detections) }
+        let track = try measure(\.track) { try FaceTracker(detector: detector, options: options.tracking).track(frames, memo: memo) }
         try Task.checkCancellation()
 
         let (width, height) = (frames[0].frame.width, frames[0].frame.height)

@@ -145,6 +145,12 @@ public struct LipSyncPipeline: Sendable {
             return (outcome, (clock.now - start).seconds)
         }()
         let (tts, ttsSeconds) = try await synthesized
+        // The frames that speech this long needs, and their faces, while the voice is converted.
+        // (A failure here is left to the render, which reports it with the same error.)
+        let prepareOptions = lipSync, expectedSamples = tts.audio.samples.count
+        async let prepared: PreparedVideo? = {
+            try? renderer.prepare(video: request.video, expectedSpeechSamples: expectedSamples, options: prepareOptions)
+        }()
         let (embedding, embeddingSeconds) = await embedded
         timings.tts = ttsSeconds
         timings.speakerEmbedding = embeddingSeconds
@@ -171,7 +177,8 @@ public struct LipSyncPipeline: Sendable {
             break
         }
         try Task.checkCancellation()
-        let rendered = try await renderer.render(video: request.video, speech: speechAudio, output: request.output, options: lipSync)
+        let rendered = try await renderer.render(video: request.video, speech: speechAudio, output: request.output, options: lipSync,
+                                                 prepared: await prepared)
         timings.render = rendered.timings
         timings.total = (clock.now - started).seconds
         // One line: every step's seconds as metadata (the table is JobTimings.rows / report()).

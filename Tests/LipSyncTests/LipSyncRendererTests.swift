@@ -75,6 +75,34 @@ import Testing
         #expect(lower > upper + 5, "lower face barely changed: \(lower) vs \(upper)")
     }
 
+    /// Frames and faces prepared ahead (for a guessed speech length) give exactly the output
+    /// of a plain render, whether the guess was short, right or long; a short guess is
+    /// decoded again, a right or long one saves the decode and the detections.
+    @Test(arguments: [0.6, 1.0, 1.6]) func preparedVideoGivesTheSameFrames(guessSeconds: Double) async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let clip = try faceClip(in: directory, frames: 30)
+        let speech = TestPattern.tone(frequency: 220, seconds: 1.0, sampleRate: 16_000)
+        let renderer = try renderer()
+        func frames(_ prepared: PreparedVideo?, _ name: String) async throws -> ([Int: [UInt8]], RenderedVideo) {
+            let sink = FrameSink()
+            var options = LipSyncOptions()
+            options.frameSink = { index, frame in sink.add(index, frame.pixels) }
+            let result = try await renderer.render(video: clip.path, speech: speech, output: directory + "/\(name).mp4", options: options, prepared: prepared)
+            return (sink.frames, result)
+        }
+        let (plain, plainResult) = try await frames(nil, "plain")
+        let prepared = try renderer.prepare(video: clip.path, expectedSpeechSamples: Int(guessSeconds * 16_000))
+        let (ahead, aheadResult) = try await frames(prepared, "ahead")
+        #expect(plain == ahead)
+        #expect(plainResult.track.boxes == aheadResult.track.boxes)
+        if guessSeconds == 1.0 {
+            #expect(aheadResult.track.detectedFrames == 0)  // every key frame was detected ahead
+        } else if guessSeconds > 1.0 {
+            #expect(aheadResult.track.detectedFrames == 1)  // only the real last frame, a key frame of its own
+        }
+    }
+
     @Test func replaceModeOverwritesTheBox() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -111,4 +139,12 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory + "/c.mp4"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains("partial") }.isEmpty)
     }
+}
+
+/// Collects rendered frames by index (the render calls it from one task at a time).
+final class FrameSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Int: [UInt8]] = [:]
+    func add(_ index: Int, _ pixels: [UInt8]) { lock.lock(); stored[index] = pixels; lock.unlock() }
+    var frames: [Int: [UInt8]] { lock.lock(); defer { lock.unlock() }; return stored }
 }
