@@ -44,6 +44,8 @@ public struct Configuration: Sendable, Equatable {
     /// Where inputs come from and outputs go (`STORAGE_ROOTS`, `TEMP_DIR`, `HTTPS_INPUT*`,
     /// Google credentials).
     public var storage = StorageSettings()
+    /// Defaults of a request's optional lip-sync fields (`DEFAULT_*`).
+    public var jobDefaults = JobDefaults()
 
     public init(
         logLevel: Logger.Level = .info,
@@ -109,6 +111,7 @@ public struct Configuration: Sendable, Equatable {
         }
         try configuration.speech.read(environment)
         try configuration.storage.read(environment)
+        try configuration.jobDefaults.read(environment)
         return configuration
     }
 
@@ -140,6 +143,9 @@ public struct Configuration: Sendable, Equatable {
             ("MAX_CONCURRENT_JOBS", "\(maxConcurrentJobs)"), ("MAX_QUEUED_JOBS", "\(maxQueuedJobs)"), ("PRELOAD", "\(preload)"),
             ("VIDEO_CACHE_ENTRIES", "\(videoCacheEntries)"), ("JOB_TIMEOUT_SECONDS", "\(jobTimeoutSeconds)"),
             ("DRAIN_TIMEOUT_SECONDS", "\(drainTimeoutSeconds)"),
+            ("DEFAULT_TRACKING", "\(jobDefaults.tracking)"), ("DEFAULT_COMPOSITE", jobDefaults.composite.rawValue),
+            ("DEFAULT_PADS", "\(jobDefaults.pads.top),\(jobDefaults.pads.bottom),\(jobDefaults.pads.left),\(jobDefaults.pads.right)"),
+            ("DEFAULT_CRF", "\(jobDefaults.crf)"), ("DEFAULT_PRESET", jobDefaults.preset),
             ("TTS_ENGINE", speech.defaultEngine.rawValue), ("TTS_FALLBACK", "\(speech.fallbackToEspeak)"),
             ("TTS_MAX_CHARACTERS", "\(speech.maxCharacters)"), ("PIPER_VOICES_DIR", speech.piperVoicesDirectory ?? "unset"),
             ("GOOGLE_TTS_API_KEY", masked(speech.googleAPIKey)), ("GOOGLE_TTS_ENDPOINT", speech.googleEndpoint),

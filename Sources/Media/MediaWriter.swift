@@ -46,6 +46,8 @@ public struct EncoderOptions: Sendable, Equatable {
     public var audioCodec: AudioCodec
     /// x264 preset (ultrafast … veryslow). Ignored for VP9 (realtime, cpu-used 8).
     public var preset: String
+    /// x264's presets, fastest first.
+    public static let x264Presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
     /// Constant rate factor: 0–51 for x264 (lower is better; 18 is visually lossless), 0–63 for VP9.
     public var crf: Int
     public var audioBitRate: Int

@@ -226,9 +226,6 @@ public struct LipSyncServer: Sendable {
         }
     }
 
-    /// x264's speed presets, fastest first.
-    static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
-
     /// A client's X-Request-Id is echoed when it is short printable ASCII (it goes into logs).
     static func acceptableRequestID(_ text: String) -> String? {
         text.count <= 128 && !text.isEmpty && text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) ? text : nil
@@ -276,8 +273,8 @@ public struct LipSyncServer: Sendable {
             options.encoder.crf = crf
         }
         if let preset = body.preset {
-            guard Self.presets.contains(preset) else {
-                throw APIError(.badRequest, code: "invalid_field", message: "preset must be one of " + Self.presets.joined(separator: ", "), field: "preset")
+            guard EncoderOptions.x264Presets.contains(preset) else {
+                throw APIError(.badRequest, code: "invalid_field", message: "preset must be one of " + EncoderOptions.x264Presets.joined(separator: ", "), field: "preset")
             }
             options.encoder.preset = preset
         }

@@ -1,5 +1,7 @@
 import Foundation
+import FaceTracking
 import Inference
+import LipSync
 import LipSyncCore
 import Media
 import Storage
@@ -116,5 +118,38 @@ import Testing
     func invalidValuesNameTheVariable(variable: String, value: String, message: String) {
         let error = #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment([variable: value]) }
         #expect(error?.description == message)
+    }
+}
+
+@Suite struct JobDefaultsTests {
+    @Test func defaultsAndEnvironment() throws {
+        let plain = try Configuration.fromEnvironment([:]).lipSyncDefaults
+        #expect(plain.tracking.mode == .keyframes(interval: 5) && plain.composite == .blend && plain.encoder.crf == 18)
+        let configuration = try Configuration.fromEnvironment([
+            "DEFAULT_TRACKING": "every", "DEFAULT_COMPOSITE": "replace", "DEFAULT_PADS": "1, 2, 3, 4", "DEFAULT_CRF": "23",
+            "DEFAULT_PRESET": "Medium", "MAX_FRAMES": "100",
+        ])
+        let options = configuration.lipSyncDefaults
+        #expect(options.tracking.mode == .every && options.composite == .replace)
+        #expect(options.tracking.pads == Pads(top: 1, bottom: 2, left: 3, right: 4))
+        #expect(options.encoder.crf == 23 && options.encoder.preset == "medium" && options.limits.maxFrameCount == 100)
+        #expect(configuration.summary.contains { $0.variable == "DEFAULT_PADS" && $0.value == "1,2,3,4" })
+    }
+
+    @Test(arguments: [
+        ("DEFAULT_TRACKING", "sometimes", "DEFAULT_TRACKING=sometimes is invalid: expected every, keyframes or static"),
+        ("DEFAULT_PADS", "1,2,3", "DEFAULT_PADS=1,2,3 is invalid: expected four numbers 0–500: top,bottom,left,right"),
+        ("DEFAULT_CRF", "52", "DEFAULT_CRF=52 is invalid: expected an integer from 0 to 51"),
+        ("DEFAULT_PRESET", "warp", "DEFAULT_PRESET=warp is invalid: expected one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow"),
+    ])
+    func invalidValuesNameTheVariable(variable: String, value: String, message: String) {
+        let error = #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment([variable: value]) }
+        #expect(error?.description == message)
+    }
+
+    @Test func summaryMasksSecrets() throws {
+        let summary = try Configuration.fromEnvironment(["GOOGLE_TTS_API_KEY": "AIza-very-secret"]).summary
+        #expect(summary.contains { $0.variable == "GOOGLE_TTS_API_KEY" && $0.value == "****** (set)" })
+        #expect(!summary.contains { $0.value.contains("very-secret") })
     }
 }
