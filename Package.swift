@@ -164,7 +164,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
         .testTarget(name: "LipSyncCLITests", dependencies: ["lipsync", "Media"]),
-        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", "Media", "Storage", "FaceTracking", "LipSync", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", "Media", "Storage", "FaceTracking", "LipSync", "VoiceConversion", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

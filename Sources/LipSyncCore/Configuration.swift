@@ -146,6 +146,7 @@ public struct Configuration: Sendable, Equatable {
             ("DEFAULT_TRACKING", "\(jobDefaults.tracking)"), ("DEFAULT_COMPOSITE", jobDefaults.composite.rawValue),
             ("DEFAULT_PADS", "\(jobDefaults.pads.top),\(jobDefaults.pads.bottom),\(jobDefaults.pads.left),\(jobDefaults.pads.right)"),
             ("DEFAULT_CRF", "\(jobDefaults.crf)"), ("DEFAULT_PRESET", jobDefaults.preset),
+            ("DEFAULT_VOICE_MODE", jobDefaults.voiceMode?.rawValue ?? "freevc when possible"),
             ("TTS_ENGINE", speech.defaultEngine.rawValue), ("TTS_FALLBACK", "\(speech.fallbackToEspeak)"),
             ("TTS_MAX_CHARACTERS", "\(speech.maxCharacters)"), ("PIPER_VOICES_DIR", speech.piperVoicesDirectory ?? "unset"),
             ("GOOGLE_TTS_API_KEY", masked(speech.googleAPIKey)), ("GOOGLE_TTS_ENDPOINT", speech.googleEndpoint),

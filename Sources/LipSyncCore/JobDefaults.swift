@@ -1,6 +1,7 @@
 import FaceTracking
 import LipSync
 import Media
+import VoiceConversion
 
 /// Defaults of a request's optional lip-sync fields (a request's own fields win).
 public struct JobDefaults: Sendable, Equatable {
@@ -13,6 +14,9 @@ public struct JobDefaults: Sendable, Equatable {
     /// `DEFAULT_CRF` (0–51, default 18) and `DEFAULT_PRESET` (x264 preset, default `veryfast`).
     public var crf = 18
     public var preset = "veryfast"
+    /// `DEFAULT_VOICE_MODE`: `freevc` or `none`; unset: FreeVC when its models are installed
+    /// and the video has a usable voice.
+    public var voiceMode: VoiceMode?
 
     public init() {}
 
@@ -37,6 +41,12 @@ public struct JobDefaults: Sendable, Equatable {
                 throw ConfigurationError.invalid(variable: "DEFAULT_PADS", value: value, expected: "four numbers 0–500: top,bottom,left,right")
             }
             pads = Pads(top: values[0], bottom: values[1], left: values[2], right: values[3])
+        }
+        if let value = environment["DEFAULT_VOICE_MODE"] {
+            guard let mode = VoiceMode(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                throw ConfigurationError.invalid(variable: "DEFAULT_VOICE_MODE", value: value, expected: "freevc or none")
+            }
+            voiceMode = mode
         }
         if let value = environment["DEFAULT_CRF"] { crf = try Configuration.parseInteger(value, variable: "DEFAULT_CRF", in: 0...51) }
         if let value = environment["DEFAULT_PRESET"] {

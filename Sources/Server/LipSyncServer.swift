@@ -59,6 +59,8 @@ public struct LipSyncServer: Sendable {
     public let provider: PipelineProvider
     public let limiter: JobLimiter
     public let defaults: LipSyncOptions
+    /// Voice mode of a request that names none (nil: FreeVC when installed and usable).
+    public let defaultVoiceMode: VoiceMode?
     /// Where inputs are read and outputs written (local roots, gs://, https:// inputs).
     public let storage: StorageService
     /// Base folder of the per-request workspaces.
@@ -77,7 +79,7 @@ public struct LipSyncServer: Sendable {
     ]
 
     public init(provider: PipelineProvider, limiter: JobLimiter, storage: StorageService, workspaceBase: String = NSTemporaryDirectory(),
-                defaults: LipSyncOptions = LipSyncOptions(), jobTimeout: Duration = .seconds(600), metrics: ServerMetrics = ServerMetrics(),
+                defaults: LipSyncOptions = LipSyncOptions(), defaultVoiceMode: VoiceMode? = nil, jobTimeout: Duration = .seconds(600), metrics: ServerMetrics = ServerMetrics(),
                 executor: JobExecutor = JobExecutor(), logger: Logger = Logger(label: "lipsync.server")) {
         self.executor = executor
         self.provider = provider
@@ -85,6 +87,7 @@ public struct LipSyncServer: Sendable {
         self.storage = storage
         self.workspaceBase = workspaceBase
         self.defaults = defaults
+        self.defaultVoiceMode = defaultVoiceMode
         self.jobTimeout = jobTimeout
         self.metrics = metrics
         self.logger = logger
@@ -285,7 +288,7 @@ public struct LipSyncServer: Sendable {
             }
             engine = id
         }
-        var voiceMode: VoiceMode?
+        var voiceMode = defaultVoiceMode
         if let mode = body.voice_mode {
             guard let parsed = VoiceMode(rawValue: mode) else {
                 throw APIError(.badRequest, code: "invalid_field", message: "voice_mode must be freevc or none", field: "voice_mode")

@@ -402,7 +402,7 @@ struct Serve: AsyncParsableCommand {
         let server = LipSyncServer(provider: provider,
                                    limiter: JobLimiter(maxConcurrent: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs),
                                    storage: await StorageSetup.makeService(configuration), workspaceBase: configuration.storage.temporaryDirectory,
-                                   defaults: configuration.lipSyncDefaults,
+                                   defaults: configuration.lipSyncDefaults, defaultVoiceMode: configuration.jobDefaults.voiceMode,
                                    jobTimeout: .seconds(configuration.jobTimeoutSeconds))
         let app = Application(router: server.router(),
                               configuration: .init(address: .hostname(configuration.host, port: configuration.port)), logger: logger)

@@ -6,6 +6,7 @@ import LipSyncCore
 import Media
 import Storage
 import Testing
+import VoiceConversion
 
 @Suite struct ConfigurationTests {
     @Test func defaults() throws {
@@ -127,8 +128,9 @@ import Testing
         #expect(plain.tracking.mode == .keyframes(interval: 5) && plain.composite == .blend && plain.encoder.crf == 18)
         let configuration = try Configuration.fromEnvironment([
             "DEFAULT_TRACKING": "every", "DEFAULT_COMPOSITE": "replace", "DEFAULT_PADS": "1, 2, 3, 4", "DEFAULT_CRF": "23",
-            "DEFAULT_PRESET": "Medium", "MAX_FRAMES": "100",
+            "DEFAULT_PRESET": "Medium", "MAX_FRAMES": "100", "DEFAULT_VOICE_MODE": "none",
         ])
+        #expect(configuration.jobDefaults.voiceMode == VoiceMode.none)
         let options = configuration.lipSyncDefaults
         #expect(options.tracking.mode == .every && options.composite == .replace)
         #expect(options.tracking.pads == Pads(top: 1, bottom: 2, left: 3, right: 4))
@@ -139,6 +141,7 @@ import Testing
     @Test(arguments: [
         ("DEFAULT_TRACKING", "sometimes", "DEFAULT_TRACKING=sometimes is invalid: expected every, keyframes or static"),
         ("DEFAULT_PADS", "1,2,3", "DEFAULT_PADS=1,2,3 is invalid: expected four numbers 0–500: top,bottom,left,right"),
+        ("DEFAULT_VOICE_MODE", "clone", "DEFAULT_VOICE_MODE=clone is invalid: expected freevc or none"),
         ("DEFAULT_CRF", "52", "DEFAULT_CRF=52 is invalid: expected an integer from 0 to 51"),
         ("DEFAULT_PRESET", "warp", "DEFAULT_PRESET=warp is invalid: expected one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow"),
     ])

@@ -219,6 +219,24 @@ import VoiceConversion
         }
     }
 
+    /// Request fields win over the configured defaults; absent ones take them.
+    @Test func requestDefaultsComeFromConfiguration() throws {
+        var defaults = LipSyncOptions()
+        defaults.encoder.crf = 28
+        defaults.tracking.mode = .every
+        let storage = StorageService(local: LocalStore(roots: [Self.fixtures]), gcs: nil, https: nil)
+        let server = LipSyncServer(provider: Self.provider(), limiter: JobLimiter(maxConcurrent: 1, maxQueued: 0), storage: storage,
+                                   defaults: defaults, defaultVoiceMode: VoiceMode.none)
+        func job(_ extra: String) throws -> JobRequest {
+            let json = #"{"word": "hi", "user_video_gs": "\#(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\#(Self.fixtures)/x.mp4", "tts_lang": "en"\#(extra)}"#
+            return try server.makeJob(try JSONDecoder().decode(LipVideoRequest.self, from: Data(json.utf8)))
+        }
+        let plain = try job("")
+        #expect(plain.voiceMode == VoiceMode.none && plain.lipSync.encoder.crf == 28 && plain.lipSync.tracking.mode == .every)
+        let own = try job(#", "voice_mode": "freevc", "crf": 20, "tracking": "static""#)
+        #expect(own.voiceMode == .freevc && own.lipSync.encoder.crf == 20 && own.lipSync.tracking.mode == .stationary)
+    }
+
     @Test func readinessChecksCloudStorage() async throws {
         let emulator = try await GCSEmulator()
         #expect(await StorageService(local: LocalStore(roots: ["/"]), gcs: emulator.store(), https: nil)
