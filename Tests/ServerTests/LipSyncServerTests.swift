@@ -292,6 +292,20 @@ import VoiceConversion
         }
     }
 
+    /// The property names of `components.schemas.<name>` (YAML read by indentation).
+    static func schemaProperties(_ name: String, in yaml: String) -> Set<String> {
+        var names: Set<String> = [], inSchema = false, inProperties = false
+        for line in yaml.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("    ") && !line.hasPrefix("     ") { inSchema = line == "    \(name):"; inProperties = false; continue }
+            guard inSchema else { continue }
+            if line.hasPrefix("      ") && !line.hasPrefix("       ") { inProperties = line == "      properties:"; continue }
+            if inProperties, line.hasPrefix("        "), !line.hasPrefix("         "), line.hasSuffix(":") {
+                names.insert(line.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ":", with: ""))
+            }
+        }
+        return names
+    }
+
     /// The OpenAPI document describes exactly the routes the router has (the CI check).
     @Test func openAPIDocumentMatchesTheRoutes() async throws {
         let workspaces = try temporaryDirectory()
@@ -314,6 +328,13 @@ import VoiceConversion
         }
         #expect(documented == routes)
         #expect(Set(router.routes.map { $0.path.description }) == LipSyncServer.paths)
+        // The request and response schemas list exactly the fields of the Swift types.
+        let json = #"{"word": "w", "user_video_gs": "a", "output_video_gs": "b", "tts_lang": "en"}"#
+        let request = try JSONDecoder().decode(LipVideoRequest.self, from: Data(json.utf8))
+        #expect(Self.schemaProperties("LipVideoRequest", in: yaml) == Set(Mirror(reflecting: request).children.compactMap(\.label)))
+        let response = LipVideoResponse(status: "ok", output_video_gs: "", request_id: "", frames: 0, width: 0, height: 0, tts_engine: "",
+                                        voice_mode: "", voice_mode_reason: nil, tts_fallback_reason: nil, cached: false, timings: [:])
+        #expect(Self.schemaProperties("LipVideoResponse", in: yaml) == Set(Mirror(reflecting: response).children.compactMap(\.label)))
         try await withServer { client, _ in
             let (status, text) = try await get(client, "/openapi.yaml")
             #expect(status == .ok && text == yaml)
