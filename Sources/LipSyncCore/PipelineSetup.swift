@@ -17,9 +17,9 @@ public enum PipelineSetup {
             speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
             voice: voice, renderer: renderer, limits: configuration.mediaLimits,
             cache: configuration.videoCacheEntries > 0 ? VideoCache(capacity: configuration.videoCacheEntries) : nil)
-        var kinds = ["wav2lip_mel", float16 ? "wav2lip_fp16" : "wav2lip", detector.rawValue]
-        if voice != nil { kinds += ["speaker_mel", "speaker_encoder", "wavlm", float16 ? "freevc_fp16" : "freevc"] }
         let manifest = try ModelManifest(directory: configuration.modelsDirectory)
+        var kinds = ["wav2lip_mel", float16 ? "wav2lip_fp16" : "wav2lip", detector.rawValue]
+        if voice != nil { kinds += VoiceSetup.kinds(manifest, float16: float16) }
         let models = try kinds.map { kind in
             let entry = try manifest.entry(kind)
             return ModelReport.Model(kind: kind, file: entry.file, precision: entry.precision, standin: entry.standin,

@@ -4,14 +4,20 @@ import VoiceConversion
 
 /// Builds the voice conversion stage from a models folder, or reports why it cannot.
 public enum VoiceSetup {
-    /// The FreeVC converter when the folder has `wavlm`, `freevc`, `speaker_encoder` and
-    /// `speaker_mel` (the float16 synthesizer when `float16`); nil otherwise (mode `none`).
-    /// Logs a warning for every stand-in model served.
+    /// The model kinds the converter loads from `manifest`: `wavlm`, `freevc`,
+    /// `speaker_encoder`, `speaker_mel` — with `float16`, the float16 synthesizer and the
+    /// float16 WavLM when the folder has one.
+    public static func kinds(_ manifest: ModelManifest, float16: Bool) -> [String] {
+        let content = float16 && manifest.entries["wavlm_fp16"] != nil ? "wavlm_fp16" : "wavlm"
+        return [content, float16 ? "freevc_fp16" : "freevc", "speaker_encoder", "speaker_mel"]
+    }
+
+    /// The FreeVC converter when the folder has every model of `kinds`; nil otherwise (mode
+    /// `none`). Logs a warning for every stand-in model served.
     public static func makeConverter(_ configuration: Configuration, environment: InferenceEnvironment, float16: Bool = false,
                                      logger: Logger = Logger(label: "lipsync.models")) throws -> VoiceConverter? {
         let manifest = try ModelManifest(directory: configuration.modelsDirectory)
-        let synthesizerKind = float16 ? "freevc_fp16" : "freevc"
-        let kinds = ["wavlm", synthesizerKind, "speaker_encoder", "speaker_mel"]
+        let kinds = kinds(manifest, float16: float16)
         guard kinds.allSatisfy({ manifest.entries[$0] != nil }) else { return nil }
         for kind in kinds where try manifest.entry(kind).standin {
             logger.warning("serving a stand-in model with random weights: the voice is not really converted",
@@ -22,6 +28,6 @@ public enum VoiceSetup {
             try InferenceSession(environment: environment, modelPath: manifest.path(of: kind), options: options)
         }
         return try VoiceConverter(embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
-                              content: try session("wavlm"), synthesizer: try session(synthesizerKind))
+                              content: try session(kinds[0]), synthesizer: try session(kinds[1]))
     }
 }

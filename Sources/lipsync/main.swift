@@ -331,7 +331,7 @@ struct Voice: AsyncParsableCommand {
     @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
     @Option(help: "freevc (default when the models are present) or none.") var mode: String?
     @Option(help: "Seed of the synthesis noise.") var seed: UInt64 = 0
-    @Flag(help: "Use the float16 synthesizer (for GPUs).") var float16 = false
+    @Flag(help: "Use the float16 synthesizer, and the float16 WavLM when installed (for GPUs).") var float16 = false
     @Flag(name: .customLong("no-loudness-match"), help: "Keep the synthesizer's level (parity checks).") var noLoudnessMatch = false
     @Option(name: .customLong("dump-embedding"), help: "Also write the speaker embedding as raw float32 (parity checks).") var dumpEmbedding: String?
     @OptionGroup var common: CommonOptions

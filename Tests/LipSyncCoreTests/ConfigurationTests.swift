@@ -3,6 +3,7 @@ import FaceTracking
 import Inference
 import LipSync
 import LipSyncCore
+import Logging
 import Media
 import Storage
 import Testing
@@ -154,5 +155,29 @@ import VoiceConversion
         let summary = try Configuration.fromEnvironment(["GOOGLE_TTS_API_KEY": "AIza-very-secret"]).summary
         #expect(summary.contains { $0.variable == "GOOGLE_TTS_API_KEY" && $0.value == "****** (set)" })
         #expect(!summary.contains { $0.value.contains("very-secret") })
+    }
+}
+
+@Suite struct VoiceSetupTests {
+    static var models: String {
+        (ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".fixtures").path) + "/models"
+    }
+
+    /// float16 takes both float16 FreeVC models when the folder has them, and converts speech with them.
+    @Test func float16UsesTheFloat16WavLMAndSynthesizer() throws {
+        let manifest = try ModelManifest(directory: Self.models)
+        #expect(VoiceSetup.kinds(manifest, float16: false) == ["wavlm", "freevc", "speaker_encoder", "speaker_mel"])
+        #expect(VoiceSetup.kinds(manifest, float16: true) == ["wavlm_fp16", "freevc_fp16", "speaker_encoder", "speaker_mel"])
+        #expect(try manifest.entry("wavlm_fp16").precision == "float16")
+        var configuration = Configuration(modelsDirectory: Self.models)
+        configuration.executionProviders = [.cpu]
+        let environment = try InferenceEnvironment(logger: Logger(label: "test.voice-setup"), runtimeLogLevel: .critical)
+        let converter = try #require(try VoiceSetup.makeConverter(configuration, environment: environment, float16: true, logger: Logger(label: "test")))
+        let reference = TestPattern.tone(frequency: 180, seconds: 2, sampleRate: 16_000)
+        let embedding = try converter.speakerEmbedding(of: reference)
+        let converted = try converter.convert(TestPattern.tone(frequency: 220, seconds: 1, sampleRate: 16_000), embedding: embedding, seed: 1, referenceRMS: 0.1)
+        #expect(abs(converted.audio.duration - 1) < 0.05 && converted.audio.samples.allSatisfy(\.isFinite))
     }
 }

@@ -297,13 +297,29 @@ def load_state_dict(path):
     else:
         raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither zip nor pickle)")
     try:
+        tensors = _state_dict(obj, path)
+        # A storage's bytes are dropped once its last tensor is copied out, so the file's
+        # data and the arrays are not both held in full (WavLM-Large: 1.26 GB each).
+        pending = collections.Counter()
+        for ref in tensors.values():
+            for storage in _storages(ref.storage):
+                pending[id(storage)] += 1
         result = {}
-        for name, ref in _state_dict(obj, path).items():
+        for name, ref in tensors.items():
             load(ref.storage)
             array = ref.materialise(name, path)
             if array.dtype == np.float16:
                 array = array.astype(np.float32)
             result[name.replace("module.", "")] = array
+            for storage in _storages(ref.storage):
+                pending[id(storage)] -= 1
+                if pending[id(storage)] == 0:
+                    storage.data = None
         return result
     finally:
         close()
+
+
+def _storages(storage):
+    """A storage and, for a view into another one, that root storage."""
+    return (storage, storage.root) if isinstance(storage, _ViewStorage) else (storage,)

@@ -7,6 +7,9 @@ repeated by hand in Swift.
 
 Every file is written to a temporary name in the folder and renamed into place, and the
 manifest is updated last, so an interrupted or failed run leaves the folder as it was.
+Files are streamed one initializer at a time (graph.save_model) and float16 variants are
+written from the float32 model's weights (precision.Variant), so converting WavLM-Large
+holds about one copy of its 1.26 GB of weights.
 """
 import hashlib
 import json
@@ -17,7 +20,8 @@ import numpy as np
 import onnx
 
 from . import audio, blazeface, freevc, s3fd, speaker, wav2lip, wavlm
-from .precision import to_float16
+from .graph import save_model
+from .precision import Variant, float16_variant, mixed_float16_variant
 from .checkpoint import CheckpointError, load_state_dict
 from .statedict import StateDictError
 
@@ -85,8 +89,9 @@ def read_manifest(directory):
 
 
 def _publish(directory, kind, filename, model, source, standin, preprocessing, extra=None, precision="float32"):
-    """Writes the model file, then its manifest entry (replacing an entry of the same kind)."""
-    _write_atomically(directory, filename, lambda path: onnx.save(model, path))
+    """Writes the model file, then its manifest entry (replacing an entry of the same kind).
+    `model` is a ModelProto or a precision.Variant (written from its float32 model's weights)."""
+    _write_atomically(directory, filename, model.save if isinstance(model, Variant) else lambda path: save_model(model, path))
     inputs, outputs = _signature(model)
     entry = {
         "file": filename, "kind": kind, "version": 1, "precision": precision, "standin": standin,
@@ -129,7 +134,7 @@ def convert_wav2lip(checkpoint, directory):
     source = _source(checkpoint)
     extra = {"flops_per_item": wav2lip.flops_per_item(wav2lip.detect_divisor(state))}
     entry = _publish(directory, "wav2lip", "wav2lip.onnx", model, source, False, WAV2LIP_PREPROCESSING, extra)
-    _publish(directory, "wav2lip_fp16", "wav2lip_fp16.onnx", to_float16(model), source, False, WAV2LIP_PREPROCESSING, extra,
+    _publish(directory, "wav2lip_fp16", "wav2lip_fp16.onnx", float16_variant(model), source, False, WAV2LIP_PREPROCESSING, extra,
              precision="float16")
     write_mel_frontend(directory)
     return entry
@@ -152,7 +157,7 @@ def convert_freevc(checkpoint, directory):
     _, model = _load_and_build(checkpoint, freevc.build)
     source = _source(checkpoint)
     entry = _publish(directory, "freevc", "freevc.onnx", model, source, False, FREEVC_PREPROCESSING)
-    _publish(directory, "freevc_fp16", "freevc_fp16.onnx", to_float16(model), source, False, FREEVC_PREPROCESSING, precision="float16")
+    _publish(directory, "freevc_fp16", "freevc_fp16.onnx", float16_variant(model), source, False, FREEVC_PREPROCESSING, precision="float16")
     return entry
 
 
@@ -182,10 +187,16 @@ WAVLM_PREPROCESSING = {
 
 
 def convert_wavlm(checkpoint, directory):
-    """`WavLM-Large.pt` ({'cfg', 'model'}) → `wavlm.onnx` (≈1.26 GB float32, under the 2 GB protobuf limit)."""
-    _, model = _load_and_build(checkpoint, wavlm.build)
+    """`WavLM-Large.pt` ({'cfg', 'model'}) → `wavlm.onnx` (≈1.26 GB float32, under the 2 GB
+    protobuf limit) and `wavlm_fp16.onnx` (≈0.63 GB: float16 Conv/Gemm/MatMul, float32 buckets,
+    LayerNorms, softmax and GELU; float32 I/O). The checkpoint's tensors are consumed as the
+    graph is built and both files are streamed, so about one copy of the weights is held."""
+    _, model = _load_and_build(checkpoint, lambda state: wavlm.build(state, consume=True))
     source = _source(checkpoint)
-    return _publish(directory, "wavlm", "wavlm.onnx", model, source, False, WAVLM_PREPROCESSING)
+    entry = _publish(directory, "wavlm", "wavlm.onnx", model, source, False, WAVLM_PREPROCESSING)
+    _publish(directory, "wavlm_fp16", "wavlm_fp16.onnx", mixed_float16_variant(model), source, False, WAVLM_PREPROCESSING,
+             precision="float16")
+    return entry
 
 
 def convert_s3fd(checkpoint, directory):
@@ -217,20 +228,21 @@ def standins(directory, tiny=False, seed=0):
     detector = s3fd.build(s3fd.random_state_dict(divisor, seed), divisor)
     synthesizer = freevc.build(freevc.random_state_dict(seed=seed) if not tiny else
                                freevc.random_state_dict(ssl=64, hidden=8, inter=8, gin=256, upsample_initial=32, seed=seed))
+    content = wavlm.build(wavlm.random_state_dict(seed=seed) if not tiny else
+                          wavlm.random_state_dict(dim=64, ffn=128, heads=4, layers=2, conv_dim=32, seed=seed), consume=True)
     return [
         _publish(directory, "wav2lip", "wav2lip.onnx", generator, source, True, WAV2LIP_PREPROCESSING,
                  {"flops_per_item": wav2lip.flops_per_item(divisor)}),
-        _publish(directory, "wav2lip_fp16", "wav2lip_fp16.onnx", to_float16(generator), source, True, WAV2LIP_PREPROCESSING,
+        _publish(directory, "wav2lip_fp16", "wav2lip_fp16.onnx", float16_variant(generator), source, True, WAV2LIP_PREPROCESSING,
                  {"flops_per_item": wav2lip.flops_per_item(divisor)}, precision="float16"),
         _publish(directory, "s3fd", "s3fd.onnx", detector, source, True, s3fd.POSTPROCESSING,
                  {"macs_640x360": s3fd.macs(360, 640, divisor)}),
         write_mel_frontend(directory),
-        _publish(directory, "wavlm", "wavlm.onnx",
-                 wavlm.build(wavlm.random_state_dict(seed=seed) if not tiny else
-                             wavlm.random_state_dict(dim=64, ffn=128, heads=4, layers=2, conv_dim=32, seed=seed)),
-                 source, True, WAVLM_PREPROCESSING),
+        _publish(directory, "wavlm", "wavlm.onnx", content, source, True, WAVLM_PREPROCESSING),
+        _publish(directory, "wavlm_fp16", "wavlm_fp16.onnx", mixed_float16_variant(content), source, True, WAVLM_PREPROCESSING,
+                 precision="float16"),
         _publish(directory, "freevc", "freevc.onnx", synthesizer, source, True, FREEVC_PREPROCESSING),
-        _publish(directory, "freevc_fp16", "freevc_fp16.onnx", to_float16(synthesizer), source, True, FREEVC_PREPROCESSING,
+        _publish(directory, "freevc_fp16", "freevc_fp16.onnx", float16_variant(synthesizer), source, True, FREEVC_PREPROCESSING,
                  precision="float16"),
         _publish(directory, "speaker_encoder", "speaker_encoder.onnx", speaker.build_encoder(speaker.random_state_dict(seed=seed)),
                  source, True, SPEAKER_PREPROCESSING),

@@ -3,10 +3,18 @@
 Each method adds nodes and returns the name of its output, so model builders read like the
 original forward(). Weights are folded in float64 and stored as float32 (BatchNorm into
 the preceding convolution, see ../shared/reference/README.md "Folding parameters").
+
+Memory: WavLM-Large has 315 M parameters (1.26 GB in float32), so weights are held once.
+Each constant goes straight into the model's own initializer list (no list of tensors
+copied into a graph and again into a model); `check_model` checks the graph with its
+large weights stood in for by typed inputs instead of serialising the whole model; and
+`save_model` writes the same bytes as `onnx.save` with one initializer serialised at a
+time — optionally another model's initializers through a per-tensor transform, which is
+how a float16 variant is written without a second copy of the weights in memory.
 """
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import GraphProto, ModelProto, TensorProto, helper, numpy_helper
 
 OPSET = 17
 IR_VERSION = 8
@@ -28,7 +36,7 @@ class GraphBuilder:
     def __init__(self, name):
         self.name = name
         self.nodes = []
-        self.initializers = []
+        self._model = ModelProto()  # initializers are added here directly, one copy each
         self._count = 0
 
     def _fresh(self, prefix):
@@ -37,7 +45,8 @@ class GraphBuilder:
 
     def constant(self, array, name=None):
         name = name or self._fresh("const")
-        self.initializers.append(numpy_helper.from_array(np.asarray(array, order="C"), name))  # keeps 0-d scalars 0-d
+        tensor = numpy_helper.from_array(np.asarray(array, order="C"), name)  # keeps 0-d scalars 0-d
+        self._model.graph.initializer.add().CopyFrom(tensor)
         return name
 
     def _op(self, op, inputs, prefix, **attributes):
@@ -84,13 +93,134 @@ class GraphBuilder:
         return name
 
     def model(self, inputs, outputs, doc=""):
-        graph = helper.make_graph(self.nodes, self.name, inputs, outputs, initializer=self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lipsync-modelkit")
+        """The finished model (the builder is spent: its initializers now belong to the model)."""
+        model, self._model = self._model, None
+        graph = model.graph
+        graph.name = self.name
+        graph.node.extend(self.nodes)
+        graph.input.extend(inputs)
+        graph.output.extend(outputs)
         model.ir_version = IR_VERSION
+        model.opset_import.append(helper.make_opsetid("", OPSET))
+        model.producer_name = "lipsync-modelkit"
         model.doc_string = doc
-        onnx.checker.check_model(model)
+        check_model(model)
         return model
 
 
 def tensor_info(name, shape, dtype=TensorProto.FLOAT):
     return helper.make_tensor_value_info(name, dtype, shape)
+
+
+# Initializers larger than this are replaced by typed graph inputs when a model is checked.
+CHECK_INLINE_BYTES = 4096
+
+
+def without_initializers(model):
+    """A copy of `model` with every field but the graph's initializers (small: nodes, I/O, metadata)."""
+    result = ModelProto()
+    for field, value in model.ListFields():
+        if field.name == "graph":
+            result.graph.SetInParent()
+            for graph_field, graph_value in value.ListFields():
+                if graph_field.name != "initializer":
+                    _set_field(result.graph, graph_field, graph_value)
+        else:
+            _set_field(result, field, value)
+    return result
+
+
+def _set_field(message, field, value):
+    repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED  # protobuf ≥ 6 / older
+    if repeated:
+        getattr(message, field.name).extend(value)
+    elif field.type == field.TYPE_MESSAGE:
+        getattr(message, field.name).CopyFrom(value)
+    else:
+        setattr(message, field.name, value)
+
+
+def check_model(model, initializers=None, dtypes=None, full_check=False):
+    """onnx.checker.check_model on `model`'s structure without serialising its weights (the
+    checker takes a serialised model, which for WavLM-Large would be two more 1.26 GB copies).
+    Initializers over CHECK_INLINE_BYTES become graph inputs of the same element type and
+    shape; small ones (shape constants, scalars) stay. `initializers` (default: the model's)
+    and `dtypes` {name: TensorProto type} describe the weights of a model written later
+    with `save_model(..., initializers, transform)`."""
+    initializers = model.graph.initializer if initializers is None else initializers
+    dtypes = dtypes or {}
+    skeleton = without_initializers(model)
+    for tensor in initializers:
+        dtype = dtypes.get(tensor.name, tensor.data_type)
+        if len(tensor.raw_data) > CHECK_INLINE_BYTES or dtype != tensor.data_type:
+            skeleton.graph.input.append(helper.make_tensor_value_info(tensor.name, dtype, list(tensor.dims)))
+        else:
+            skeleton.graph.initializer.add().CopyFrom(tensor)
+    onnx.checker.check_model(skeleton, full_check=full_check)
+
+
+def assemble(skeleton, initializers, transform=None):
+    """A model from `skeleton` (no initializers) and `initializers`, each through `transform`."""
+    model = ModelProto()
+    model.CopyFrom(skeleton)
+    for tensor in initializers:
+        model.graph.initializer.add().CopyFrom(transform(tensor) if transform else tensor)
+    return model
+
+
+def _varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field_key(number):
+    return _varint(number << 3 | 2)  # wire type 2: length-delimited
+
+
+def _split(message, number, make):
+    """(fields numbered below `number`, fields above it) of `message`, serialised."""
+    before, after = make(), make()
+    for field, value in message.ListFields():
+        if field.number != number:
+            _set_field(before if field.number < number else after, field, value)
+    return before.SerializeToString(), after.SerializeToString()
+
+
+def save_model(model, path, initializers=None, transform=None):
+    """Writes `model` to `path` — the same bytes as `onnx.save(model, path)` — holding one
+    initializer's serialisation at a time instead of the whole file. With `initializers`,
+    those are written as the graph's initializers in place of the model's own (the model is
+    then a skeleton), each through `transform` when given: a float16 variant is written
+    from the float32 weights without a second copy in memory. Protobuf writes fields in
+    field-number order, so the graph's initializers (field 5) are streamed between its
+    fields 1–4 and 10–16, and the graph itself (ModelProto field 7) between the model's
+    other fields; each length prefix comes from a first pass over the tensors."""
+    skeleton = without_initializers(model)
+    initializers = model.graph.initializer if initializers is None else initializers
+    transform = transform or (lambda tensor: tensor)
+    graph_field = ModelProto.DESCRIPTOR.fields_by_name["graph"].number
+    initializer_field = GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
+    model_before, model_after = _split(skeleton, graph_field, ModelProto)
+    graph_before, graph_after = _split(skeleton.graph, initializer_field, GraphProto)
+    sizes = [transform(tensor).ByteSize() for tensor in initializers]
+    key = _field_key(initializer_field)
+    length = len(graph_before) + len(graph_after) + sum(len(key) + len(_varint(size)) + size for size in sizes)
+    with open(path, "wb") as handle:
+        handle.write(model_before)
+        handle.write(_field_key(graph_field) + _varint(length))
+        handle.write(graph_before)
+        for tensor, size in zip(initializers, sizes):
+            data = transform(tensor).SerializeToString()
+            if len(data) != size:
+                raise RuntimeError(f"initializer {tensor.name} changed size while being written")
+            handle.write(key + _varint(size))
+            handle.write(data)
+        handle.write(graph_after)
+        handle.write(model_after)

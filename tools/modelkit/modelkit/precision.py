@@ -1,26 +1,78 @@
-"""Float16 variants for GPU: weights and activations in half precision, float32 at the
-graph boundary (inputs are cast down, outputs cast up), so the server feeds and reads
-float32 either way.
+"""Float16 variants for GPU, with float32 at the graph boundary (inputs are cast down,
+outputs cast up), so the server feeds and reads float32 either way.
 
-Only for graphs whose intermediate values stay well inside float16's range (±65 504) and
-need no constant below its resolution: the Wav2Lip generator qualifies (BatchNorm folded,
-ReLU activations of order 1–100). S3FD does not — its L2Norm sums squares over 512
-channels (overflow) and adds 1e-10 (rounds to 0) — and stays float32.
+`to_float16`: weights and activations all in half precision. Only for graphs whose
+intermediate values stay well inside float16's range (±65 504) and need no constant below
+its resolution: the Wav2Lip generator qualifies (BatchNorm folded, ReLU activations of
+order 1–100), and so does FreeVC's synthesizer. S3FD does not — its L2Norm sums squares
+over 512 channels (overflow) and adds 1e-10 (rounds to 0) — and stays float32.
+
+`to_mixed_float16`: only the weight-bearing operators (Conv, ConvTranspose, Gemm, MatMul
+with a weight initializer) run in float16, with their weights stored in float16; their
+activation inputs are cast down and their outputs cast back up, and everything else —
+normalisations, softmax, GELU, residual sums, index arithmetic — stays float32. For WavLM,
+whose relative-position buckets take a float32 logarithm and truncate it (a float16 log
+would move bucket boundaries), whose residual stream is left unnormalised across 24
+layers and whose LayerNorms reduce over 1024 channels. The weights, and so the file and
+the GPU's weight traffic, are halved all the same: in WavLM-Large, Conv/Gemm/MatMul hold
+all but 0.04 % of the parameters.
+
+Both are built as a `Variant`: a skeleton graph (no weights) plus a per-tensor transform
+of the float32 model's initializers, so a variant can be written straight to a file
+(`Variant.save`) without a second copy of the weights in memory, or assembled into a
+ModelProto (`Variant.model`) for tests and sessions.
 """
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import NodeProto, TensorProto, helper, numpy_helper
+
+from . import graph as graphs
+
+FLOAT16_MAX = 65504
+HALF_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
 
-def to_float16(model):
-    model = onnx.ModelProto.FromString(model.SerializeToString())
-    graph = model.graph
-    for index, tensor in enumerate(graph.initializer):
-        if tensor.data_type == TensorProto.FLOAT:
-            array = numpy_helper.to_array(tensor)
-            if np.abs(array).max(initial=0) > 65504:
-                raise ValueError(f"initializer {tensor.name} exceeds the float16 range")
-            graph.initializer[index].CopyFrom(numpy_helper.from_array(array.astype(np.float16), tensor.name))
+class Variant:
+    """A model written from another model's initializers: `skeleton` (graph, no initializers),
+    `source` (the float32 model whose initializers are used), `transform` (tensor → tensor as
+    written) and `dtypes` ({initializer name: element type after the transform})."""
+
+    def __init__(self, skeleton, source, transform, dtypes):
+        self.skeleton, self.source, self.transform, self.dtypes = skeleton, source, transform, dtypes
+
+    @property
+    def graph(self):  # inputs/outputs for a manifest signature
+        return self.skeleton.graph
+
+    def check(self, full_check=False):
+        graphs.check_model(self.skeleton, self.source.graph.initializer, self.dtypes, full_check=full_check)
+
+    def model(self):
+        return graphs.assemble(self.skeleton, self.source.graph.initializer, self.transform)
+
+    def save(self, path):
+        graphs.save_model(self.skeleton, path, self.source.graph.initializer, self.transform)
+
+
+def _half_tensor(tensor):
+    return numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float16), tensor.name)
+
+
+def _transform(names):
+    return lambda tensor: _half_tensor(tensor) if tensor.name in names else tensor
+
+
+def _check_range(model, names):
+    for tensor in model.graph.initializer:
+        if tensor.name in names and np.abs(numpy_helper.to_array(tensor)).max(initial=0) > FLOAT16_MAX:
+            raise ValueError(f"initializer {tensor.name} exceeds the float16 range")
+
+
+def float16_variant(model):
+    """Everything in float16 (see the module notes for which graphs qualify)."""
+    skeleton = graphs.without_initializers(model)
+    graph = skeleton.graph
+    names = {t.name for t in model.graph.initializer if t.data_type == TensorProto.FLOAT}
+    _check_range(model, names)
     for node in graph.node:
         if node.op_type == "Cast":
             for attribute in node.attribute:
@@ -47,6 +99,73 @@ def to_float16(model):
     del graph.node[:]
     graph.node.extend(nodes)
     del graph.value_info[:]
-    model.doc_string += " Float16 weights and activations, float32 inputs and outputs."
-    onnx.checker.check_model(model)
-    return model
+    skeleton.doc_string += " Float16 weights and activations, float32 inputs and outputs."
+    variant = Variant(skeleton, model, _transform(names), {name: TensorProto.FLOAT16 for name in names})
+    variant.check()
+    return variant
+
+
+def mixed_float16_variant(model, ops=HALF_OPS):
+    """Float16 weights and arithmetic for `ops` nodes that take a float32 weight
+    initializer; float32 everywhere else (see the module notes)."""
+    skeleton = graphs.without_initializers(model)
+    graph = skeleton.graph
+    floats = {t.name for t in model.graph.initializer if t.data_type == TensorProto.FLOAT}
+    taken = {t.name for t in model.graph.initializer} | {v.name for v in graph.input} | \
+        {name for node in graph.node for name in node.output}
+    half_nodes = {index for index, node in enumerate(graph.node)
+                  if node.op_type in ops and any(name in floats for name in node.input[1:])}
+    users = {}
+    for index, node in enumerate(graph.node):
+        for name in node.input:
+            users.setdefault(name, []).append(index in half_nodes)
+    graph_outputs = {v.name for v in graph.output}
+    # A weight used only by half-precision nodes is stored in float16; one also read in
+    # float32 (or a graph output) stays float32 and is cast in the graph (folded by the runtime).
+    weights = {name for name in floats if all(users.get(name, [False])) and name not in graph_outputs}
+    _check_range(model, weights)
+
+    def fresh(name, suffix):
+        candidate = f"{name}_{suffix}"
+        while candidate in taken:
+            candidate += "_"
+        taken.add(candidate)
+        return candidate
+
+    nodes, casts = [], {}
+    for position, original in enumerate(graph.node):
+        node = NodeProto()
+        node.CopyFrom(original)
+        if position not in half_nodes:
+            nodes.append(node)
+            continue
+        for index, name in enumerate(node.input):
+            if not name or name in weights:
+                continue
+            if name not in casts:
+                casts[name] = fresh(name, "fp16")
+                nodes.append(helper.make_node("Cast", [name], [casts[name]], name=casts[name], to=TensorProto.FLOAT16))
+            node.input[index] = casts[name]
+        widen = []
+        for index, name in enumerate(node.output):
+            half = fresh(name, "fp16")
+            node.output[index] = half
+            widen.append(helper.make_node("Cast", [half], [name], name=fresh(name, "fp32"), to=TensorProto.FLOAT))
+        nodes.append(node)
+        nodes.extend(widen)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.value_info[:]
+    skeleton.doc_string += (f" Float16 weights and arithmetic for {'/'.join(ops)}, float32 elsewhere"
+                            " (normalisations, softmax, activations, residual sums) and at the inputs and outputs.")
+    variant = Variant(skeleton, model, _transform(weights), {name: TensorProto.FLOAT16 for name in weights})
+    variant.check(full_check=True)  # type inference catches a float16/float32 mismatch
+    return variant
+
+
+def to_float16(model):
+    return float16_variant(model).model()
+
+
+def to_mixed_float16(model, ops=HALF_OPS):
+    return mixed_float16_variant(model, ops).model()

@@ -12,6 +12,9 @@ Graph: `waveform` f32 [1, samples] (≥ 400) → `content` f32 [1, dim, frames],
 frames = ⌊(samples − 400)/320⌋ + 1. Batch 1 (one utterance per call). The relative
 position buckets are computed in the graph for the dynamic length, with the original's
 float32 logarithm and truncation. Widths and layer counts are read from the weights.
+
+`build(state, consume=True)` removes each tensor from `state` as it becomes an initializer,
+so converting the 1.26 GB checkpoint holds one copy of the weights, not two.
 """
 import math
 
@@ -27,19 +30,25 @@ MAX_DISTANCE = 800
 EPS = 1e-5
 
 
-def _get(state, key):
+def _get(state, key, consume=False):
     if key not in state:
         raise StateDictError(f"not a WavLM model: missing key '{key}'")
-    return state[key].astype(np.float32)
+    value = state.pop(key) if consume else state[key]
+    return value.astype(np.float32, copy=False)
 
 
 class _Builder:
-    def __init__(self, state):
+    def __init__(self, state, consume=False):
         self.state = state
+        self.consume = consume
         self.g = GraphBuilder("wavlm")
         self.dim = _get(state, "post_extract_proj.weight").shape[0]
         self.heads = _get(state, "encoder.layers.0.self_attn.grep_a").shape[1]
         self.layers = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("encoder.layers."))
+
+    def weight(self, key):
+        """A tensor of the state_dict (taken out of it when consuming)."""
+        return _get(self.state, key, self.consume)
 
     def const(self, value, name=None):
         return self.g.constant(np.asarray(value), name)
@@ -53,12 +62,12 @@ class _Builder:
         return self.op("Mul", [self.op("Mul", [x, self.const(np.float32(0.5))]), self.op("Add", [inner, self.const(np.float32(1))])])
 
     def layer_norm(self, x, prefix):
-        return self.op("LayerNormalization", [x, self.const(_get(self.state, prefix + ".weight"), prefix + ".weight"),
-                                              self.const(_get(self.state, prefix + ".bias"), prefix + ".bias")], axis=-1, epsilon=EPS)
+        return self.op("LayerNormalization", [x, self.const(self.weight(prefix + ".weight"), prefix + ".weight"),
+                                              self.const(self.weight(prefix + ".bias"), prefix + ".bias")], axis=-1, epsilon=EPS)
 
     def linear(self, x, prefix):
-        return self.op("Gemm", [x, self.const(_get(self.state, prefix + ".weight"), prefix + ".weight"),
-                                self.const(_get(self.state, prefix + ".bias"), prefix + ".bias")], transB=1)
+        return self.op("Gemm", [x, self.const(self.weight(prefix + ".weight"), prefix + ".weight"),
+                                self.const(self.weight(prefix + ".bias"), prefix + ".bias")], transB=1)
 
     def relative_bias(self, frames):
         """[heads, T, T] from layer 0's bucket table (reference §4.4)."""
@@ -78,7 +87,7 @@ class _Builder:
         large = self.op("Min", [self.op("Add", [self.op("Cast", [scaled], to=TensorProto.INT64), self.const(np.int64(exact))]),
                                 self.const(np.int64(half - 1))])
         bucket = self.op("Add", [offset, self.op("Where", [small, distance, large])])
-        table = self.const(_get(self.state, "encoder.layers.0.self_attn.relative_attention_bias.weight"), "relative_attention_bias")
+        table = self.const(self.weight("encoder.layers.0.self_attn.relative_attention_bias.weight"), "relative_attention_bias")
         values = self.op("Gather", [table, bucket], axis=0)                                             # [T, T, H]
         return self.op("Transpose", [values], perm=[2, 0, 1])
 
@@ -93,14 +102,14 @@ class _Builder:
         v = split_heads(self.linear(x, prefix + ".v_proj"))
         # Gate from the layer's normalised input, per head: grep_linear → 2×4 → sum → sigmoid.
         grep = self.op("Add", [self.op("MatMul", [self.op("Reshape", [x, shape]),
-                                                  self.const(_get(self.state, prefix + ".grep_linear.weight").T.copy())]),
-                               self.const(_get(self.state, prefix + ".grep_linear.bias"))])               # [T, H, 8]
+                                                  self.const(self.weight(prefix + ".grep_linear.weight").T.copy())]),
+                               self.const(self.weight(prefix + ".grep_linear.bias"))])               # [T, H, 8]
         grouped = self.op("Reshape", [grep, self.op("Concat", [self.op("Unsqueeze", [frames, self.const(np.array([0], np.int64))]),
                                                                self.const(np.array([heads, 2, 4], np.int64))], axis=0)])
         gates = self.op("Sigmoid", [self.op("ReduceSum", [grouped, self.const(np.array([3], np.int64))], keepdims=0)])  # [T, H, 2]
         gate_a = self.op("Gather", [gates, self.const(np.int64(0))], axis=2)
         gate_b = self.op("Gather", [gates, self.const(np.int64(1))], axis=2)
-        grep_a = self.const(_get(self.state, prefix + ".grep_a").reshape(-1))
+        grep_a = self.const(self.weight(prefix + ".grep_a").reshape(-1))
         gate = self.op("Add", [self.op("Mul", [gate_a, self.op("Sub", [self.op("Mul", [gate_b, grep_a]), self.const(np.float32(1))])]),
                                self.const(np.float32(2))])                                                # [T, H]
         gated = self.op("Mul", [self.op("Unsqueeze", [self.op("Transpose", [gate], perm=[1, 0]), self.const(np.array([2], np.int64))]), bias])
@@ -115,7 +124,7 @@ class _Builder:
         g = self.g
         x = self.op("Unsqueeze", ["waveform", self.const(np.array([1], np.int64))])                     # [1, 1, L]
         for i, (kernel, stride) in enumerate(CONV_LAYERS):
-            x = g.conv(x, _get(self.state, f"feature_extractor.conv_layers.{i}.0.weight"), None, stride, 0, name=f"conv{i}")
+            x = g.conv(x, self.weight(f"feature_extractor.conv_layers.{i}.0.weight"), None, stride, 0, name=f"conv{i}")
             x = self.op("Transpose", [x], perm=[0, 2, 1])
             x = self.layer_norm(x, f"feature_extractor.conv_layers.{i}.2.1")
             x = self.gelu(self.op("Transpose", [x], perm=[0, 2, 1]))
@@ -124,13 +133,17 @@ class _Builder:
         frames = self.op("Gather", [self.op("Shape", [x]), self.const(np.int64(0))], axis=0)
 
         # Positional convolution (weight norm over the kernel axis 2), drop the last frame, GELU.
-        v = self.state["encoder.pos_conv.0.weight_v"].astype(np.float64)
-        gain = self.state["encoder.pos_conv.0.weight_g"].astype(np.float64)
-        weight = (gain * v / np.sqrt((v ** 2).sum(axis=(0, 1), keepdims=True))).astype(np.float32)
+        # In float64, one kernel tap at a time (not four float64 copies of the 8.4 M weights at once).
+        v = self.weight("encoder.pos_conv.0.weight_v")
+        gain = self.weight("encoder.pos_conv.0.weight_g").astype(np.float64).reshape(-1)
+        norm = np.sqrt(np.einsum("oik,oik->k", v, v, dtype=np.float64))
+        weight = np.empty(v.shape, np.float32)
+        for tap in range(v.shape[2]):
+            weight[:, :, tap] = gain[tap] * v[:, :, tap].astype(np.float64) / norm[tap]
         kernel = weight.shape[2]
         groups = self.dim // weight.shape[1]
         channels_first = self.op("Unsqueeze", [self.op("Transpose", [x], perm=[1, 0]), self.const(np.array([0], np.int64))])
-        conv = g.conv(channels_first, weight, _get(self.state, "encoder.pos_conv.0.bias"), 1, kernel // 2, groups=groups, name="pos_conv")
+        conv = g.conv(channels_first, weight, self.weight("encoder.pos_conv.0.bias"), 1, kernel // 2, groups=groups, name="pos_conv")
         conv = self.op("Slice", [conv, self.const(np.array([0], np.int64)), self.op("Unsqueeze", [frames, self.const(np.array([0], np.int64))]),
                                  self.const(np.array([2], np.int64))])
         x = self.op("Add", [x, self.op("Transpose", [self.op("Squeeze", [self.gelu(conv), self.const(np.array([0], np.int64))])], perm=[1, 0])])
@@ -147,8 +160,9 @@ class _Builder:
                        doc="WavLM content features as FreeVC's get_content: last layer + final LayerNorm, no input normalisation.")
 
 
-def build(state):
-    return _Builder(state).build()
+def build(state, consume=False):
+    """The ONNX model of a WavLM state_dict; with `consume`, tensors are removed from `state` as they are used."""
+    return _Builder(state, consume).build()
 
 
 def random_state_dict(dim=1024, ffn=4096, heads=16, layers=24, conv_dim=512, seed=0):
