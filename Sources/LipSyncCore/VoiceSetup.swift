@@ -6,10 +6,10 @@ import VoiceConversion
 public enum VoiceSetup {
     /// The model kinds the converter loads from `manifest`: `wavlm`, `freevc`,
     /// `speaker_encoder`, `speaker_mel` — with `float16`, the float16 synthesizer and the
-    /// float16 WavLM when the folder has one.
+    /// float16 WavLM and speaker encoder when the folder has them.
     public static func kinds(_ manifest: ModelManifest, float16: Bool) -> [String] {
-        let content = float16 && manifest.entries["wavlm_fp16"] != nil ? "wavlm_fp16" : "wavlm"
-        return [content, float16 ? "freevc_fp16" : "freevc", "speaker_encoder", "speaker_mel"]
+        func variant(_ kind: String) -> String { float16 && manifest.entries[kind + "_fp16"] != nil ? kind + "_fp16" : kind }
+        return [variant("wavlm"), float16 ? "freevc_fp16" : "freevc", variant("speaker_encoder"), "speaker_mel"]
     }
 
     /// The FreeVC converter when the folder has every model of `kinds`; nil otherwise (mode
@@ -27,7 +27,7 @@ public enum VoiceSetup {
         func session(_ kind: String) throws -> InferenceSession {
             try InferenceSession(environment: environment, modelPath: manifest.path(of: kind), options: options)
         }
-        return try VoiceConverter(embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
+        return try VoiceConverter(embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session(kinds[2])),
                               content: try session(kinds[0]), synthesizer: try session(kinds[1]))
     }
 }

@@ -165,11 +165,11 @@ import VoiceConversion
                 .appendingPathComponent(".fixtures").path) + "/models"
     }
 
-    /// float16 takes both float16 FreeVC models when the folder has them, and converts speech with them.
+    /// float16 takes the float16 FreeVC models when the folder has them, and converts speech with them.
     @Test func float16UsesTheFloat16WavLMAndSynthesizer() throws {
         let manifest = try ModelManifest(directory: Self.models)
         #expect(VoiceSetup.kinds(manifest, float16: false) == ["wavlm", "freevc", "speaker_encoder", "speaker_mel"])
-        #expect(VoiceSetup.kinds(manifest, float16: true) == ["wavlm_fp16", "freevc_fp16", "speaker_encoder", "speaker_mel"])
+        #expect(VoiceSetup.kinds(manifest, float16: true) == ["wavlm_fp16", "freevc_fp16", "speaker_encoder_fp16", "speaker_mel"])
         #expect(try manifest.entry("wavlm_fp16").precision == "float16")
         var configuration = Configuration(modelsDirectory: Self.models)
         configuration.executionProviders = [.cpu]

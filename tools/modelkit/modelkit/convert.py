@@ -175,6 +175,8 @@ def convert_speaker_encoder(checkpoint, directory):
     _, model = _load_and_build(checkpoint, speaker.build_encoder)
     source = _source(checkpoint)
     entry = _publish(directory, "speaker_encoder", "speaker_encoder.onnx", model, source, False, SPEAKER_PREPROCESSING)
+    _publish(directory, "speaker_encoder_fp16", "speaker_encoder_fp16.onnx", speaker.float16_variant(model), source, False,
+             SPEAKER_PREPROCESSING, precision="float16")
     _publish(directory, "speaker_mel", "speaker_mel.onnx", speaker.build_mel(), {"generated": "DFT and mel bases computed by modelkit"},
              False, SPEAKER_PREPROCESSING)
     return entry
@@ -228,6 +230,7 @@ def standins(directory, tiny=False, seed=0):
     detector = s3fd.build(s3fd.random_state_dict(divisor, seed), divisor)
     synthesizer = freevc.build(freevc.random_state_dict(seed=seed) if not tiny else
                                freevc.random_state_dict(ssl=64, hidden=8, inter=8, gin=256, upsample_initial=32, seed=seed))
+    encoder = speaker.build_encoder(speaker.random_state_dict(seed=seed))  # full size in both: FreeVC's speaker input is 256 wide
     content = wavlm.build(wavlm.random_state_dict(seed=seed) if not tiny else
                           wavlm.random_state_dict(dim=64, ffn=128, heads=4, layers=2, conv_dim=32, seed=seed), consume=True)
     return [
@@ -244,8 +247,9 @@ def standins(directory, tiny=False, seed=0):
         _publish(directory, "freevc", "freevc.onnx", synthesizer, source, True, FREEVC_PREPROCESSING),
         _publish(directory, "freevc_fp16", "freevc_fp16.onnx", float16_variant(synthesizer), source, True, FREEVC_PREPROCESSING,
                  precision="float16"),
-        _publish(directory, "speaker_encoder", "speaker_encoder.onnx", speaker.build_encoder(speaker.random_state_dict(seed=seed)),
-                 source, True, SPEAKER_PREPROCESSING),
+        _publish(directory, "speaker_encoder", "speaker_encoder.onnx", encoder, source, True, SPEAKER_PREPROCESSING),
+        _publish(directory, "speaker_encoder_fp16", "speaker_encoder_fp16.onnx", speaker.float16_variant(encoder), source, True,
+                 SPEAKER_PREPROCESSING, precision="float16"),
         _publish(directory, "speaker_mel", "speaker_mel.onnx", speaker.build_mel(), {"generated": "no weights"}, False,
                  SPEAKER_PREPROCESSING),
     ]

@@ -15,7 +15,10 @@ whose relative-position buckets take a float32 logarithm and truncate it (a floa
 would move bucket boundaries), whose residual stream is left unnormalised across 24
 layers and whose LayerNorms reduce over 1024 channels. The weights, and so the file and
 the GPU's weight traffic, are halved all the same: in WavLM-Large, Conv/Gemm/MatMul hold
-all but 0.04 % of the parameters.
+all but 0.04 % of the parameters. Its `stored` operators keep float32 arithmetic but have
+their weights stored in float16 and cast up to float32 in the graph (ONNX Runtime folds the
+Cast when the session loads): for the speaker encoder's LSTMs, 95 % of its parameters,
+whose ONNX Runtime CPU kernel is float32-only — only the file shrinks, not the arithmetic.
 
 Both are built as a `Variant`: a skeleton graph (no weights) plus a per-tensor transform
 of the float32 model's initializers, so a variant can be written straight to a file
@@ -105,9 +108,10 @@ def float16_variant(model):
     return variant
 
 
-def mixed_float16_variant(model, ops=HALF_OPS):
+def mixed_float16_variant(model, ops=HALF_OPS, stored=()):
     """Float16 weights and arithmetic for `ops` nodes that take a float32 weight
-    initializer; float32 everywhere else (see the module notes)."""
+    initializer; float16 weights cast up to float32 in the graph, float32 arithmetic, for
+    `stored` nodes; float32 everywhere else (see the module notes)."""
     skeleton = graphs.without_initializers(model)
     graph = skeleton.graph
     floats = {t.name for t in model.graph.initializer if t.data_type == TensorProto.FLOAT}
@@ -115,15 +119,21 @@ def mixed_float16_variant(model, ops=HALF_OPS):
         {name for node in graph.node for name in node.output}
     half_nodes = {index for index, node in enumerate(graph.node)
                   if node.op_type in ops and any(name in floats for name in node.input[1:])}
+    stored_nodes = {index for index, node in enumerate(graph.node)
+                    if node.op_type in stored and index not in half_nodes and any(name in floats for name in node.input[1:])}
     users = {}
     for index, node in enumerate(graph.node):
+        role = "half" if index in half_nodes else "stored" if index in stored_nodes else "float"
         for name in node.input:
-            users.setdefault(name, []).append(index in half_nodes)
+            users.setdefault(name, []).append(role)
     graph_outputs = {v.name for v in graph.output}
-    # A weight used only by half-precision nodes is stored in float16; one also read in
-    # float32 (or a graph output) stays float32 and is cast in the graph (folded by the runtime).
-    weights = {name for name in floats if all(users.get(name, [False])) and name not in graph_outputs}
-    _check_range(model, weights)
+    # A weight used only by half-precision nodes is stored in float16; one used only by
+    # `stored` nodes is stored in float16 and cast up; one also read in float32 (or a graph
+    # output) stays float32 and is cast in the graph (folded by the runtime).
+    def only(role):
+        return {name for name in floats if name not in graph_outputs and set(users.get(name, ["float"])) == {role}}
+    weights, widened = only("half"), only("stored")
+    _check_range(model, weights | widened)
 
     def fresh(name, suffix):
         candidate = f"{name}_{suffix}"
@@ -132,10 +142,18 @@ def mixed_float16_variant(model, ops=HALF_OPS):
         taken.add(candidate)
         return candidate
 
-    nodes, casts = [], {}
+    nodes, casts, widen_casts = [], {}, {}
     for position, original in enumerate(graph.node):
         node = NodeProto()
         node.CopyFrom(original)
+        if position in stored_nodes:
+            for index, name in enumerate(node.input):
+                if name not in widened:
+                    continue
+                if name not in widen_casts:
+                    widen_casts[name] = fresh(name, "fp32")
+                    nodes.append(helper.make_node("Cast", [name], [widen_casts[name]], name=widen_casts[name], to=TensorProto.FLOAT))
+                node.input[index] = widen_casts[name]
         if position not in half_nodes:
             nodes.append(node)
             continue
@@ -158,7 +176,9 @@ def mixed_float16_variant(model, ops=HALF_OPS):
     del graph.value_info[:]
     skeleton.doc_string += (f" Float16 weights and arithmetic for {'/'.join(ops)}, float32 elsewhere"
                             " (normalisations, softmax, activations, residual sums) and at the inputs and outputs.")
-    variant = Variant(skeleton, model, _transform(weights), {name: TensorProto.FLOAT16 for name in weights})
+    if stored_nodes:
+        skeleton.doc_string += f" {'/'.join(stored)} weights stored in float16, cast to float32 in the graph."
+    variant = Variant(skeleton, model, _transform(weights | widened), {name: TensorProto.FLOAT16 for name in weights | widened})
     variant.check(full_check=True)  # type inference catches a float16/float32 mismatch
     return variant
 
@@ -167,5 +187,5 @@ def to_float16(model):
     return float16_variant(model).model()
 
 
-def to_mixed_float16(model, ops=HALF_OPS):
-    return mixed_float16_variant(model, ops).model()
+def to_mixed_float16(model, ops=HALF_OPS, stored=()):
+    return mixed_float16_variant(model, ops, stored).model()

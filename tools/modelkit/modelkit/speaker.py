@@ -11,11 +11,17 @@ Two graphs (../shared/reference/freevc.md §6):
 
 Slicing the utterance into 160-frame partials (step 77) and averaging the partial
 embeddings (then re-normalising) is done by the server.
+
+`speaker_encoder_fp16` (`float16_variant`): the Linear runs in float16 with float16 weights;
+the LSTM weights (95 % of the parameters) are stored in float16 and cast to float32 in the
+graph, because ONNX Runtime's CPU LSTM kernel is float32-only; the recurrence, ReLU and
+L2 normalisation stay float32, and so do the inputs and outputs.
 """
 import numpy as np
 from onnx import helper
 
 from . import audio
+from . import precision
 from .statedict import StateDictError  # noqa: F401  (re-exported)
 from .graph import GraphBuilder, tensor_info
 
@@ -80,6 +86,11 @@ def build_encoder(state):
     return g.model(inputs=[tensor_info("mels", ["batch", "frames", mel_bins])],
                    outputs=[tensor_info("embedding", ["batch", state["linear.weight"].shape[0]])],
                    doc="FreeVC speaker encoder: 3-layer LSTM → last hidden → Linear → ReLU → L2 normalise.")
+
+
+def float16_variant(model):
+    """`speaker_encoder_fp16`: float16 Gemm, float16-stored LSTM weights (see the module notes)."""
+    return precision.mixed_float16_variant(model, ops=("Gemm",), stored=("LSTM",))
 
 
 def random_state_dict(hidden=256, mel_bins=N_MELS, embedding=256, seed=0):

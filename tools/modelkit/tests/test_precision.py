@@ -111,11 +111,26 @@ class MixedFloat16(unittest.TestCase):
         full, mixed = run(model, x=x), run(half, x=x)
         self.assertLess(np.abs(mixed - full).max() / np.abs(full).max(), 3e-3)
 
+    def test_stored_ops_keep_float32_arithmetic_on_float16_weights(self):
+        model = matmul_model()
+        half = precision.to_mixed_float16(model, ops=(), stored=("MatMul",))
+        self.assertEqual(half.graph.initializer[0].data_type, TensorProto.FLOAT16)
+        cast, matmul = half.graph.node[:2]
+        self.assertEqual((cast.op_type, list(cast.input), cast.attribute[0].i), ("Cast", ["W"], TensorProto.FLOAT))
+        self.assertEqual(matmul.input[1], cast.output[0])
+        x = np.random.default_rng(3).standard_normal((3, 32)).astype(np.float32)
+        rounded = x @ onnx.numpy_helper.to_array(model.graph.initializer[0]).astype(np.float16).astype(np.float32)
+        np.testing.assert_allclose(run(half, x=x), rounded, rtol=1e-5, atol=1e-5)  # float32 product of the rounded weights
+        shared = precision.to_mixed_float16(matmul_model(shared=True), ops=(), stored=("MatMul",))
+        self.assertEqual(shared.graph.initializer[0].data_type, TensorProto.FLOAT)  # also read by Gather: left alone
+
     def test_out_of_range_weights_are_refused(self):
         with self.assertRaisesRegex(ValueError, "exceeds the float16 range"):
             precision.mixed_float16_variant(matmul_model(scale=1e5))
         with self.assertRaisesRegex(ValueError, "exceeds the float16 range"):
             precision.float16_variant(matmul_model(scale=1e5))
+        with self.assertRaisesRegex(ValueError, "exceeds the float16 range"):
+            precision.mixed_float16_variant(matmul_model(scale=1e5), ops=(), stored=("MatMul",))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """FreeVC speaker encoder graphs against independent numpy implementations (a PyTorch-order
 LSTM and an FFT power mel); the comparison with the original class is in
-fidelity/freevc_fidelity.py."""
+fidelity/freevc_fidelity.py. The float16 variant (speaker_encoder_fp16) against float32."""
+import json
 import os
 import tempfile
 import unittest
+from unittest import mock
 
 import numpy as np
+import onnx
 import onnxruntime as ort
+from onnx import TensorProto
 
 from modelkit import audio, convert, speaker
 
@@ -62,6 +66,74 @@ class SpeakerEncoder(unittest.TestCase):
         with tempfile.TemporaryDirectory() as out:
             with self.assertRaisesRegex(convert.ConversionError, "missing key 'linear.weight'.*strict=False"):
                 convert.convert_speaker_encoder(os.path.join(FIXTURES, "wav2lip_tiny_zip.pth"), out)
+
+
+class SpeakerEncoderFloat16(unittest.TestCase):
+    """speaker_encoder_fp16: float16 Linear, float16-stored LSTM weights cast up for a float32
+    recurrence, float32 ReLU, normalisation and I/O — published by convert_speaker_encoder
+    (the checkpoint reader is stood in for: there is no torch-written speaker checkpoint here)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.TemporaryDirectory()
+        cls.state = speaker.random_state_dict(hidden=16, embedding=16, seed=3)
+        checkpoint = os.path.join(cls.directory.name, "speaker.pt")
+        with open(checkpoint, "wb") as handle:
+            handle.write(b"stand-in")
+        out = os.path.join(cls.directory.name, "models")
+        with mock.patch.object(convert, "load_state_dict", return_value=cls.state):
+            convert.convert_speaker_encoder(checkpoint, out)
+        cls.out = out
+        with open(os.path.join(out, "manifest.json")) as handle:
+            cls.manifest = json.load(handle)["models"]
+        cls.sessions = {kind: ort.InferenceSession(os.path.join(out, kind + ".onnx"), providers=["CPUExecutionProvider"])
+                        for kind in ("speaker_encoder", "speaker_encoder_fp16")}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.directory.cleanup()
+
+    def test_manifest_entry(self):
+        entry, full = self.manifest["speaker_encoder_fp16"], self.manifest["speaker_encoder"]
+        self.assertEqual((entry["file"], entry["precision"], entry["standin"]), ("speaker_encoder_fp16.onnx", "float16", False))
+        self.assertEqual(full["precision"], "float32")
+        self.assertEqual((entry["inputs"], entry["outputs"], entry["source"]), (full["inputs"], full["outputs"], full["source"]))
+        self.assertEqual([v["dtype"] for v in entry["inputs"] + entry["outputs"]], ["float32", "float32"])
+        self.assertEqual(len(convert.verify(self.out)), 3)  # encoder ×2 and the mel front end
+
+    def test_close_to_float32(self):
+        rng = np.random.default_rng(1)
+        for shape in ((1, 160, 40), (3, 160, 40), (2, 37, 40)):
+            mels = rng.uniform(0, 2, shape).astype(np.float32)
+            full, half = (self.sessions[kind].run(["embedding"], {"mels": mels})[0]
+                          for kind in ("speaker_encoder", "speaker_encoder_fp16"))
+            self.assertEqual((half.dtype, half.shape), (np.float32, full.shape))
+            # Measured 1.1e-4 here (unit-length embeddings of 16) and 4.9e-5 at most on the full-size 256-wide encoder.
+            self.assertLess(np.abs(half - full).max(), 1e-3, shape)
+            self.assertGreater((half * full).sum(axis=1).min(), 0.99999, shape)
+            self.assertGreater(np.abs(half - full).max(), 0)  # really float16 weights
+            np.testing.assert_allclose(np.linalg.norm(half, axis=1), 1, atol=1e-6)
+
+    def test_what_is_float16(self):
+        model = onnx.load(os.path.join(self.out, "speaker_encoder_fp16.onnx"))
+        types = {t.name: t.data_type for t in model.graph.initializer}
+        producers = {output: node for node in model.graph.node for output in node.output}
+        lstms = [n for n in model.graph.node if n.op_type == "LSTM"]
+        self.assertEqual(len(lstms), 3)
+        for node in lstms:  # W, R, B: float16 initializers cast to float32 in the graph
+            for name in node.input[1:4]:
+                cast = producers[name]
+                self.assertEqual((cast.op_type, cast.attribute[0].i, types[cast.input[0]]), ("Cast", TensorProto.FLOAT, TensorProto.FLOAT16))
+        gemm = next(n for n in model.graph.node if n.op_type == "Gemm")
+        self.assertEqual([types[name] for name in gemm.input[1:]], [TensorProto.FLOAT16] * 2)
+        self.assertEqual(producers[gemm.input[0]].attribute[0].i, TensorProto.FLOAT16)
+        self.assertEqual(set(types.values()), {TensorProto.FLOAT16, TensorProto.INT64})  # every weight (int64: squeeze axes)
+        # ReLU and the L2 normalisation read the Gemm's output cast back to float32.
+        relu = next(n for n in model.graph.node if n.op_type == "Relu")
+        self.assertEqual((producers[relu.input[0]].op_type, producers[relu.input[0]].attribute[0].i), ("Cast", TensorProto.FLOAT))
+        half_bytes = sum(len(t.raw_data) for t in model.graph.initializer)
+        full_bytes = sum(len(t.raw_data) for t in onnx.load(os.path.join(self.out, "speaker_encoder.onnx")).graph.initializer)
+        self.assertLess(half_bytes, 0.51 * full_bytes)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ class ModelsFolder(unittest.TestCase):
             entry = json.load(handle)["models"]["wav2lip"]
         self.assertTrue(entry["standin"])
         self.assertEqual(entry["flops_per_item"], wav2lip.flops_per_item(16))
-        self.assertEqual(len(convert.verify(self.out)), 10)  # generator ×2, detector, mel, WavLM ×2, FreeVC ×2, speaker encoder + mel
+        self.assertEqual(len(convert.verify(self.out)), 11)  # generator ×2, detector, mel, WavLM ×2, FreeVC ×2, speaker encoder ×2 + mel
 
     def test_failed_conversion_leaves_nothing(self):
         bad = os.path.join(self.directory.name, "bad.pth")
