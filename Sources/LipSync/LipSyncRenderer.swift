@@ -101,6 +101,7 @@ public struct LipSyncRenderer: Sendable {
 
     /// Decodes the frames that speech of `expectedSpeechSamples` (16 kHz) will need, plus a
     /// small margin, and detects their faces into `options.detections` (or a new memo).
+    /// Checks for cancellation around the decode.
     public func prepare(video: String, expectedSpeechSamples: Int, options: LipSyncOptions = LipSyncOptions()) throws -> PreparedVideo {
         let clock = ContinuousClock()
         let start = clock.now
@@ -109,13 +110,16 @@ public struct LipSyncRenderer: Sendable {
         let melFrames = max(expectedSpeechSamples, melFrontEnd.minimumSamples) / 200 + 1  // 80 mel frames per second at 16 kHz
         let wanted = MelSpectrogram.chunkStarts(melFrames: melFrames, fps: rate.value).count
         let margin = 3
-        let frames = try decoder?.frames(upTo: wanted + margin) ?? [photo].compactMap { $0 }
+        let target = min(wanted + margin, options.limits.maxFrameCount)
+        try Task.checkCancellation()
+        let frames = try decoder?.frames(upTo: target) ?? [photo].compactMap { $0 }
+        try Task.checkCancellation()
         let decoded = clock.now
         let memo = options.detections ?? DetectionMemo()
         if !frames.isEmpty {
             _ = try FaceTracker(detector: detector, options: options.tracking).track(Array(frames.prefix(wanted)), memo: memo)
         }
-        return PreparedVideo(video: video, frames: frames, rate: rate, complete: photo != nil || frames.count < wanted + margin,
+        return PreparedVideo(video: video, frames: frames, rate: rate, complete: photo != nil || frames.count < target,
                              detections: memo, decodeSeconds: (decoded - start).seconds, trackSeconds: (clock.now - decoded).seconds)
     }
 

@@ -91,6 +91,8 @@ public enum StorageSetup {
             ? HTTPSInput(settings: .init(maxRedirects: settings.httpsMaxRedirects, maxBytes: maxBytes, timeout: .seconds(settings.httpsTimeoutSeconds),
                                          allowedHosts: settings.httpsAllowedHosts))
             : nil
-        return StorageService(local: local, gcs: gcs, gcsUnavailable: unavailable, https: https)
+        let explicit: Bool
+        if case .metadataServer = settings.credentials { explicit = false } else { explicit = true }
+        return StorageService(local: local, gcs: gcs, gcsUnavailable: unavailable, https: https, checksGCSReadiness: explicit)
     }
 }

@@ -147,7 +147,8 @@ public struct LipSyncPipeline: Sendable {
         let (tts, ttsSeconds) = try await synthesized
         // The frames that speech this long needs, and their faces, while the voice is converted.
         // (A failure here is left to the render, which reports it with the same error.)
-        let prepareOptions = lipSync, expectedSamples = tts.audio.samples.count
+        let prepareOptions = lipSync
+        let expectedSamples = Int((Double(tts.audio.samples.count) * 16_000 / Double(max(tts.audio.sampleRate, 1))).rounded())
         async let prepared: PreparedVideo? = {
             try? renderer.prepare(video: request.video, expectedSpeechSamples: expectedSamples, options: prepareOptions)
         }()

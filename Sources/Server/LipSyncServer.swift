@@ -223,8 +223,9 @@ public struct LipSyncServer: Sendable {
                 group.cancelAll()
                 return value
             }
-            group.cancelAll()  // the deadline passed: cancel the job and wait for it to stop
+            group.cancelAll()  // the deadline passed (or the request was cancelled): stop the job
             if case let value?? = try? await group.next() { return value }
+            if Task.isCancelled { throw CancellationError() }  // the client left: not a timeout
             throw APIError(.gatewayTimeout, code: "deadline_exceeded", message: "the job did not finish within \(limit) (JOB_TIMEOUT_SECONDS)")
         }
     }
@@ -324,7 +325,8 @@ public struct LipSyncServer: Sendable {
             default: return APIError(.badGateway, code: "tts_failed", message: speech.description)
             }
         case let media as MediaError:
-            if case .writeFailed = media { return APIError(.badRequest, code: "invalid_output", message: media.description, field: "output_video_gs") }
+            // Outputs are written into the job's workspace: failing there is the server's fault.
+            if case .writeFailed = media { return APIError(.internalServerError, code: "internal_error", message: "the output could not be written on the server; see its log") }
             return APIError(.unprocessableContent, code: "invalid_media", message: media.description, field: "user_video_gs")
         case let tracking as FaceTrackingError:
             return APIError(.unprocessableContent, code: "no_face", message: tracking.description, field: "user_video_gs")

@@ -53,6 +53,9 @@ public struct AddressPolicy: Sendable {
         if b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b[4..<12].allSatisfy({ $0 == 0 }) {
             return refusal(ipv4: embedded).map { "a NAT64 address of " + $0 }
         }
+        if b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b[4] == 0x00 && b[5] == 0x01 {
+            return "a local-use NAT64 address (64:ff9b:1::/48, RFC 8215)"
+        }
         if b[0] & 0xFE == 0xFC { return "a unique local IPv6 address (fc00::/7)" }
         if b[0] == 0xFE && b[1] & 0xC0 == 0x80 { return "a link-local IPv6 address (fe80::/10)" }
         if b[0] == 0xFE && b[1] & 0xC0 == 0xC0 { return "a site-local IPv6 address (fec0::/10)" }

@@ -104,7 +104,15 @@ public struct GoogleCloudStore: Sendable {
             if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > settings.maxInputBytes {
                 throw StorageError.tooLarge(uri, limit: settings.maxInputBytes)
             }
-            try await Self.stream(response.body, to: file, limit: settings.maxInputBytes, uri: uri)
+            do {
+                try await Self.stream(response.body, to: file, limit: settings.maxInputBytes, uri: uri)
+            } catch let error as StorageError {
+                // A connection lost mid-body is retried like one lost before the answer.
+                switch error {
+                case .timedOut, .upstream(_, nil, _): throw GCSFailure.transport(error)
+                default: throw error
+                }
+            }
         }
     }
 
@@ -275,16 +283,30 @@ public struct GoogleCloudStore: Sendable {
 
     // MARK: - Files
 
-    static func stream(_ body: HTTPClientResponse.Body, to file: String, limit: Int64, uri: String) async throws {
+    /// Streams a response body into `file`. Connection failures while receiving become
+    /// `timedOut`/`upstream` (no status); past `deadline` the download stops as `timedOut`.
+    static func stream(_ body: HTTPClientResponse.Body, to file: String, limit: Int64, uri: String,
+                       deadline: ContinuousClock.Instant? = nil) async throws {
         guard FileManager.default.createFile(atPath: file, contents: nil), let handle = FileHandle(forWritingAtPath: file) else {
             throw StorageError.permissionDenied(file, reason: "cannot create the download file")
         }
         defer { try? handle.close() }
         var received: Int64 = 0
-        for try await buffer in body {
-            received += Int64(buffer.readableBytes)
-            guard received <= limit else { throw StorageError.tooLarge(uri, limit: limit) }
-            try handle.write(contentsOf: Data(buffer: buffer))
+        do {
+            for try await buffer in body {
+                if let deadline, ContinuousClock.now > deadline { throw StorageError.timedOut(uri) }
+                received += Int64(buffer.readableBytes)
+                guard received <= limit else { throw StorageError.tooLarge(uri, limit: limit) }
+                try handle.write(contentsOf: Data(buffer: buffer))
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw StorageError.timedOut(uri)
+        } catch {
+            throw StorageError.upstream(uri, status: nil, message: "the connection failed while receiving: \(error)")
         }
     }
 

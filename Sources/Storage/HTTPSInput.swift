@@ -45,13 +45,14 @@ public struct HTTPSInput: Sendable {
     public func download(_ url: URL, to file: String) async throws {
         let original = url.absoluteString
         var current = url
+        let deadline = ContinuousClock.now + settings.timeout  // the whole download, every hop and the body
         for _ in 0...settings.maxRedirects {
             let (host, address) = try await checkedAddress(for: current, original: original)
             var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(30)))
             configuration.dnsOverride = [host: address]
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             do {
-                let next = try await fetchOnce(current, client: client, to: file, original: original)
+                let next = try await fetchOnce(current, client: client, to: file, original: original, deadline: deadline)
                 try await client.shutdown()
                 guard let next else { return }
                 logger.debug("\(original): redirected to \(next.absoluteString)")
@@ -85,14 +86,18 @@ public struct HTTPSInput: Sendable {
     }
 
     /// One request: nil when the body was saved, else the redirect target.
-    func fetchOnce(_ url: URL, client: HTTPClient, to file: String, original: String) async throws -> URL? {
+    func fetchOnce(_ url: URL, client: HTTPClient, to file: String, original: String, deadline: ContinuousClock.Instant) async throws -> URL? {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .GET
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .nanoseconds(settings.timeout.nanosecondsValue))
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { throw StorageError.timedOut(original) }
+            response = try await client.execute(request, timeout: .nanoseconds(left.nanosecondsValue))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw StorageError.timedOut(original)
+        } catch let error as StorageError {
+            throw error
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -103,7 +108,7 @@ public struct HTTPSInput: Sendable {
             if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > settings.maxBytes {
                 throw StorageError.tooLarge(original, limit: settings.maxBytes)
             }
-            try await GoogleCloudStore.stream(response.body, to: file, limit: settings.maxBytes, uri: original)
+            try await GoogleCloudStore.stream(response.body, to: file, limit: settings.maxBytes, uri: original, deadline: deadline)
             return nil
         case 301, 302, 303, 307, 308:
             guard let location = response.headers.first(name: "Location"), let next = URL(string: location, relativeTo: url)?.absoluteURL else {

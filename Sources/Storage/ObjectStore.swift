@@ -2,8 +2,8 @@ import Foundation
 
 /// Reads inputs and writes outputs named by URI.
 public protocol ObjectStore: Sendable {
-    /// A local file holding the object's bytes: the file itself for local paths, else a
-    /// download inside `workspace` (removed with it).
+    /// A local file holding the object's bytes, inside `workspace` (removed with it): a copy
+    /// of a local file, or a download.
     func read(_ uri: StorageURI, into workspace: RequestWorkspace) async throws -> String
     /// Stores `file` at `uri`; on failure nothing is left under the destination's name.
     func write(_ file: String, to uri: StorageURI, contentType: String) async throws
@@ -19,18 +19,32 @@ public struct StorageService: ObjectStore {
     public let gcsUnavailable: String
     /// nil: https:// inputs are switched off.
     public let https: HTTPSInput?
+    /// Whether readiness asks Cloud Storage (true when credentials were configured
+    /// explicitly; a metadata-server fallback is not checked, as most hosts have none).
+    public let checksGCSReadiness: Bool
 
-    public init(local: LocalStore, gcs: GoogleCloudStore?, gcsUnavailable: String = "gs:// storage is not configured", https: HTTPSInput?) {
+    public init(local: LocalStore, gcs: GoogleCloudStore?, gcsUnavailable: String = "gs:// storage is not configured", https: HTTPSInput?,
+                checksGCSReadiness: Bool = true) {
         self.local = local
         self.gcs = gcs
         self.gcsUnavailable = gcsUnavailable
         self.https = https
+        self.checksGCSReadiness = checksGCSReadiness
     }
 
     public func read(_ uri: StorageURI, into workspace: RequestWorkspace) async throws -> String {
         switch uri {
         case .local(let path):
-            return try local.resolveInput(path)
+            // A copy: the job (and the per-video cache keyed by its hash) sees one snapshot,
+            // even if the file is replaced while the job runs.
+            let resolved = try local.resolveInput(path)
+            let file = workspace.path("input-" + Self.fileName(path))
+            do {
+                try FileManager.default.copyItem(atPath: resolved, toPath: file)
+            } catch {
+                throw StorageError.permissionDenied(path, reason: "could not copy it into the job's workspace: \(error.localizedDescription)")
+            }
+            return file
         case .gcs(let bucket, let object):
             let file = workspace.path("input-" + Self.fileName(object))
             try await requireGCS(uri).download(bucket: bucket, object: object, to: file)
@@ -72,14 +86,14 @@ public struct StorageService: ObjectStore {
     }
 
     /// What keeps the storage from serving jobs now (empty: ready): the workspace folder must
-    /// be writable, every root must exist, and configured Cloud Storage credentials must give
-    /// a token (or the emulator must answer). gs:// without any credentials is not a problem
-    /// here — a deployment may use local paths only; such requests get their own error.
+    /// be writable, every root must exist, and explicitly configured Cloud Storage (emulator,
+    /// service-account key) must answer or give a token. gs:// without credentials is not a
+    /// problem here — a deployment may use local paths only; such requests get their own error.
     public func readinessProblems(workspaceBase: String) async -> [String] {
         var problems: [String] = []
         if access(workspaceBase, W_OK | X_OK) != 0 { problems.append("the temporary folder \(workspaceBase) is not writable") }
         for root in local.roots where !local.isDirectory(root) { problems.append("the storage root \(root) does not exist") }
-        if let gcs {
+        if let gcs, checksGCSReadiness {
             do { try await gcs.checkReachable() } catch { problems.append("Cloud Storage is not reachable: \(error)") }
         }
         return problems

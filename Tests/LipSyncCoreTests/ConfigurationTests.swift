@@ -90,6 +90,21 @@ import VoiceConversion
 }
 
 @Suite struct StorageSettingsTests {
+    /// With no credentials configured (the metadata-server fallback), readiness does not ask
+    /// Cloud Storage: a host without a metadata server that uses local paths is ready.
+    @Test func metadataFallbackDoesNotBlockReadiness() async throws {
+        var configuration = try Configuration.fromEnvironment(["GCE_METADATA_HOST": "127.0.0.1:1"])
+        configuration.storage.roots = [NSTemporaryDirectory()]
+        let service = await StorageSetup.makeService(configuration)
+        #expect(service.gcs != nil && !service.checksGCSReadiness)
+        #expect(await service.readinessProblems(workspaceBase: NSTemporaryDirectory()).isEmpty)
+        var emulator = try Configuration.fromEnvironment(["STORAGE_EMULATOR_HOST": "127.0.0.1:1"])
+        emulator.storage.roots = [NSTemporaryDirectory()]
+        let unreachable = await StorageSetup.makeService(emulator)
+        #expect(unreachable.checksGCSReadiness)
+        #expect(await unreachable.readinessProblems(workspaceBase: NSTemporaryDirectory()).count == 1)
+    }
+
     @Test func defaults() throws {
         let settings = try Configuration.fromEnvironment([:]).storage
         #expect(settings.roots == [FileManager.default.currentDirectoryPath])

@@ -19,7 +19,7 @@ struct TableResolver: HostResolver {
         "127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.5.4", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1",
         "0.0.0.0", "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.5",
         "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",
-        "64:ff9b::a9fe:a9fe", "2001:db8::1", "2002:7f00:1::1", "not-an-address", "fe80::1%eth0",
+        "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1", "2001:db8::1", "2002:7f00:1::1", "not-an-address", "fe80::1%eth0",
     ])
     func nonPublicAddressesAreRefused(_ address: String) {
         #expect(AddressPolicy().refusal(address) != nil)
@@ -83,6 +83,16 @@ struct TableResolver: HostResolver {
         router.get("/to-self") { _, _ in Response(status: .movedPermanently, headers: [.location: "/video.mp4"]) }
         router.get("/loop") { _, _ in Response(status: .found, headers: [.location: "/loop"]) }
         router.get("/missing") { _, _ in Response(status: .notFound) }
+        // Headers at once, then a byte every 50 ms for 5 s: only a whole-download deadline stops it.
+        router.get("/drip") { _, _ in
+            Response(status: .ok, body: ResponseBody { writer in
+                for _ in 0..<100 {
+                    try await writer.write(ByteBuffer(repeating: 1, count: 1))
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                try await writer.finish(nil)
+            })
+        }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             let port = try #require(client.port)
@@ -141,5 +151,16 @@ struct TableResolver: HostResolver {
         #expect(HTTPSInput.matches("videos.example.com", pattern: "*.example.com"))
         #expect(!HTTPSInput.matches("example.com.evil.net", pattern: "*.example.com"))
         #expect(!HTTPSInput.matches("evilexample.com", pattern: "*.example.com"))
+    }
+
+    @Test func aDrippingBodyIsCutOffAtTheDeadline() async throws {
+        try await withServer(.init(timeout: .milliseconds(500), allowPlainHTTP: true)) { input, port in
+            let uri = "http://media.public.test:\(port)/drip"
+            let started = ContinuousClock.now
+            await #expect(throws: StorageError.timedOut(uri)) {
+                try await input.download(URL(string: uri)!, to: Self.target())
+            }
+            #expect(ContinuousClock.now - started < .seconds(4))  // the drip alone lasts 5 s
+        }
     }
 }
