@@ -15,7 +15,7 @@ import StorageTestSupport
 /// is a lost answer: the emulator did the work, the client does not know). Session URIs in
 /// Location headers are rewritten to point back at the proxy.
 final class FaultyProxy: Sendable {
-    enum Fault: Sendable { case failBeforeForwarding, failAfterForwarding }
+    enum Fault: Sendable { case failBeforeForwarding, failAfterForwarding, cutBodyHalfway }
     struct Seen: Sendable { let method: String; let path: String; let contentRange: String?; let authorization: String? }
 
     let upstream: String
@@ -55,6 +55,15 @@ final class FaultyProxy: Sendable {
         let response = try await HTTPClient.shared.execute(outgoing, timeout: .seconds(30))
         let payload = try await response.body.collect(upTo: 64 << 20)
         if fault == .failAfterForwarding { return Self.unavailable() }
+        if fault == .cutBodyHalfway {
+            // The status and the full length go out, then half the bytes, then the connection drops.
+            struct Dropped: Error {}
+            let half = payload.getSlice(at: payload.readerIndex, length: payload.readableBytes / 2) ?? ByteBuffer()
+            return Response(status: .ok, headers: [.contentLength: "\(payload.readableBytes)"], body: ResponseBody { writer in
+                try await writer.write(half)
+                throw Dropped()
+            })
+        }
         var headers = HTTPFields()
         for header in response.headers where !["content-length", "transfer-encoding", "connection", "server", "date"].contains(header.name.lowercased()) {
             guard let name = HTTPField.Name(header.name) else { continue }

@@ -87,6 +87,21 @@ import StorageTestSupport
         #expect(FileManager.default.contents(atPath: copy) == FileManager.default.contents(atPath: file))
     }
 
+    @Test func downloadRetriesAConnectionLostMidBody() async throws {
+        let emulator = try await GCSEmulator()
+        let file = try temporaryFile(bytes: 200_000, seed: 3)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try await emulator.store().upload(file, bucket: bucket, object: "cut.mp4", contentType: "video/mp4")
+        let proxy = FaultyProxy(upstream: emulator.endpoint, faults: ["GET": [1: .cutBodyHalfway]])
+        let copy = file + ".down"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try await proxy.run { endpoint in
+            try await emulator.store(settings: .init(retry: .fast), endpoint: endpoint).download(bucket: bucket, object: "cut.mp4", to: copy)
+        }
+        #expect(proxy.count("GET") == 2)  // the cut answer, then a whole one
+        #expect(FileManager.default.contents(atPath: copy) == FileManager.default.contents(atPath: file))
+    }
+
     @Test func persistentFailureEndsWithTheLastStatus() async throws {
         let emulator = try await GCSEmulator()
         let proxy = FaultyProxy(upstream: emulator.endpoint, faults: ["GET": [1: .failBeforeForwarding, 2: .failBeforeForwarding, 3: .failBeforeForwarding, 4: .failBeforeForwarding]])
