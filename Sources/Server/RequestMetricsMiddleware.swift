@@ -1,6 +1,8 @@
 import Hummingbird
+import Media
 
-/// Counts every answered request by route and status, errors included. Paths that are no
+/// Counts every answered request by route and status, errors included, and times it (until
+/// the response is handed over; the body of a job's answer is small). Paths that are no
 /// route are counted as `unmatched`, so the label set stays bounded.
 struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
@@ -8,15 +10,17 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let route = routes.contains(request.uri.path) ? request.uri.path : "unmatched"
+        let started = ContinuousClock.now
+        func record(_ status: Int) { metrics.recordRequest(route: route, status: status, seconds: (ContinuousClock.now - started).seconds) }
         do {
             let response = try await next(request, context)
-            metrics.recordRequest(route: route, status: response.status.code)
+            record(response.status.code)
             return response
         } catch let error as HTTPResponseError {
-            metrics.recordRequest(route: route, status: error.status.code)
+            record(error.status.code)
             throw error
         } catch {
-            metrics.recordRequest(route: route, status: 500)
+            record(500)
             throw error
         }
     }

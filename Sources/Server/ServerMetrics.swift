@@ -29,11 +29,17 @@ public final class ServerMetrics: Sendable {
                                                              helpText: "Jobs that computed their per-video work."))
     }
 
-    /// Counts one answered request by route and status.
-    func recordRequest(route: String, status: Int) {
+    /// Bucket bounds in seconds for whole requests: health checks to long jobs.
+    static let requestBuckets: [Double] = [0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+
+    /// Counts one answered request by route and status, and its wall time by route.
+    func recordRequest(route: String, status: Int, seconds: Double) {
         registry.makeCounter(descriptor: .init(namespace: "lipsync", metricName: "http_requests", unitName: "total",
                                                helpText: "HTTP requests answered, by route and status."),
                              labels: [("route", route), ("status", "\(status)")]).increment()
+        registry.makeValueHistogram(descriptor: .init(namespace: "lipsync", metricName: "http_request", unitName: "seconds",
+                                                      helpText: "Wall time of HTTP requests, by route."),
+                                    labels: [("route", route)], buckets: Self.requestBuckets).record(seconds)
     }
 
     /// Records every step of a finished job (seconds, per step label).

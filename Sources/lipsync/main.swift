@@ -462,8 +462,11 @@ struct Bench: AsyncParsableCommand {
             let clip = directory + "/reference.mp4"
             try ReferenceClip.write(face: face, frames: frames, audio: audio, to: clip)
 
+            // As the server runs a job: the input copied into a workspace, the output stored.
+            let storage = StorageService(local: LocalStore(roots: [directory]), gcs: nil, https: nil)
             func job(_ phrase: String, on pipeline: LipSyncPipeline, _ name: String) async throws -> JobResult {
-                try await pipeline.run(JobRequest(video: clip, text: phrase, language: language, output: directory + "/\(name).mp4"))
+                try await pipeline.run(JobRequest(video: clip, text: phrase, language: language, output: directory + "/\(name).mp4"),
+                                       storage: storage, workspaceBase: directory, label: name)
             }
             for index in 0..<warmup { _ = try await job(text, on: pipeline, "warmup-\(index)") }
             var results: [JobResult] = []

@@ -276,6 +276,7 @@ import VoiceConversion
             #expect(text.contains(#"lipsync_http_requests_total{route="/api/v1/lip-video",status="200"} 2"#), "\(text)")
             #expect(text.contains(#"lipsync_http_requests_total{route="/api/v1/models",status="200"} 1"#))
             #expect(text.contains(#"lipsync_job_step_seconds_count{step="total"} 2"#))
+            #expect(text.contains(#"lipsync_http_request_seconds_count{route="/api/v1/lip-video"} 2"#))
             #expect(text.contains(#"lipsync_job_step_seconds_bucket{step="track_faces",le="+Inf"} 2"#))
             #expect(text.contains("lipsync_jobs_in_flight 0") && text.contains("lipsync_jobs_queued 0"))
             #expect(text.contains("lipsync_models_loaded 1") && text.contains("lipsync_model_load_seconds "))
