@@ -19,12 +19,14 @@ public struct StorageService: ObjectStore {
     public let gcsUnavailable: String
     /// nil: https:// inputs are switched off.
     public let https: HTTPSInput?
-    /// Whether readiness asks Cloud Storage (true when credentials were configured
-    /// explicitly; a metadata-server fallback is not checked, as most hosts have none).
+    /// Whether readiness checks Cloud Storage: true when credentials were configured
+    /// explicitly (emulator, key file) — then unusable credentials or an unreachable service
+    /// make the server unready; the metadata-server fallback is not checked, as most hosts
+    /// have none and may use local paths only.
     public let checksGCSReadiness: Bool
 
     public init(local: LocalStore, gcs: GoogleCloudStore?, gcsUnavailable: String = "gs:// storage is not configured", https: HTTPSInput?,
-                checksGCSReadiness: Bool = true) {
+                checksGCSReadiness: Bool = false) {
         self.local = local
         self.gcs = gcs
         self.gcsUnavailable = gcsUnavailable
@@ -93,8 +95,12 @@ public struct StorageService: ObjectStore {
         var problems: [String] = []
         if access(workspaceBase, W_OK | X_OK) != 0 { problems.append("the temporary folder \(workspaceBase) is not writable") }
         for root in local.roots where !local.isDirectory(root) { problems.append("the storage root \(root) does not exist") }
-        if let gcs, checksGCSReadiness {
-            do { try await gcs.checkReachable() } catch { problems.append("Cloud Storage is not reachable: \(error)") }
+        if checksGCSReadiness {
+            if let gcs {
+                do { try await gcs.checkReachable() } catch { problems.append("Cloud Storage is not reachable: \(error)") }
+            } else {
+                problems.append("Cloud Storage cannot be used: \(gcsUnavailable)")
+            }
         }
         return problems
     }

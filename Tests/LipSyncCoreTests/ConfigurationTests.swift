@@ -103,6 +103,13 @@ import VoiceConversion
         let unreachable = await StorageSetup.makeService(emulator)
         #expect(unreachable.checksGCSReadiness)
         #expect(await unreachable.readinessProblems(workspaceBase: NSTemporaryDirectory()).count == 1)
+        // A key file that cannot be used: gs:// is off, and the server says so until fixed.
+        var broken = try Configuration.fromEnvironment(["GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/key.json"])
+        broken.storage.roots = [NSTemporaryDirectory()]
+        let misconfigured = await StorageSetup.makeService(broken)
+        #expect(misconfigured.gcs == nil)
+        let problems = await misconfigured.readinessProblems(workspaceBase: NSTemporaryDirectory())
+        #expect(problems.count == 1 && problems[0].contains("/nonexistent/key.json"), "\(problems)")
     }
 
     @Test func defaults() throws {

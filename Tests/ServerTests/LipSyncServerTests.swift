@@ -239,12 +239,13 @@ import VoiceConversion
 
     @Test func readinessChecksCloudStorage() async throws {
         let emulator = try await GCSEmulator()
-        #expect(await StorageService(local: LocalStore(roots: ["/"]), gcs: emulator.store(), https: nil)
+        #expect(await StorageService(local: LocalStore(roots: ["/"]), gcs: emulator.store(), https: nil, checksGCSReadiness: true)
             .readinessProblems(workspaceBase: NSTemporaryDirectory()).isEmpty)
         var settings = GoogleCloudStore.Settings()
         settings.endpoint = "http://127.0.0.1:\(try GCSEmulator.freePort())"  // nobody listens there
         let unreachable = GoogleCloudStore(settings: settings, client: .shared, tokens: nil)
-        let problems = await StorageService(local: LocalStore(roots: ["/"]), gcs: unreachable, https: nil).readinessProblems(workspaceBase: "/nonexistent-\(UUID())")
+        let problems = await StorageService(local: LocalStore(roots: ["/"]), gcs: unreachable, https: nil, checksGCSReadiness: true)
+            .readinessProblems(workspaceBase: "/nonexistent-\(UUID())")
         #expect(problems.count == 2)
         #expect(problems.contains { $0.contains("Cloud Storage is not reachable") })
         #expect(problems.contains { $0.contains("is not writable") })
