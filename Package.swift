@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "media-bench", targets: ["MediaBenchmark"]),
         .executable(name: "speech-bench", targets: ["SpeechBenchmark"]),
         .executable(name: "sync-bench", targets: ["LipSyncBenchmark"]),
+        .library(name: "LipSyncMedia", targets: ["Media"]),
+        .library(name: "LipSyncStorage", targets: ["Storage"]),
+        .library(name: "LipSyncHTTPServer", targets: ["Server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.25.0"),
     ],
     targets: [
         // C interop: ONNX Runtime (pkg-config libonnxruntime; `make setup` provides one under .deps/).
@@ -38,7 +42,8 @@ let package = Package(
 
         // Safe wrappers.
         .target(
-            name: "Inference", dependencies: ["CONNXRuntime", .product(name: "Logging", package: "swift-log")],
+            name: "Inference",
+            dependencies: ["CONNXRuntime", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             // Binaries find the ONNX Runtime that `make setup` placed under .deps/ without a
             // launcher (SwiftPM refuses -rpath from pkg-config). Harmless when the system's is used.
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", Context.packageDirectory + "/.deps/onnxruntime/lib"])]),
@@ -80,6 +85,8 @@ let package = Package(
                 "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Inference",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -159,6 +166,7 @@ let package = Package(
             name: "StorageTests",
             dependencies: [
                 "Storage", "StorageTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A models folder written by tools/modelkit: ONNX files plus `manifest.json`, which lists
@@ -19,9 +20,14 @@ public struct ModelManifest: Sendable {
 
     public let directory: String
     public let entries: [String: Entry]
+    /// Whether `path(of:)` checks each file's SHA-256 against its entry.
+    public let verifiesHashes: Bool
     private let preprocessingData: [String: Data]
 
-    public init(directory: String) throws {
+    /// Reads `directory/manifest.json`. Every entry's `file` must be a plain name inside the
+    /// folder; with `verifyHashes` each model file is hashed when its path is asked for
+    /// (about 1 s per GB on one core) and must match its `sha256`.
+    public init(directory: String, verifyHashes: Bool = true) throws {
         let path = directory + "/manifest.json"
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelManifestError.missing(path: path)
@@ -37,6 +43,14 @@ public struct ModelManifest: Sendable {
             throw ModelManifestError.invalid(path: path, reason: "\(error)")
         }
         guard file.version == 1 else { throw ModelManifestError.invalid(path: path, reason: "manifest version \(file.version) is not 1") }
+        for (kind, entry) in file.models {
+            guard Self.isPlainFileName(entry.file) else {
+                throw ModelManifestError.invalid(path: path, reason: "\(kind): the file '\(entry.file)' is not a file name inside the models folder")
+            }
+            guard entry.sha256.count == 64, entry.sha256.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+                throw ModelManifestError.invalid(path: path, reason: "\(kind): sha256 is not 64 lowercase hex digits")
+            }
+        }
         var preprocessing: [String: Data] = [:]
         if let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let models = root["models"] as? [String: Any] {
             for (kind, value) in models {
@@ -48,6 +62,7 @@ public struct ModelManifest: Sendable {
         }
         self.directory = directory
         self.entries = file.models
+        self.verifiesHashes = verifyHashes
         self.preprocessingData = preprocessing
     }
 
@@ -58,9 +73,50 @@ public struct ModelManifest: Sendable {
         return entry
     }
 
-    /// Absolute path of a model's ONNX file.
+    /// Path of a model's ONNX file: a regular file inside the folder (symlinks resolved,
+    /// and refused when they lead out of it), whose SHA-256 matches the manifest when
+    /// `verifiesHashes`.
     public func path(of kind: String) throws -> String {
-        directory + "/" + (try entry(kind)).file
+        let entry = try entry(kind)
+        let path = directory + "/" + entry.file
+        guard let folder = Self.realPath(directory), let real = Self.realPath(path) else {
+            throw ModelManifestError.fileMissing(kind: kind, path: path)
+        }
+        guard real.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") else {
+            throw ModelManifestError.outsideFolder(kind: kind, path: path)
+        }
+        var info = stat()
+        guard stat(real, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { throw ModelManifestError.fileMissing(kind: kind, path: path) }
+        if verifiesHashes {
+            let actual = try Self.sha256(ofFile: real)
+            guard actual == entry.sha256 else {
+                throw ModelManifestError.hashMismatch(kind: kind, path: path, expected: entry.sha256, actual: actual)
+            }
+        }
+        return path
+    }
+
+    /// A name without folders, not `.`/`..`, no control characters.
+    static func isPlainFileName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && name.utf8.count <= 255
+            && !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// SHA-256 of a file as lowercase hex, read in 4 MiB pieces.
+    public static func sha256(ofFile path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ModelManifestError.fileMissing(kind: "", path: path) }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
+            hasher.update(data: chunk)
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// The model's preprocessing/post-processing constants decoded as `T`.
@@ -81,6 +137,10 @@ public enum ModelManifestError: Error, Equatable, Sendable, CustomStringConverti
     case missing(path: String)
     case invalid(path: String, reason: String)
     case modelMissing(kind: String, directory: String, available: [String])
+    case fileMissing(kind: String, path: String)
+    /// The entry's file (or the symlink it is) leads outside the models folder.
+    case outsideFolder(kind: String, path: String)
+    case hashMismatch(kind: String, path: String, expected: String, actual: String)
 
     public var description: String {
         switch self {
@@ -89,6 +149,10 @@ public enum ModelManifestError: Error, Equatable, Sendable, CustomStringConverti
         case .invalid(let path, let reason): "\(path) is not a usable model manifest: \(reason)"
         case .modelMissing(let kind, let directory, let available):
             "the models folder \(directory) has no '\(kind)' model (it has: \(available.joined(separator: ", ")))"
+        case .fileMissing(let kind, let path): "the \(kind) model file \(path) is missing or not a regular file"
+        case .outsideFolder(let kind, let path): "the \(kind) model file \(path) lies outside the models folder"
+        case .hashMismatch(let kind, let path, let expected, let actual):
+            "the \(kind) model file \(path) has SHA-256 \(actual), not the manifest's \(expected): the file was changed or damaged"
         }
     }
 }

@@ -20,10 +20,13 @@ public struct FaceCompositor: Sendable {
     /// `face` (96×96 BGR, already truncated to 8 bits as the original does) resized to the
     /// box with bilinear interpolation and composited into `frame`.
     public func composite(_ face: Frame, into frame: inout Frame, box: FaceBox) throws {
+        guard frame.contains(x: box.x1, y: box.y1, width: box.width, height: box.height) else {
+            throw LipSyncError.invalidBox("the face box \(box.width)×\(box.height) at (\(box.x1), \(box.y1)) is outside the \(frame.width)×\(frame.height) frame")
+        }
         let patch = try face.resized(width: box.width, height: box.height)
         let weights = mode == .blend ? Self.featherMask(width: box.width, height: box.height) : nil
         let frameStride = frame.stride
-        frame.pixels.withUnsafeMutableBufferPointer { destination in
+        frame.withUnsafeMutablePixels { destination in
             patch.pixels.withUnsafeBufferPointer { source in
                 for y in 0..<box.height {
                     let row = (box.y1 + y) * frameStride + box.x1 * 3

@@ -41,6 +41,14 @@ public struct Configuration: Sendable, Equatable {
     /// `DRAIN_TIMEOUT_SECONDS` (0–3600, default 60): on SIGTERM/SIGINT, how long running jobs
     /// may finish before they are cancelled.
     public var drainTimeoutSeconds = 60
+    /// `HTTP_IDLE_TIMEOUT_SECONDS` (1–3600, default 30): a connection without a request in
+    /// progress (idle keep-alive, or a request head still incomplete) is closed after this long.
+    public var httpIdleTimeoutSeconds = 30
+    /// `HTTP_BODY_TIMEOUT_SECONDS` (1–3600, default 30): time for a whole request body to arrive.
+    public var httpBodyTimeoutSeconds = 30
+    /// `VERIFY_MODELS` (default true): check every model file's SHA-256 against the manifest
+    /// when it is loaded.
+    public var verifyModels = true
     /// Where inputs come from and outputs go (`STORAGE_ROOTS`, `TEMP_DIR`, `HTTPS_INPUT*`,
     /// Google credentials).
     public var storage = StorageSettings()
@@ -109,6 +117,13 @@ public struct Configuration: Sendable, Equatable {
         if let value = environment["DRAIN_TIMEOUT_SECONDS"] {
             configuration.drainTimeoutSeconds = try parseInteger(value, variable: "DRAIN_TIMEOUT_SECONDS", in: 0...3600)
         }
+        if let value = environment["HTTP_IDLE_TIMEOUT_SECONDS"] {
+            configuration.httpIdleTimeoutSeconds = try parseInteger(value, variable: "HTTP_IDLE_TIMEOUT_SECONDS", in: 1...3600)
+        }
+        if let value = environment["HTTP_BODY_TIMEOUT_SECONDS"] {
+            configuration.httpBodyTimeoutSeconds = try parseInteger(value, variable: "HTTP_BODY_TIMEOUT_SECONDS", in: 1...3600)
+        }
+        if let value = environment["VERIFY_MODELS"] { configuration.verifyModels = try parseBool(value, variable: "VERIFY_MODELS") }
         try configuration.speech.read(environment)
         try configuration.storage.read(environment)
         try configuration.jobDefaults.read(environment)
@@ -142,7 +157,9 @@ public struct Configuration: Sendable, Equatable {
             ("MODELS_DIR", modelsDirectory), ("HOST", host), ("PORT", "\(port)"),
             ("MAX_CONCURRENT_JOBS", "\(maxConcurrentJobs)"), ("MAX_QUEUED_JOBS", "\(maxQueuedJobs)"), ("PRELOAD", "\(preload)"),
             ("VIDEO_CACHE_ENTRIES", "\(videoCacheEntries)"), ("JOB_TIMEOUT_SECONDS", "\(jobTimeoutSeconds)"),
-            ("DRAIN_TIMEOUT_SECONDS", "\(drainTimeoutSeconds)"),
+            ("DRAIN_TIMEOUT_SECONDS", "\(drainTimeoutSeconds)"), ("HTTP_IDLE_TIMEOUT_SECONDS", "\(httpIdleTimeoutSeconds)"),
+            ("HTTP_BODY_TIMEOUT_SECONDS", "\(httpBodyTimeoutSeconds)"), ("VERIFY_MODELS", "\(verifyModels)"),
+            ("GCS_TIMEOUT_SECONDS", "\(storage.gcsTimeoutSeconds)"), ("GCS_CONNECT_TIMEOUT_SECONDS", "\(storage.gcsConnectTimeoutSeconds)"),
             ("DEFAULT_TRACKING", "\(jobDefaults.tracking)"), ("DEFAULT_COMPOSITE", jobDefaults.composite.rawValue),
             ("DEFAULT_PADS", "\(jobDefaults.pads.top),\(jobDefaults.pads.bottom),\(jobDefaults.pads.left),\(jobDefaults.pads.right)"),
             ("DEFAULT_CRF", "\(jobDefaults.crf)"), ("DEFAULT_PRESET", jobDefaults.preset),
@@ -156,6 +173,11 @@ public struct Configuration: Sendable, Equatable {
         ]
         rows.sort { $0.0 < $1.0 }
         return rows
+    }
+
+    /// The server's connection time limits.
+    public var connectionTimeouts: (idle: Duration, body: Duration) {
+        (.seconds(httpIdleTimeoutSeconds), .seconds(httpBodyTimeoutSeconds))
     }
 
     /// Session options for the models, following this configuration.

@@ -17,7 +17,7 @@ public enum LipSyncSetup {
     /// and the detector; logs a warning for every stand-in (random-weight) model served.
     public static func makeRenderer(_ configuration: Configuration, environment: InferenceEnvironment, detector choice: DetectorChoice,
                                     float16: Bool = false, logger: Logger = Logger(label: "lipsync.models")) throws -> LipSyncRenderer {
-        let manifest = try ModelManifest(directory: configuration.modelsDirectory)
+        let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         let options = configuration.sessionOptions
         let generatorKind = float16 ? "wav2lip_fp16" : "wav2lip"
         for kind in ["wav2lip_mel", generatorKind, choice.rawValue] where try manifest.entry(kind).standin {

@@ -17,13 +17,14 @@ public enum PipelineSetup {
             speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
             voice: voice, renderer: renderer, limits: configuration.mediaLimits,
             cache: configuration.videoCacheEntries > 0 ? VideoCache(capacity: configuration.videoCacheEntries) : nil)
-        let manifest = try ModelManifest(directory: configuration.modelsDirectory)
+        let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         var kinds = ["wav2lip_mel", float16 ? "wav2lip_fp16" : "wav2lip", detector.rawValue]
         if voice != nil { kinds += VoiceSetup.kinds(manifest, float16: float16) }
         let models = try kinds.map { kind in
             let entry = try manifest.entry(kind)
             return ModelReport.Model(kind: kind, file: entry.file, precision: entry.precision, standin: entry.standin,
-                                     checkpoint: entry.source?["checkpoint"], sha256: entry.sha256)
+                                     checkpoint: entry.source?["checkpoint"], sha256: entry.sha256,
+                                     sha256Verified: manifest.verifiesHashes)
         }
         pipeline.models = ModelReport(provider: renderer.generator.session.activeProvider.description, models: models,
                                       loadSeconds: (clock.now - start).seconds)

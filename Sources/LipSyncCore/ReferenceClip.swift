@@ -12,10 +12,7 @@ public enum ReferenceClip {
         let background = TestPattern.frame(width: 1920, height: 1080, index: 0)
         for i in 0..<frames {
             var frame = background
-            for y in 0..<1000 {
-                let to = (40 + y) * frame.stride + (400 + i) * 3
-                frame.pixels.replaceSubrange(to..<(to + 3000), with: photo.pixels[(y * photo.stride)..<(y * photo.stride + 3000)])
-            }
+            try frame.paste(photo, x: 400 + i, y: 40)
             try writer.append(frame)
         }
         try writer.finish()

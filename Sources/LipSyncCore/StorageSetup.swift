@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import Storage
+import Synchronization
 
 /// Storage configuration (docs/storage.md).
 public struct StorageSettings: Sendable, Equatable {
@@ -20,8 +21,12 @@ public struct StorageSettings: Sendable, Equatable {
     public var httpsTimeoutSeconds = 120
     /// `GCS_RESUMABLE_THRESHOLD_BYTES` (default 8 MiB): larger outputs use resumable uploads.
     public var gcsResumableThreshold: Int64 = 8 << 20
-    /// `GCS_TIMEOUT_SECONDS` (1–3600, default 300): one Cloud Storage HTTP request.
+    /// `GCS_TIMEOUT_SECONDS` (1–3600, default 300): one whole Cloud Storage operation (a
+    /// download or an upload, retries included).
     public var gcsTimeoutSeconds = 300
+    /// `GCS_CONNECT_TIMEOUT_SECONDS` (1–60, default 5): establishing one connection; a refused
+    /// connection fails at once (and is retried with backoff like any transport error).
+    public var gcsConnectTimeoutSeconds = 5
     /// Cloud Storage credentials, from `STORAGE_EMULATOR_HOST`, `GOOGLE_APPLICATION_CREDENTIALS`
     /// or the metadata server (`GCE_METADATA_HOST`), in that order.
     public var credentials = GoogleCredentialSource.metadataServer(host: "metadata.google.internal")
@@ -61,6 +66,9 @@ public struct StorageSettings: Sendable, Equatable {
         if let value = environment["GCS_RESUMABLE_THRESHOLD_BYTES"] {
             gcsResumableThreshold = Int64(try Configuration.parseInteger(value, variable: "GCS_RESUMABLE_THRESHOLD_BYTES", in: 0...(1 << 40)))
         }
+        if let value = environment["GCS_CONNECT_TIMEOUT_SECONDS"] {
+            gcsConnectTimeoutSeconds = try Configuration.parseInteger(value, variable: "GCS_CONNECT_TIMEOUT_SECONDS", in: 1...60)
+        }
         if let value = environment["GCS_TIMEOUT_SECONDS"] {
             gcsTimeoutSeconds = try Configuration.parseInteger(value, variable: "GCS_TIMEOUT_SECONDS", in: 1...3600)
         }
@@ -72,8 +80,9 @@ public struct StorageSettings: Sendable, Equatable {
 public enum StorageSetup {
     /// Local files, Cloud Storage (when credentials are usable; else gs:// URIs get a clear
     /// error naming why) and https:// inputs when switched on. Input sizes follow `MAX_INPUT_BYTES`.
-    public static func makeService(_ configuration: Configuration, client: HTTPClient = .shared,
+    public static func makeService(_ configuration: Configuration, client: HTTPClient? = nil,
                                    logger: Logger = Logger(label: "lipsync.storage")) async -> StorageService {
+        let client = client ?? storageClient(connectTimeoutSeconds: configuration.storage.gcsConnectTimeoutSeconds)
         let settings = configuration.storage
         let maxBytes = Int64(configuration.mediaLimits.maxFileBytes)
         let local = LocalStore(roots: settings.roots, maxInputBytes: maxBytes)
@@ -95,4 +104,22 @@ public enum StorageSetup {
         if case .metadataServer = settings.credentials { explicit = false } else { explicit = true }
         return StorageService(local: local, gcs: gcs, gcsUnavailable: unavailable, https: https, checksGCSReadiness: explicit)
     }
+
+    /// One HTTP client per connect timeout for the process's life (clients are never shut
+    /// down, like `HTTPClient.shared`). Unlike `.shared` it fails a refused or unreachable
+    /// connection within the connect timeout instead of retrying it until the request's
+    /// deadline: the storage layer retries with backoff itself, within GCS_TIMEOUT_SECONDS.
+    static func storageClient(connectTimeoutSeconds: Int) -> HTTPClient {
+        clients.withLock { clients in
+            if let client = clients[connectTimeoutSeconds] { return client }
+            var configuration = HTTPClient.Configuration()
+            configuration.timeout = .init(connect: .seconds(Int64(connectTimeoutSeconds)), read: .seconds(60))
+            configuration.connectionPool.retryConnectionEstablishment = false
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            clients[connectTimeoutSeconds] = client
+            return client
+        }
+    }
+
+    private static let clients = Mutex<[Int: HTTPClient]>([:])
 }

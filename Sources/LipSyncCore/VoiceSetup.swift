@@ -16,7 +16,7 @@ public enum VoiceSetup {
     /// `none`). Logs a warning for every stand-in model served.
     public static func makeConverter(_ configuration: Configuration, environment: InferenceEnvironment, float16: Bool = false,
                                      logger: Logger = Logger(label: "lipsync.models")) throws -> VoiceConverter? {
-        let manifest = try ModelManifest(directory: configuration.modelsDirectory)
+        let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         let kinds = kinds(manifest, float16: float16)
         guard kinds.allSatisfy({ manifest.entries[$0] != nil }) else { return nil }
         for kind in kinds where try manifest.entry(kind).standin {

@@ -23,6 +23,7 @@ func ffmpegMessage(_ code: Int32) -> String {
 @discardableResult
 func ffmpegCheck(_ code: Int32, _ operation: @autoclosure () -> String) throws -> Int32 {
     guard code < 0 else { return code }
+    if code == -ENOSPC || code == -EDQUOT { throw MediaError.noSpace(path: operation()) }
     throw MediaError.ffmpeg(operation: operation(), code: code, message: ffmpegMessage(code))
 }
 

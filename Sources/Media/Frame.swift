@@ -17,7 +17,10 @@ public struct Frame: Sendable, Equatable {
     public let pixelFormat: PixelFormat
     /// Presentation time in seconds from the stream's start.
     public var presentationTime: Double
-    public var pixels: [UInt8]
+    /// Read-only outside this module: crops, resizes and encoders index it with unchecked
+    /// pointers, so its size must always match the geometry checked at init. Pixel values
+    /// can be changed in place with `withUnsafeMutablePixels` or `paste`.
+    public private(set) var pixels: [UInt8]
 
     /// Throws `MediaError.invalidArgument` when the buffer does not match the geometry.
     public init(width: Int, height: Int, stride: Int? = nil, pixelFormat: PixelFormat = .bgr24,
@@ -40,10 +43,41 @@ public struct Frame: Sendable, Equatable {
         self.pixels = pixels
     }
 
-    /// The pixel at (x, y) as three bytes in `pixelFormat` order.
+    /// The pixel at (x, y) as three bytes in `pixelFormat` order; (0, 0, 0) outside the frame.
     public func pixel(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
+        guard (0..<width).contains(x), (0..<height).contains(y) else { return (0, 0, 0) }
         let offset = y * stride + x * 3
         return (pixels[offset], pixels[offset + 1], pixels[offset + 2])
+    }
+
+    /// Whether the rectangle `x..<x+width`, `y..<y+height` is non-empty and lies inside the frame.
+    public func contains(x: Int, y: Int, width: Int, height: Int) -> Bool {
+        width > 0 && height > 0 && x >= 0 && y >= 0 && x <= self.width - width && y <= self.height - height
+    }
+
+    /// Lets `body` change pixel values in place. The buffer has the frame's geometry
+    /// (`stride` × rows); its size cannot change.
+    public mutating func withUnsafeMutablePixels<R>(_ body: (UnsafeMutableBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try pixels.withUnsafeMutableBufferPointer { buffer in try body(buffer) }
+    }
+
+    /// Copies `source` (same pixel format) into this frame with its top-left corner at (x, y);
+    /// it must fit inside.
+    public mutating func paste(_ source: Frame, x: Int, y: Int) throws {
+        guard source.pixelFormat == pixelFormat, contains(x: x, y: y, width: source.width, height: source.height) else {
+            throw MediaError.invalidArgument(
+                "pasting a \(source.width)×\(source.height) \(source.pixelFormat.rawValue) frame at (\(x), \(y)) into a \(width)×\(height) \(pixelFormat.rawValue) frame")
+        }
+        let rowBytes = source.width * 3, stride = self.stride
+        pixels.withUnsafeMutableBufferPointer { destination in
+            source.pixels.withUnsafeBufferPointer { from in
+                for row in 0..<source.height {
+                    let to = (y + row) * stride + x * 3, start = row * source.stride
+                    UnsafeMutableBufferPointer(rebasing: destination[to..<(to + rowBytes)])
+                        .update(fromContentsOf: from[start..<(start + rowBytes)])
+                }
+            }
+        }
     }
 
     /// The frame turned clockwise by 0, 90, 180 or 270 degrees (tightly packed result).

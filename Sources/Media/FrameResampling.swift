@@ -6,7 +6,7 @@
 extension Frame {
     /// The rectangle `x..<x+width`, `y..<y+height`, which must lie inside the frame.
     public func cropped(x: Int, y: Int, width: Int, height: Int) throws -> Frame {
-        guard width > 0, height > 0, x >= 0, y >= 0, x + width <= self.width, y + height <= self.height else {
+        guard contains(x: x, y: y, width: width, height: height) else {
             throw MediaError.invalidArgument("crop \(width)×\(height) at (\(x), \(y)) is outside the \(self.width)×\(self.height) frame")
         }
         var output = [UInt8](repeating: 0, count: width * height * 3)
@@ -24,7 +24,10 @@ extension Frame {
 
     /// Bilinear resize to `width`×`height` (OpenCV INTER_LINEAR sampling positions).
     public func resized(width outWidth: Int, height outHeight: Int) throws -> Frame {
-        guard outWidth > 0, outHeight > 0 else { throw MediaError.invalidArgument("resize to \(outWidth)×\(outHeight)") }
+        // 16 384² is far beyond any frame the limits admit; it keeps the output's size finite.
+        guard (1...16_384).contains(outWidth), (1...16_384).contains(outHeight) else {
+            throw MediaError.invalidArgument("resize to \(outWidth)×\(outHeight)")
+        }
         if outWidth == width, outHeight == height { return self }
         let xs = Self.samplePositions(source: width, destination: outWidth)
         let ys = Self.samplePositions(source: height, destination: outHeight)

@@ -9,21 +9,48 @@ final class InputFile {
     let context: UnsafeMutablePointer<AVFormatContext>
 
     /// Demuxers that read single still images; a "video" from them is a picture.
-    private static let imageDemuxers: Set<String> = ["image2", "image2pipe"]
+    static let imageDemuxers: Set<String> = ["png_pipe", "jpeg_pipe", "webp_pipe"]
+    /// Containers of the videos and recordings people send (FFmpeg demuxer names). Nothing
+    /// else is opened: playlist, list and device demuxers (hls, dash, concat, image2
+    /// sequences, v4l2…) read other files or devices named inside the input.
+    static let mediaDemuxers: Set<String> = [
+        "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "mpegts", "flv", "ogg", "wav", "mp3", "flac", "aac",
+        "yuv4mpegpipe",
+    ]
+    /// `format_whitelist` for libavformat: the sets above.
+    static let formatWhitelist = (mediaDemuxers.union(imageDemuxers)).sorted().joined(separator: ",")
 
     /// `acceptStillImages`: open PNG/JPEG files too (a face photo); refused by default
     /// because a still image is not a usable input video.
+    ///
+    /// Only a regular local file is opened, through FFmpeg's `file` protocol alone and only
+    /// with the demuxers above (the container is probed first and refused by name), so
+    /// nothing inside a file can make FFmpeg open another file, a device or a URL.
     init(path: String, limits: MediaLimits, acceptStillImages: Bool = false) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              FileManager.default.isReadableFile(atPath: path)
-        else { throw MediaError.fileNotFound(path: path) }
-        let bytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        var status = stat()
+        guard stat(path, &status) == 0, access(path, R_OK) == 0, status.st_mode & S_IFMT != S_IFDIR else {
+            throw MediaError.fileNotFound(path: path)
+        }
+        // A FIFO or device would block or never end; a directory is not media.
+        guard status.st_mode & S_IFMT == S_IFREG else { throw MediaError.notMediaFile(reason: "not a regular file") }
+        let bytes = Int(status.st_size)
         guard bytes > 0 else { throw MediaError.emptyFile(path: path) }
         guard bytes <= limits.maxFileBytes else { throw MediaError.fileTooLarge(bytes: bytes, limit: limits.maxFileBytes) }
 
+        // `file:` keeps a name with a colon from being read as another protocol.
+        let url = "file:" + (path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path)
+        let format = try Self.probe(url)
+        let formatName = String(cString: format.pointee.name)
+        guard Self.accepts(formatName) else {
+            throw MediaError.notMediaFile(reason: "the container '\(formatName)' is not accepted")
+        }
+        if !acceptStillImages, Self.imageDemuxers.contains(formatName) || formatName.hasSuffix("_pipe") {
+            throw MediaError.notAVideo(format: formatName)
+        }
         var context: UnsafeMutablePointer<AVFormatContext>?
-        let opened = avformat_open_input(&context, path, nil, nil)
+        var options = Self.openOptions()
+        defer { av_dict_free(&options) }
+        let opened = avformat_open_input(&context, url, format, &options)
         guard opened >= 0, let context else {
             if opened == AVErrorCode.invalidData || opened == AVErrorCode.endOfFile {
                 throw MediaError.notMediaFile(reason: ffmpegMessage(opened))
@@ -34,14 +61,40 @@ final class InputFile {
         self.fileBytes = bytes
         self.context = context
 
-        let formatName = context.pointee.iformat.map { String(cString: $0.pointee.name) } ?? "unknown"
-        if !acceptStillImages, Self.imageDemuxers.contains(formatName) || formatName.hasSuffix("_pipe") {
-            throw MediaError.notAVideo(format: formatName)
-        }
         let found = avformat_find_stream_info(context, nil)
         if found < 0 {
             throw MediaError.notMediaFile(reason: "no stream information: \(ffmpegMessage(found))")
         }
+    }
+
+    /// Whether a demuxer (FFmpeg's comma-separated name list) is one of the accepted ones.
+    static func accepts(_ formatName: String) -> Bool {
+        formatName.split(separator: ",").contains { mediaDemuxers.contains(String($0)) || imageDemuxers.contains(String($0)) }
+    }
+
+    /// The protocol and format whitelists every open carries (nested opens inherit them).
+    private static func openOptions() -> OpaquePointer? {
+        var options: OpaquePointer?
+        av_dict_set(&options, "protocol_whitelist", "file", 0)
+        av_dict_set(&options, "format_whitelist", formatWhitelist, 0)
+        return options
+    }
+
+    /// FFmpeg's own container detection (content first, growing reads up to 1 MiB), run on
+    /// the file alone so the format is known, and refused if need be, before a demuxer opens it.
+    private static func probe(_ url: String) throws -> UnsafePointer<AVInputFormat> {
+        var io: UnsafeMutablePointer<AVIOContext>?
+        var options = openOptions()
+        defer { av_dict_free(&options) }
+        let opened = avio_open2(&io, url, AVIO_FLAG_READ, nil, &options)
+        guard opened >= 0, let io else { throw MediaError.ffmpeg(operation: "opening the file", code: opened, message: ffmpegMessage(opened)) }
+        defer { var owned: UnsafeMutablePointer<AVIOContext>? = io; avio_closep(&owned) }
+        var format: UnsafePointer<AVInputFormat>?
+        let score = av_probe_input_buffer2(io, &format, url, nil, 0, 0)
+        guard score >= 0, let format else {
+            throw MediaError.notMediaFile(reason: score < 0 ? ffmpegMessage(score) : "no container recognised")
+        }
+        return format
     }
 
     deinit {

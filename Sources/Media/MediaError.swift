@@ -26,6 +26,8 @@ public enum MediaError: Error, Equatable, Sendable {
     /// An FFmpeg call failed; `operation` names it and `message` is FFmpeg's text.
     case ffmpeg(operation: String, code: Int32, message: String)
     case writeFailed(path: String, reason: String)
+    /// The filesystem being written is full (ENOSPC, EDQUOT).
+    case noSpace(path: String)
 }
 
 extension MediaError: CustomStringConvertible, LocalizedError {
@@ -51,6 +53,7 @@ extension MediaError: CustomStringConvertible, LocalizedError {
         case .invalidArgument(let detail): "invalid argument: \(detail)"
         case .ffmpeg(let operation, let code, let message): "\(operation) failed: \(message) (FFmpeg error \(code))"
         case .writeFailed(let path, let reason): "cannot write \(path): \(reason)"
+        case .noSpace(let path): "no space left on the device (\(path))"
         }
     }
 

@@ -159,7 +159,11 @@ public final class MediaWriter {
         packet = av_packet_alloc()
         guard packet != nil else { throw MediaError.ffmpeg(operation: "allocating a packet", code: -12, message: "out of memory") }
 
-        try ffmpegCheck(avio_open(&context.pointee.pb, temporaryPath, AVIO_FLAG_WRITE), "creating \(path)")
+        // The file protocol only, and `file:` so a colon in the name is not read as a protocol.
+        var ioOptions: OpaquePointer?
+        defer { av_dict_free(&ioOptions) }
+        av_dict_set(&ioOptions, "protocol_whitelist", "file", 0)
+        try ffmpegCheck(avio_open2(&context.pointee.pb, "file:" + temporaryPath, AVIO_FLAG_WRITE, nil, &ioOptions), "creating \(path)")
         var muxerOptions: OpaquePointer?
         defer { av_dict_free(&muxerOptions) }
         if options.container.isQuickTime { av_dict_set(&muxerOptions, "movflags", "+faststart", 0) }

@@ -60,6 +60,10 @@ enum AtomicFile {
             try commit(temporary, to: path)
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? (error as NSError).code
+            if (error as? CocoaError)?.code == .fileWriteOutOfSpace || code == Int(ENOSPC) || code == Int(EDQUOT) {
+                throw MediaError.noSpace(path: path)
+            }
             throw MediaError.writeFailed(path: path, reason: "\(error)")
         }
     }

@@ -9,17 +9,22 @@ public struct ModelReport: Sendable, Codable, Equatable {
         public let standin: Bool
         /// The source checkpoint's file name (converted models only).
         public let checkpoint: String?
-        /// SHA-256 of the ONNX file.
+        /// SHA-256 of the ONNX file, as the manifest gives it.
         public let sha256: String
+        /// Whether the file was hashed at load and matched `sha256` (VERIFY_MODELS).
+        public let sha256Verified: Bool
 
-        public init(kind: String, file: String, precision: String, standin: Bool, checkpoint: String?, sha256: String) {
+        public init(kind: String, file: String, precision: String, standin: Bool, checkpoint: String?, sha256: String, sha256Verified: Bool) {
             self.kind = kind
             self.file = file
             self.precision = precision
             self.standin = standin
             self.checkpoint = checkpoint
             self.sha256 = sha256
+            self.sha256Verified = sha256Verified
         }
+
+        enum CodingKeys: String, CodingKey { case kind, file, precision, standin, checkpoint, sha256, sha256Verified = "sha256_verified" }
     }
 
     /// `cpu` or `cuda`: where the lip-sync generator runs.

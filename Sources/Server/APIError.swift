@@ -43,3 +43,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 }
+
+extension HTTPResponse.Status {
+    /// 507 (RFC 4918): the server cannot store what the request needs. HTTPTypes has no constant for it.
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+}

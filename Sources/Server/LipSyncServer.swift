@@ -70,6 +70,8 @@ public struct LipSyncServer: Sendable {
     public let metrics: ServerMetrics
     /// The threads jobs run on (off the cooperative pool and the event loops).
     public let executor: JobExecutor
+    /// Idle and request-body time limits of connections.
+    public let timeouts: ConnectionTimeouts
     let logger: Logger
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!  // a valid constant header name
     /// Every route's path (the metrics label set; the OpenAPI test compares it with the document).
@@ -80,8 +82,10 @@ public struct LipSyncServer: Sendable {
 
     public init(provider: PipelineProvider, limiter: JobLimiter, storage: StorageService, workspaceBase: String = NSTemporaryDirectory(),
                 defaults: LipSyncOptions = LipSyncOptions(), defaultVoiceMode: VoiceMode? = nil, jobTimeout: Duration = .seconds(600), metrics: ServerMetrics = ServerMetrics(),
-                executor: JobExecutor = JobExecutor(), logger: Logger = Logger(label: "lipsync.server")) {
+                executor: JobExecutor = JobExecutor(), timeouts: ConnectionTimeouts = ConnectionTimeouts(),
+                logger: Logger = Logger(label: "lipsync.server")) {
         self.executor = executor
+        self.timeouts = timeouts
         self.provider = provider
         self.limiter = limiter
         self.storage = storage
@@ -168,12 +172,7 @@ public struct LipSyncServer: Sendable {
     }
 
     func runJob(_ body: RequestBody, requestID: String, log: Logger) async throws -> Response {
-        let bytes: ByteBuffer
-        do {
-            bytes = try await body.collect(upTo: 64 * 1024)
-        } catch {
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than 64 KiB")
-        }
+        let bytes = try await Self.collect(body, limit: 64 * 1024, within: timeouts.body)
         let fields: LipVideoRequest
         do {
             fields = try JSONDecoder().decode(LipVideoRequest.self, from: Data(buffer: bytes))
@@ -227,6 +226,29 @@ public struct LipSyncServer: Sendable {
             if case let value?? = try? await group.next() { return value }
             if Task.isCancelled { throw CancellationError() }  // the client left: not a timeout
             throw APIError(.gatewayTimeout, code: "deadline_exceeded", message: "the job did not finish within \(limit) (JOB_TIMEOUT_SECONDS)")
+        }
+    }
+
+    /// The request body, at most `limit` bytes, all of it within `time` (413 and 408 otherwise).
+    static func collect(_ body: RequestBody, limit: Int, within time: Duration) async throws -> ByteBuffer {
+        let outcome: Result<ByteBuffer, any Error>? = await withTaskGroup(of: Result<ByteBuffer, any Error>?.self) { group in
+            group.addTask {
+                do { return .success(try await body.collect(upTo: limit)) } catch { return .failure(error) }
+            }
+            group.addTask {
+                try? await Task.sleep(for: time)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+        switch outcome {
+        case .success(let bytes)?: return bytes
+        case .failure?:
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limit / 1024) KiB")
+        case nil:
+            throw APIError(.requestTimeout, code: "body_timeout",
+                           message: "the request body did not arrive within \(time) (HTTP_BODY_TIMEOUT_SECONDS)")
         }
     }
 
@@ -320,17 +342,33 @@ public struct LipSyncServer: Sendable {
         case let speech as SpeechError:
             switch speech {
             case .unsupportedLanguage: return APIError(.badRequest, code: "unsupported_language", message: speech.description, field: "tts_lang")
-            case .emptyText, .textTooLong, .controlCharacters: return APIError(.badRequest, code: "invalid_text", message: speech.description, field: "word")
-            case .engineUnavailable, .voiceNotFound: return APIError(.badRequest, code: "invalid_tts", message: speech.description, field: "tts_engine")
+            case .emptyText, .textTooLong, .controlCharacters, .silentOutput, .speechTooLong:
+                return APIError(.badRequest, code: "invalid_text", message: speech.description, field: "word")
+            case .engineUnavailable: return APIError(.badRequest, code: "invalid_tts", message: speech.description, field: "tts_engine")
+            case .voiceNotFound: return APIError(.badRequest, code: "invalid_tts", message: speech.description, field: "tts_voice")
             default: return APIError(.badGateway, code: "tts_failed", message: speech.description)
             }
         case let media as MediaError:
+            if case .noSpace = media { return insufficientStorage(StorageService.workspaceFolder) }
             // Outputs are written into the job's workspace: failing there is the server's fault.
             if case .writeFailed = media { return APIError(.internalServerError, code: "internal_error", message: "the output could not be written on the server; see its log") }
             return APIError(.unprocessableContent, code: "invalid_media", message: media.description, field: "user_video_gs")
+        case let voice as VoiceConversionError:
+            // The speech is made from the caller's phrase: too long or empty is theirs to fix.
+            switch voice {
+            case .speechTooLong, .emptySpeech: return APIError(.badRequest, code: "invalid_text", message: voice.description, field: "word")
+            case .tooLittleVoice: return APIError(.unprocessableContent, code: "invalid_media", message: voice.description, field: "user_video_gs")
+            case .modelMismatch: return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
+            }
         case let tracking as FaceTrackingError:
             return APIError(.unprocessableContent, code: "no_face", message: tracking.description, field: "user_video_gs")
         case let lipSync as LipSyncError:
+            switch lipSync {
+            case .invalidBox, .modelMismatch:
+                return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
+            case .speechTooLong, .emptySpeech: return APIError(.badRequest, code: "invalid_text", message: lipSync.description, field: "word")
+            case .noFrames: break
+            }
             return APIError(.unprocessableContent, code: "invalid_media", message: lipSync.description)
         case let storage as JobStorageError:
             return apiError(for: storage.error, field: storage.side == .input ? "user_video_gs" : "output_video_gs")
@@ -354,7 +392,18 @@ public struct LipSyncServer: Sendable {
         case .unavailable: return APIError(.badGateway, code: "storage_unavailable", message: message, field: field)
         case .configuration: return APIError(.serviceUnavailable, code: "storage_not_configured", message: message, field: field)
         case .timeout: return APIError(.gatewayTimeout, code: "storage_timeout", message: message, field: field)
+        case .insufficientStorage:
+            // The field only when the caller's destination is full, not the server's own folder.
+            guard case .noSpace(let place) = error, place != StorageService.workspaceFolder else {
+                return insufficientStorage(StorageService.workspaceFolder)
+            }
+            return APIError(.insufficientStorage, code: "insufficient_storage", message: message, field: field)
         }
+    }
+
+    /// 507: the server ran out of disk space in `place` (not the caller's fault, nor their input's).
+    static func insufficientStorage(_ place: String) -> APIError {
+        APIError(.insufficientStorage, code: "insufficient_storage", message: "no space left on the device holding \(place); retry later")
     }
 
     static func json(_ value: some Encodable) throws -> Response {

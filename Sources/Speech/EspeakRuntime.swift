@@ -100,26 +100,39 @@ public actor EspeakRuntime {
         Set(try voices().flatMap(\.languages))
     }
 
-    /// Speaks `text` with the voice `voiceName` (an espeak-ng voice or language name) at
-    /// `rate` words per minute (80–450) and `pitch` (0–100). Plain text only: SSML and
-    /// phoneme input are off.
-    public func synthesize(_ text: String, voiceName: String, rate: Int, pitch: Int) throws -> AudioBuffer {
+    /// Speaks `text` with the voice `voiceName` (an installed espeak-ng voice or language,
+    /// see `select`) at `rate` words per minute (80–450) and `pitch` (0–100). Plain text
+    /// only: SSML and phoneme input are off.
+    ///
+    /// The library cannot be interrupted from outside, but it hands over audio every few
+    /// milliseconds of speech: the callback stops it (return 1) when the calling task is
+    /// cancelled (a deadline, a client that left, a drain) or when the audio passes
+    /// `maxSeconds`, so no synthesis outlives its job or grows without bound.
+    public func synthesize(_ text: String, voiceName: String, rate: Int, pitch: Int, maxSeconds: Double = 120) throws -> AudioBuffer {
         let info = try start()
         try select(voiceName)
         espeak_SetParameter(espeakRATE, Int32(max(80, min(450, rate))), 0)
         espeak_SetParameter(espeakPITCH, Int32(max(0, min(100, pitch))), 0)
-        let collector = SampleCollector()
+        let collector = SampleCollector(limit: Int(maxSeconds * Double(info.sampleRate)))
         espeak_SetSynthCallback { samples, count, events in
             // The collector travels as the synthesis call's user_data on every event.
             guard let events, let user = events.pointee.user_data else { return 0 }
             let collector = Unmanaged<SampleCollector>.fromOpaque(user).takeUnretainedValue()
             if let samples, count > 0 { collector.samples.append(contentsOf: UnsafeBufferPointer(start: samples, count: Int(count))) }
-            return 0
+            // Runs on the calling task's thread, inside espeak_Synth: the task is current.
+            if Task.isCancelled { collector.stopped = .cancelled }
+            if collector.samples.count > collector.limit { collector.stopped = .tooLong }
+            return collector.stopped == nil ? 0 : 1
         }
         let context = Unmanaged.passRetained(collector)
         defer { context.release() }
         let status = text.withCString { pointer in
             espeak_Synth(pointer, strlen(pointer) + 1, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, context.toOpaque())
+        }
+        switch collector.stopped {
+        case .cancelled: throw CancellationError()
+        case .tooLong: throw SpeechError.speechTooLong(limitSeconds: maxSeconds)
+        case nil: break
         }
         guard status == EE_OK else { throw SpeechError.synthesisFailed(engine: "espeak-ng", reason: "espeak_Synth returned \(status.rawValue)") }
         return AudioBuffer(samples: collector.samples.map { Float($0) / 32768 }, sampleRate: info.sampleRate)
@@ -153,23 +166,37 @@ public actor EspeakRuntime {
         return clauses
     }
 
-    /// Selects a voice by language code (`en-gb`, `ko`: matched against the installed
-    /// voices' languages) or, failing that, by voice name or file identifier.
+    /// The installed voice a caller names: a language code (`en-gb`, `ko`), a voice name
+    /// (`Korean`) or a voice file identifier (`sit/ko`), compared without case against
+    /// espeak-ng's own list; nil for anything else. Only names that pass here reach the
+    /// library: given an unknown name, espeak-ng tries it as a file path.
+    public func installedVoice(_ requested: String) throws -> EspeakVoice? {
+        let wanted = requested.lowercased()
+        let list = try voices()
+        return list.first { $0.languages.contains(wanted) }
+            ?? list.first { $0.name.lowercased() == wanted || $0.identifier.lowercased() == wanted }
+    }
+
+    /// Selects an installed voice (see `installedVoice`); any other name is refused. A
+    /// language code selects espeak-ng's best voice for it, a name or identifier that
+    /// voice — always through the voice list, never through a file name.
     private func select(_ voiceName: String) throws {
         if currentVoice == voiceName { return }
         currentVoice = nil
         let code = voiceName.lowercased()
-        var selected = false
-        if try languages().contains(code) {
-            selected = code.withCString { language in
-                var spec = espeak_VOICE()
-                spec.languages = language
-                return espeak_SetVoiceByProperties(&spec) == EE_OK
-            }
-        }
-        if !selected, espeak_SetVoiceByName(voiceName) != EE_OK {
+        guard let voice = try installedVoice(voiceName) else {
             throw SpeechError.voiceNotFound(engine: "espeak-ng", voice: voiceName)
         }
+        let byLanguage = voice.languages.contains(code)
+        let status = (byLanguage ? code : voice.languages.first ?? code).withCString { language in
+            voice.name.withCString { name in
+                var spec = espeak_VOICE()
+                spec.languages = language
+                if !byLanguage { spec.name = name }
+                return espeak_SetVoiceByProperties(&spec)
+            }
+        }
+        guard status == EE_OK else { throw SpeechError.voiceNotFound(engine: "espeak-ng", voice: voiceName) }
         currentVoice = voiceName
     }
 }
@@ -189,5 +216,10 @@ public struct PhonemeClause: Sendable, Equatable {
 
 /// Receives espeak-ng's audio blocks during one synthesis call (on the actor's thread).
 private final class SampleCollector {
+    enum Stop { case cancelled, tooLong }
     var samples: [Int16] = []
+    var stopped: Stop?
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
 }

@@ -28,9 +28,13 @@ public struct EspeakSynthesizer: SpeechSynthesizer {
         return SynthesizedSpeech(audio: audio, voice: voiceName)
     }
 
-    /// The espeak-ng voice for a language (or the given voice), or `unsupportedLanguage`.
+    /// The espeak-ng voice for a language, or the given voice when it is one of the
+    /// installed voices (`voiceNotFound` otherwise), or `unsupportedLanguage`.
     func resolveVoice(language: String, voice: String?) async throws -> String {
-        if let voice { return voice }
+        if let voice {
+            guard try await runtime.installedVoice(voice) != nil else { throw SpeechError.voiceNotFound(engine: "espeak-ng", voice: voice) }
+            return voice
+        }
         let available = try await runtime.languages()
         guard let name = LanguageCatalog.espeakLanguage(for: language, available: available) else {
             throw SpeechError.unsupportedLanguage(language, supported: LanguageCatalog.supportedCodes(available: available))

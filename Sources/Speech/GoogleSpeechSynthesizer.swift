@@ -55,6 +55,12 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
         Self.languageCodes.keys.sorted()
     }
 
+    /// Google's voice names are letters, digits and hyphens (`ko-KR-Neural2-A`); nothing
+    /// else is sent on.
+    static func isVoiceName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+    }
+
     static func googleLanguage(_ code: String) -> String {
         let normalised = LanguageCatalog.normalise(code)
         if let mapped = languageCodes[normalised] { return mapped }
@@ -65,6 +71,7 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
     }
 
     public func synthesize(text: String, language: String, voice: String?) async throws -> SynthesizedSpeech {
+        if let voice, !Self.isVoiceName(voice) { throw SpeechError.voiceNotFound(engine: "google", voice: voice) }
         let languageCode = Self.googleLanguage(language)
         let body = RequestBody(
             input: .init(text: text),

@@ -15,6 +15,8 @@ public enum SpeechError: Error, Equatable, Sendable {
     case invalidVoice(path: String, reason: String)
     /// Synthesis produced no audible sound.
     case silentOutput
+    /// The speech would last longer than the engine's limit (synthesis was stopped there).
+    case speechTooLong(limitSeconds: Double)
     /// The engine failed while synthesising.
     case synthesisFailed(engine: String, reason: String)
     /// A remote engine answered with an error or not at all; `retryable` for 429/5xx/timeouts.
@@ -31,13 +33,20 @@ extension SpeechError: CustomStringConvertible {
         case .controlCharacters(let offset): "the text contains a control character at position \(offset)"
         case .unsupportedLanguage(let language, let supported):
             "language '\(language)' is not supported; supported: \(supported.joined(separator: ", "))"
-        case .voiceNotFound(let engine, let voice): "\(engine) has no voice named '\(voice)'"
+        case .voiceNotFound(let engine, let voice): "\(engine) has no voice named \(Self.quoted(voice))"
         case .engineUnavailable(let engine): "the speech engine '\(engine)' is not available on this server"
         case .invalidVoice(let path, let reason): "the voice \(path) cannot be used: \(reason)"
-        case .silentOutput: "speech synthesis produced only silence"
+        case .silentOutput: "speech synthesis produced only silence: the engine cannot speak this text in this language"
+        case .speechTooLong(let limit): "the text would take more than \(Int(limit)) s to speak"
         case .synthesisFailed(let engine, let reason): "\(engine) failed to synthesise: \(reason)"
         case .remoteFailure(let engine, let status, let message, _):
             "\(engine) failed" + (status.map { " with HTTP \($0)" } ?? "") + ": \(message)"
         }
+    }
+
+    /// A caller's string in a message: control characters replaced, at most 64 characters.
+    static func quoted(_ text: String) -> String {
+        let clean = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+        return "'" + (clean.count > 64 ? clean.prefix(64) + "…" : clean) + "'"
     }
 }

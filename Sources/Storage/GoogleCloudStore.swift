@@ -29,7 +29,8 @@ public struct GoogleCloudStore: Sendable {
         /// Size of each resumable chunk (a multiple of 256 KiB, as GCS requires).
         public var chunkSize: Int
         public var maxInputBytes: Int64
-        /// Per HTTP request (a chunk, a download).
+        /// The whole operation (a download, an upload, a metadata read), retries and backoff
+        /// included; each HTTP request gets what is left of it.
         public var requestTimeout: Duration
         public var retry: RetryPolicy
 
@@ -271,7 +272,25 @@ public struct GoogleCloudStore: Sendable {
         return (try? JSONDecoder().decode(Envelope.self, from: Data(body.utf8)))?.error?.message
     }
 
-    func retrying<T: Sendable>(_ uri: String, _ operation: @Sendable (Int) async throws -> T) async throws -> T {
+    func retrying<T: Sendable>(_ uri: String, _ operation: @escaping @Sendable (Int) async throws -> T) async throws -> T {
+        try await Self.bounded(by: settings.requestTimeout, timeout: StorageError.timedOut(uri)) { try await retryingUnbounded(uri, operation) }
+    }
+
+    /// Runs `body`, cancelling it when `limit` passes first (then `timeout` is thrown).
+    static func bounded<T: Sendable>(by limit: Duration, timeout: StorageError, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard case let value?? = try await group.next() else { throw timeout }
+            return value
+        }
+    }
+
+    private func retryingUnbounded<T: Sendable>(_ uri: String, _ operation: @Sendable (Int) async throws -> T) async throws -> T {
         do {
             return try await settings.retry.run(retryable: { settings.retry.isRetryable($0) }, onRetry: { [logger] error, attempt, wait in
                 logger.notice("retrying \(uri) (attempt \(attempt + 1) after \(wait)): \(GCSFailure.unwrap(error))")
@@ -297,7 +316,13 @@ public struct GoogleCloudStore: Sendable {
                 if let deadline, ContinuousClock.now > deadline { throw StorageError.timedOut(uri) }
                 received += Int64(buffer.readableBytes)
                 guard received <= limit else { throw StorageError.tooLarge(uri, limit: limit) }
-                try handle.write(contentsOf: Data(buffer: buffer))
+                do {
+                    try handle.write(contentsOf: Data(buffer: buffer))
+                } catch {
+                    // The local side failed, not the connection: never retried as a transfer error.
+                    if StorageError.isOutOfSpace(error) { throw StorageError.noSpace(StorageService.workspaceFolder) }
+                    throw StorageError.permissionDenied(file, reason: "cannot write the download: \(error.localizedDescription)")
+                }
             }
         } catch let error as StorageError {
             throw error

@@ -59,7 +59,8 @@ public struct LocalStore: Sendable {
     public func write(_ file: String, to path: String) throws(StorageError) {
         let destination = try resolveOutput(path)
         let folder = (destination as NSString).deletingLastPathComponent
-        let temporary = folder + "/." + (destination as NSString).lastPathComponent + ".partial-" + UUID().uuidString
+        // Independent of the name's length, so any name the filesystem takes can be written.
+        let temporary = folder + "/.lipsync-partial-" + UUID().uuidString
         do {
             try FileManager.default.copyItem(atPath: file, toPath: temporary)
             guard rename(temporary, destination) == 0 else {
@@ -68,6 +69,7 @@ public struct LocalStore: Sendable {
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             if let storage = error as? StorageError { throw storage }
+            if StorageError.isOutOfSpace(error) { throw .noSpace("the output folder \(folder)") }
             throw .permissionDenied(path, reason: "could not write: \(error.localizedDescription)")
         }
     }

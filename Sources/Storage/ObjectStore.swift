@@ -44,6 +44,8 @@ public struct StorageService: ObjectStore {
             do {
                 try FileManager.default.copyItem(atPath: resolved, toPath: file)
             } catch {
+                try? FileManager.default.removeItem(atPath: file)
+                if StorageError.isOutOfSpace(error) { throw StorageError.noSpace(Self.workspaceFolder) }
                 throw StorageError.permissionDenied(path, reason: "could not copy it into the job's workspace: \(error.localizedDescription)")
             }
             return file
@@ -109,6 +111,9 @@ public struct StorageService: ObjectStore {
         guard let gcs else { throw StorageError.noCredentials(reason: gcsUnavailable) }
         return gcs
     }
+
+    /// How messages name the folder of the request workspaces.
+    public static let workspaceFolder = "the server's temporary folder (TEMP_DIR)"
 
     /// The last path component, kept to safe characters (its extension helps FFmpeg probing).
     static func fileName(_ name: String) -> String {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why reading or writing an object failed. Every case names the URI (or host) involved and
 /// says what is wrong in words a client can act on; `kind` groups them for HTTP mapping.
 public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -23,8 +25,10 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The remote side kept failing (after retries where the operation allows them).
     case upstream(String, status: Int?, message: String)
     case timedOut(String)
+    /// The filesystem holding `path` is full (ENOSPC, EDQUOT).
+    case noSpace(String)
 
-    public enum Kind: Sendable { case badRequest, notFound, forbidden, tooLarge, conflict, unavailable, configuration, timeout }
+    public enum Kind: Sendable { case badRequest, notFound, forbidden, tooLarge, conflict, unavailable, configuration, timeout, insufficientStorage }
 
     public var kind: Kind {
         switch self {
@@ -36,6 +40,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .upstream: .unavailable
         case .noCredentials, .credentials: .configuration
         case .timedOut: .timeout
+        case .noSpace: .insufficientStorage
         }
     }
 
@@ -56,6 +61,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .upstream(let uri, let status, let message):
             "storage request for \(uri) failed" + (status.map { " (HTTP \($0))" } ?? "") + ": \(message)"
         case .timedOut(let uri): "storage request for \(uri) timed out"
+        case .noSpace(let path): "no space left on the device holding \(path)"
         }
     }
 
@@ -63,5 +69,16 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     static func quoted(_ text: String) -> String {
         let clean = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
         return "'" + (clean.count > 200 ? clean.prefix(200) + "…" : clean) + "'"
+    }
+
+    /// Whether a failed file operation ran out of space (ENOSPC or EDQUOT), however
+    /// Foundation wrapped the errno.
+    public static func isOutOfSpace(_ error: any Error) -> Bool {
+        if let cocoa = error as? CocoaError, cocoa.code == .fileWriteOutOfSpace { return true }
+        if let posix = error as? POSIXError { return posix.code == .ENOSPC || posix.code == .EDQUOT }
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain { return ns.code == Int(ENOSPC) || ns.code == Int(EDQUOT) }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError { return isOutOfSpace(underlying) }
+        return ns.domain == NSCocoaErrorDomain && ns.code == CocoaError.fileWriteOutOfSpace.rawValue
     }
 }

@@ -403,9 +403,12 @@ struct Serve: AsyncParsableCommand {
                                    limiter: JobLimiter(maxConcurrent: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs),
                                    storage: await StorageSetup.makeService(configuration), workspaceBase: configuration.storage.temporaryDirectory,
                                    defaults: configuration.lipSyncDefaults, defaultVoiceMode: configuration.jobDefaults.voiceMode,
-                                   jobTimeout: .seconds(configuration.jobTimeoutSeconds))
-        let app = Application(router: server.router(),
-                              configuration: .init(address: .hostname(configuration.host, port: configuration.port)), logger: logger)
+                                   jobTimeout: .seconds(configuration.jobTimeoutSeconds),
+                                   timeouts: ConnectionTimeouts(idle: configuration.connectionTimeouts.idle, body: configuration.connectionTimeouts.body))
+        // Workspaces a killed predecessor left in TEMP_DIR go before any job starts.
+        let swept = try RequestWorkspace.sweepStale(in: configuration.storage.temporaryDirectory)
+        if !swept.isEmpty { logger.notice("removed workspaces left by stopped processes", metadata: ["count": "\(swept.count)", "folder": "\(configuration.storage.temporaryDirectory)"]) }
+        let app = server.application(host: configuration.host, port: configuration.port, logger: logger)
         logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)",
                                             "max_concurrent_jobs": "\(configuration.maxConcurrentJobs)", "max_queued_jobs": "\(configuration.maxQueuedJobs)"])
         // SIGTERM/SIGINT: stop accepting, let running jobs finish for DRAIN_TIMEOUT_SECONDS,

@@ -1,3 +1,4 @@
+import Foundation
 import Speech
 import Testing
 
@@ -20,5 +21,65 @@ import Testing
 
     @Test func unknownLanguageHasNoVoices() async throws {
         #expect(try await EspeakRuntime.shared.voices(forLanguage: "xx-nowhere").isEmpty)
+    }
+}
+
+/// Voice names come from espeak-ng's own list; nothing else reaches the library (given an
+/// unknown name it would open that name as a file), and synthesis stops with its task.
+@Suite struct EspeakVoiceAllowlistTests {
+    let engine = EspeakSynthesizer()
+
+    @Test func installedNamesIdentifiersAndLanguagesAreAccepted() async throws {
+        let korean = try #require(try await EspeakRuntime.shared.voices(forLanguage: "ko").first)
+        for name in [korean.name, korean.identifier, "ko", "KO", "en-GB"] {
+            let speech = try await engine.synthesize(text: "안녕", language: "ko", voice: name)
+            #expect(speech.audio.duration > 0.1, "\(name)")
+        }
+    }
+
+    /// A FIFO in the working directory, named as a request could name a voice: the old code
+    /// made espeak-ng open it and block forever. Now the name is refused before any open.
+    @Test func pathsAndFilesAreRefusedWithoutBeingOpened() async throws {
+        let fifo = "lipsync-test-voice-\(getpid())"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        for name in [fifo, "./" + fifo, "../../../../../../dev/zero", "/dev/zero", "variants/../../\(fifo)", "en-us+" + fifo, String(repeating: "a", count: 5000)] {
+            await #expect(throws: SpeechError.voiceNotFound(engine: "espeak-ng", voice: name)) {
+                try await engine.synthesize(text: "hello", language: "en", voice: name)
+            }
+        }
+        #expect(clock.now - start < .seconds(10))
+        // The Piper path (phonemes) selects voices through the same list.
+        await #expect(throws: SpeechError.voiceNotFound(engine: "espeak-ng", voice: fifo)) {
+            try await EspeakRuntime.shared.phonemes("hello", voiceName: fifo)
+        }
+    }
+
+    @Test func errorMessageQuotesTheNameSafely() {
+        let message = SpeechError.voiceNotFound(engine: "espeak-ng", voice: "a\u{1B}[31m" + String(repeating: "x", count: 200)).description
+        #expect(!message.contains("\u{1B}") && message.count < 120)
+    }
+
+    @Test func synthesisStopsAtItsAudioLimit() async throws {
+        let text = String(repeating: "this sentence is spoken again and again. ", count: 4)
+        await #expect(throws: SpeechError.speechTooLong(limitSeconds: 0.5)) {
+            try await EspeakRuntime.shared.synthesize(text, voiceName: "en-us", rate: 80, pitch: 50, maxSeconds: 0.5)
+        }
+        // The runtime is usable afterwards.
+        let after = try await EspeakRuntime.shared.synthesize("hello", voiceName: "en-us", rate: 175, pitch: 50)
+        #expect(after.duration > 0.2)
+    }
+
+    /// Cancellation reaches espeak-ng's audio callback, which stops the call.
+    @Test func synthesisStopsWhenItsTaskIsCancelled() async throws {
+        let text = String(repeating: "a long sentence that keeps the engine busy for quite a while. ", count: 3)
+        let task = Task {
+            // Cancelled before the actor runs it: the first audio block sees the cancellation.
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await EspeakRuntime.shared.synthesize(text, voiceName: "en-us", rate: 80, pitch: 50)
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
     }
 }

@@ -16,10 +16,12 @@ training checkpoint is never loaded into memory.
 """
 import collections
 import io
+import lzma
 import os
 import pickle
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -149,11 +151,27 @@ def _unpickle(stream, where, persistent_load=None):
         raise CheckpointError(f"{where}: not a readable PyTorch pickle ({type(error).__name__}: {error})") from None
 
 
+# What the zipfile module raises for a damaged archive or member: bad headers and CRCs,
+# truncated or corrupt compressed data (zlib, bz2 → OSError, lzma), compression methods
+# or encryption it does not support, sizes that do not fit. Caught only around zipfile's
+# own calls, so a bug of this module is never mistaken for a damaged file.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, OverflowError,
+               NotImplementedError, RuntimeError, zlib.error, lzma.LZMAError, struct.error)
+
+
+def _zip_member(archive, name, path):
+    """The bytes of one member; a damaged member is a CheckpointError naming it."""
+    try:
+        return archive.read(name)
+    except _ZIP_ERRORS as error:
+        raise CheckpointError(f"{path}: cannot read {name} ({type(error).__name__}: {error})") from None
+
+
 def _read_zip(path):
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as error:
-        raise CheckpointError(f"{path}: damaged zip checkpoint ({error})") from None
+    except _ZIP_ERRORS as error:
+        raise CheckpointError(f"{path}: damaged zip checkpoint ({type(error).__name__}: {error})") from None
     try:
         names = archive.namelist()
         pickles = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
@@ -161,7 +179,7 @@ def _read_zip(path):
             raise CheckpointError(f"{path}: a zip checkpoint must hold exactly one data.pkl (found {len(pickles)})")
         root = pickles[0][: -len("data.pkl")]
         byteorder = root + "byteorder"
-        if byteorder in names and archive.read(byteorder).strip() != b"little":
+        if byteorder in names and _zip_member(archive, byteorder, path).strip() != b"little":
             raise CheckpointError(f"{path}: big-endian checkpoints are not supported")
         storages = {}
 
@@ -174,17 +192,13 @@ def _read_zip(path):
                 storages[key] = _Storage(key, storage_type, int(numel))
             return storages[key]
 
-        with archive.open(pickles[0]) as stream:
-            obj = _unpickle(io.BytesIO(stream.read()), path, persistent_load)
+        obj = _unpickle(io.BytesIO(_zip_member(archive, pickles[0], path)), path, persistent_load)
 
         def load(storage):
             member = f"{root}data/{storage.key}"
             if member not in names:
                 raise CheckpointError(f"{path}: storage file {member} is missing")
-            try:
-                storage.set_bytes(archive.read(member), path)
-            except (zipfile.BadZipFile, EOFError, OSError) as error:
-                raise CheckpointError(f"{path}: cannot read {member} ({error})") from None
+            storage.set_bytes(_zip_member(archive, member, path), path)
 
         return obj, load, archive.close
     except BaseException:

@@ -1,0 +1,200 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Media
+@testable import Server
+import Speech
+import Storage
+import Testing
+
+/// What one hostile request or connection can no longer do (issue 14).
+@Suite struct ServerHardeningTests {
+    let base = LipSyncServerTests()
+
+    @Test func hostileFieldsGetSpecificErrorsBeforeAnyWork() async throws {
+        let directory = try base.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let photo = LipSyncServerTests.fixtures + "/faces/astronaut.png"
+        let out = directory + "/y.mp4"
+        func job(word: String = "hi", output: String? = nil, lang: String = "en", extra: String = "") -> String {
+            let body: [String: Any] = ["word": word, "user_video_gs": photo, "output_video_gs": output ?? out, "tts_lang": lang]
+            let json = String(decoding: (try? JSONSerialization.data(withJSONObject: body)) ?? Data("{}".utf8), as: UTF8.self)
+            return String(json.dropLast()) + extra + "}"
+        }
+        let emoji = String(repeating: "😀", count: 200)
+        let cases: [(body: String, status: HTTPResponse.Status, code: String, field: String?)] = [
+            (job(extra: #", "tts_voice": "../../../../dev/zero""#), .badRequest, "invalid_tts", "tts_voice"),
+            (job(extra: #", "tts_voice": "/etc/passwd""#), .badRequest, "invalid_tts", "tts_voice"),
+            (job(extra: #", "tts_engine": "google", "tts_voice": "x/../y""#), .badRequest, "invalid_tts", "tts_engine"),  // not configured here
+            (job(word: emoji, lang: "ko"), .badRequest, "invalid_text", "word"),
+            (job(output: directory + "/" + String(repeating: "n", count: 300) + ".mp4"), .badRequest, "invalid_uri", "output_video_gs"),
+            (job(output: directory + "/a\u{202E}4pm.mp4"), .badRequest, "invalid_uri", "output_video_gs"),
+            (job(output: directory + "/a\u{85}.mp4"), .badRequest, "invalid_uri", "output_video_gs"),
+        ]
+        let englishEmoji = job(word: emoji, lang: "en")
+        try await base.withServer(roots: [directory]) { client, _ in
+            for item in cases {
+                let clock = ContinuousClock()
+                let start = clock.now
+                let (status, body, _) = try await base.post(client, item.body)
+                #expect(status == item.status && base.errorCode(body) == (item.code, item.field), "\(item.body.prefix(120)) → \(status) \(body)")
+                #expect(clock.now - start < .seconds(20))
+            }
+            // Emoji in English are spoken by name: a normal answer or a clear 4xx, never a 5xx.
+            let (status, body, _) = try await base.post(client, englishEmoji)
+            #expect(status.code < 500, "\(status) \(body)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).allSatisfy { $0 == "y.mp4" })
+    }
+
+    @Test func diskFullIs507NamingTheSide() {
+        let temp = LipSyncServer.apiError(for: MediaError.noSpace(path: "writing /tmp/w/output.mp4"))
+        #expect(temp.status.code == 507 && temp.code == "insufficient_storage" && temp.field == nil && temp.message.contains("TEMP_DIR"))
+        let output = LipSyncServer.apiError(for: StorageError.noSpace("the output folder /srv/out"), field: "output_video_gs")
+        #expect(output.status.code == 507 && output.field == "output_video_gs" && output.message.contains("/srv/out"))
+        let input = LipSyncServer.apiError(for: StorageError.noSpace(StorageService.workspaceFolder), field: "user_video_gs")
+        #expect(input.status.code == 507 && input.field == nil && input.message.contains("TEMP_DIR"))
+        #expect(StorageError.isOutOfSpace(CocoaError(.fileWriteOutOfSpace)))
+        #expect(StorageError.isOutOfSpace(NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))))
+        #expect(!StorageError.isOutOfSpace(NSError(domain: NSPOSIXErrorDomain, code: Int(EACCES))))
+    }
+
+    // MARK: - Connections
+
+    /// A live server with one-second connection limits.
+    func withQuickTimeouts(_ body: @Sendable (Int) async throws -> Void) async throws {
+        let workspaces = try base.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: workspaces) }
+        let storage = StorageService(local: LocalStore(roots: [LipSyncServerTests.fixtures]), gcs: nil, https: nil)
+        let server = LipSyncServer(provider: LipSyncServerTests.provider(), limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), storage: storage,
+                                   workspaceBase: workspaces, timeouts: ConnectionTimeouts(idle: .seconds(1), body: .seconds(1)))
+        try await server.application(host: "127.0.0.1", port: 0).test(.live) { client in try await body(try #require(client.port)) }
+    }
+
+    @Test func idleKeepAliveConnectionsAreClosed() async throws {
+        try await withQuickTimeouts { port in
+            let connection = try RawConnection(port: port)
+            try connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = try await connection.read(until: "\"ok\"", within: .seconds(5))
+            #expect(answer.hasPrefix("HTTP/1.1 200"))
+            // Kept alive after the answer, then closed after the idle second.
+            #expect(try await connection.waitForClose(within: .seconds(5)) > .milliseconds(500))
+        }
+    }
+
+    @Test func slowHeadersAreCutOff() async throws {
+        try await withQuickTimeouts { port in
+            let connection = try RawConnection(port: port)
+            try connection.send("GET /healthz HTTP/1.1\r\n")
+            // One header byte every 300 ms: the request head never completes in time.
+            let clock = ContinuousClock()
+            let start = clock.now
+            var closed = false
+            for byte in "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8 {
+                if (try? connection.send(String(UnicodeScalar(byte)))) == nil { closed = true; break }
+                if try await connection.isClosed(within: .milliseconds(300)) { closed = true; break }
+            }
+            #expect(closed && clock.now - start < .seconds(5))
+        }
+    }
+
+    @Test func slowBodyGets408() async throws {
+        try await withQuickTimeouts { port in
+            let connection = try RawConnection(port: port)
+            try connection.send("POST /api/v1/lip-video HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
+            // A byte every 200 ms keeps the connection active but the body never completes.
+            var answer = ""
+            for _ in 0..<30 {
+                _ = try? connection.send(" ")
+                answer += (try? await connection.read(until: "}", within: .milliseconds(200))) ?? ""
+                if answer.contains("body_timeout") { break }
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+            #expect(answer.contains("\"code\":\"body_timeout\""))
+        }
+    }
+
+    @Test func http10ConnectionsCloseAfterTheAnswer() async throws {
+        try await withQuickTimeouts { port in
+            for request in ["GET /healthz HTTP/1.0\r\n\r\n", "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"] {
+                let connection = try RawConnection(port: port)
+                try connection.send(request)
+                let answer = try await connection.read(until: "\"ok\"", within: .seconds(5))
+                #expect(answer.contains(" 200 "))
+                #expect(try await connection.waitForClose(within: .seconds(5)) < .milliseconds(500), "\(request)")
+            }
+            // HTTP/1.0 asking for keep-alive is kept (until the idle timeout).
+            let kept = try RawConnection(port: port)
+            try kept.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            _ = try await kept.read(until: "\"ok\"", within: .seconds(5))
+            #expect(try await kept.waitForClose(within: .seconds(5)) > .milliseconds(500))
+        }
+    }
+}
+
+/// A raw TCP client for what HTTP client libraries will not do (drip bytes, hold idle).
+/// Waits by polling without blocking and sleeping between polls: a blocked thread of the
+/// cooperative pool would starve the server under test, whose handlers run there too.
+final class RawConnection: @unchecked Sendable {
+    // @unchecked: used by one test task at a time.
+    let descriptor: Int32
+    private var buffered = ""
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(descriptor); throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) throws {
+        let sent = text.utf8CString.withUnsafeBufferPointer { Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        guard sent == text.utf8.count else { throw POSIXError(.EPIPE) }
+    }
+
+    /// Reads until `marker` has arrived or `time` passed; returns what arrived.
+    func read(until marker: String, within time: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + time
+        while !buffered.contains(marker), ContinuousClock.now < deadline {
+            guard let chunk = receive() else {
+                try await Task.sleep(for: .milliseconds(10))
+                continue
+            }
+            if chunk.isEmpty { break }
+            buffered += chunk
+        }
+        defer { buffered = "" }
+        return buffered
+    }
+
+    /// Time until the server closes the connection (throws if it stays open).
+    func waitForClose(within time: Duration) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        while clock.now - start < time {
+            if let chunk = receive(), chunk.isEmpty { return clock.now - start }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    func isClosed(within time: Duration) async throws -> Bool {
+        (try? await waitForClose(within: time)) != nil
+    }
+
+    /// "" at end of stream (or a reset), nil when nothing is there now.
+    private func receive() -> String? {
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = recv(descriptor, &bytes, bytes.count, Int32(MSG_DONTWAIT))
+        if count < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? nil : "" }
+        return count == 0 ? "" : String(decoding: bytes.prefix(count), as: UTF8.self)
+    }
+}
