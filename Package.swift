@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", "Storage", .product(name: "Logging", package: "swift-log"),
+                "Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", "Storage", "Inference", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
 

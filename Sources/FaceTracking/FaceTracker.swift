@@ -50,6 +50,11 @@ public struct FaceTrack: Sendable, Equatable, Codable {
     public let boxes: [FaceBox?]
     /// Frames on which the detector ran.
     public let detectedFrames: Int
+
+    public init(boxes: [FaceBox?], detectedFrames: Int) {
+        self.boxes = boxes
+        self.detectedFrames = detectedFrames
+    }
 }
 
 /// Turns decoded frames into a face track: detection (on the downscaled copies when the
@@ -67,37 +72,94 @@ public struct FaceTracker: Sendable {
     /// and new detections are added to it.
     public func track(_ frames: [DecodedFrame], memo: DetectionMemo? = nil) throws -> FaceTrack {
         guard let first = frames.first else { throw FaceTrackingError.noFrames }
-        let (width, height) = (first.frame.width, first.frame.height)
+        // The memo is keyed by the frames' own indices, the track by their positions here.
+        let positional = DetectionMemo()
+        var reused = 0
+        for position in keyFrames(count: frames.count) {
+            let decoded = frames[position]
+            if let known = memo?.lookup(decoded.index) {
+                positional.store(position, known)
+                reused += 1
+            } else {
+                let box = try detectFace(in: decoded.detection ?? decoded.frame, scale: decoded.detection == nil ? 1 : decoded.detectionScale,
+                                         frame: decoded.index)
+                memo?.store(decoded.index, box)
+                positional.store(position, box)
+            }
+        }
+        let track = try self.track(count: frames.count, width: first.frame.width, height: first.frame.height, memo: positional)
+        return FaceTrack(boxes: track.boxes, detectedFrames: track.detectedFrames - reused)
+    }
+
+    /// The frames whose faces a track of `count` frames is built from: every frame, every
+    /// `interval`-th and the last, or the first only.
+    public func keyFrames(count: Int) -> [Int] {
+        guard count > 0 else { return [] }
+        return switch options.mode {
+        case .every: Array(0..<count)
+        case .keyframes(let interval): Array(Set(Array(stride(from: 0, to: count, by: max(1, interval))) + [count - 1])).sorted()
+        case .stationary: [0]
+        case .box: []
+        }
+    }
+
+    /// Whether frame `index` is a key frame of every track longer than it (so it can be
+    /// detected before the track's length is known); the last frame is a key frame besides.
+    public func isKeyFrameOfAnyLength(_ index: Int) -> Bool {
+        switch options.mode {
+        case .every: true
+        case .keyframes(let interval): index % max(1, interval) == 0
+        case .stationary: index == 0
+        case .box: false
+        }
+    }
+
+    /// Whether this tracking mode runs the detector at all (not for a given box).
+    public var detects: Bool {
+        if case .box = options.mode { return false }
+        return true
+    }
+
+    /// Whether the last frame of a track is detected whatever its index.
+    public var detectsLastFrame: Bool {
+        if case .keyframes = options.mode { return true }
+        return false
+    }
+
+    /// The best face in `image` (a frame or its downscaled copy, `scale` = its size ÷ the
+    /// full size) in full-resolution pixels; nil where there is none and the policy lets
+    /// such frames pass, `FaceTrackingError.noFace` otherwise.
+    public func detectFace(in image: Frame, scale: Double, frame index: Int) throws -> FaceBox? {
+        let faces = try detector.detect(image)
+        guard let best = faces.first else {
+            if options.missingFace == .fail { throw FaceTrackingError.noFace(frame: index) }
+            return nil
+        }
+        return best.box(scale: scale)
+    }
+
+    /// The track of frames `0..<count` of a `width`×`height` video from detections already in
+    /// `memo` (every key frame's must be there): interpolation, pads, smoothing.
+    /// `detectedFrames` counts the key frames.
+    public func track(count: Int, width: Int, height: Int, memo: DetectionMemo) throws -> FaceTrack {
+        guard count > 0 else { throw FaceTrackingError.noFrames }
         if case .box(let box) = options.mode {
             guard box.x1 >= 0, box.y1 >= 0, box.x2 <= width, box.y2 <= height, box.width > 0, box.height > 0 else {
                 throw FaceTrackingError.boxOutsideFrame(box: box, width: width, height: height)
             }
-            return FaceTrack(boxes: Array(repeating: box, count: frames.count), detectedFrames: 0)
+            return FaceTrack(boxes: Array(repeating: box, count: count), detectedFrames: 0)
         }
-
-        let keys: [Int] = switch options.mode {
-        case .every: Array(frames.indices)
-        case .keyframes(let interval): Array(Set(Array(stride(from: 0, to: frames.count, by: max(1, interval))) + [frames.count - 1])).sorted()
-        case .stationary: [0]
-        case .box: []
-        }
+        let keys = keyFrames(count: count)
         var detected: [Int: FaceBox?] = [:]
-        var reused = 0
         for index in keys {
-            if let known = memo?.lookup(frames[index].index) {
-                detected[index] = known
-                reused += 1
-            } else {
-                let box = try detect(frames[index], index: index)
-                memo?.store(frames[index].index, box)
-                detected[index] = box
-            }
+            guard let known = memo.lookup(index) else { throw FaceTrackingError.detectorFailed("frame \(index) was not detected") }
+            detected[index] = known
         }
 
-        var raw: [FaceBox?] = Array(repeating: nil, count: frames.count)
+        var raw: [FaceBox?] = Array(repeating: nil, count: count)
         switch options.mode {
         case .stationary:
-            raw = Array(repeating: detected[0] ?? nil, count: frames.count)
+            raw = Array(repeating: detected[0] ?? nil, count: count)
         default:
             for (position, key) in keys.enumerated() {
                 raw[key] = detected[key] ?? nil
@@ -120,17 +182,7 @@ public struct FaceTracker: Sendable {
             }
         }
         if options.smoothing { boxes = Self.smoothed(boxes) }
-        return FaceTrack(boxes: boxes, detectedFrames: keys.count - reused)
-    }
-
-    private func detect(_ decoded: DecodedFrame, index: Int) throws -> FaceBox? {
-        let image = decoded.detection ?? decoded.frame
-        let faces = try detector.detect(image)
-        guard let best = faces.first else {
-            if options.missingFace == .fail { throw FaceTrackingError.noFace(frame: decoded.index) }
-            return nil
-        }
-        return best.box(scale: decoded.detection == nil ? 1 : decoded.detectionScale)
+        return FaceTrack(boxes: boxes, detectedFrames: keys.count)
     }
 
     /// The original's smoothing, reproduced exactly on each run of consecutive boxes: for

@@ -99,7 +99,8 @@ public final class InferenceSession: @unchecked Sendable {
         runtime.api.ReleaseSession(session)
     }
 
-    /// Runs the model.
+    /// Runs the model. Under a `RunTermination` (a cancellable job) the run stops soon after
+    /// the job is cancelled and throws `CancellationError`.
     /// - Parameters:
     ///   - feeds: every model input by name; checked against the signature before ORT sees them.
     ///   - outputNames: outputs to compute; all by default.
@@ -132,12 +133,32 @@ public final class InferenceSession: @unchecked Sendable {
             let names: [UnsafePointer<CChar>?] = outputIndices.map { UnsafePointer(outputNamePointers[$0]) }
             var results = [OpaquePointer?](repeating: nil, count: names.count)
             defer { results.forEach { if let value = $0 { runtime.api.ReleaseValue(value) } } }
-            try inputValues.withUnsafeBufferPointer { inputBuffer in
-                try results.withUnsafeMutableBufferPointer { resultBuffer in
-                    try runtime.check(runtime.api.Run(
-                        session, nil, inputNames, inputBuffer.baseAddress, inputBuffer.count,
-                        names, names.count, resultBuffer.baseAddress))
+            let termination = RunTermination.current
+            var runOptions: OpaquePointer?
+            if let termination {
+                try runtime.check(runtime.api.CreateRunOptions(&runOptions))
+                guard let created = runOptions else { throw InferenceError.runtime(code: -1, message: "CreateRunOptions returned nothing") }
+                if !termination.register(created) {
+                    runtime.api.ReleaseRunOptions(created)
+                    throw CancellationError()
                 }
+            }
+            defer {
+                if let runOptions {
+                    termination?.unregister(runOptions)
+                    runtime.api.ReleaseRunOptions(runOptions)
+                }
+            }
+            do {
+                try inputValues.withUnsafeBufferPointer { inputBuffer in
+                    try results.withUnsafeMutableBufferPointer { resultBuffer in
+                        try runtime.check(runtime.api.Run(
+                            session, runOptions, inputNames, inputBuffer.baseAddress, inputBuffer.count,
+                            names, names.count, resultBuffer.baseAddress))
+                    }
+                }
+            } catch where termination?.isTerminated == true {
+                throw CancellationError()  // ORT's "terminate flag" error: the job was cancelled
             }
             var outputsByName: [String: TensorValue] = [:]
             for (position, index) in outputIndices.enumerated() {
@@ -236,6 +257,8 @@ public final class InferenceSession: @unchecked Sendable {
         if options.deterministic {
             try runtime.check(api.SetDeterministicCompute(sessionOptions, true))
         }
+        if !options.memoryArena { try runtime.check(api.DisableCpuMemArena(sessionOptions)) }
+        if !options.memoryPattern { try runtime.check(api.DisableMemPattern(sessionOptions)) }
 
         try appendProvider(provider, options: options, to: sessionOptions, runtime: runtime)
 

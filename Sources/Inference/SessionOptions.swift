@@ -18,6 +18,11 @@ public struct SessionOptions: Sendable, Equatable {
     public var providers: [ExecutionProvider]
     /// GPU ordinal used by the CUDA provider.
     public var cudaDeviceID: Int
+    /// ORT's CPU arena: keeps the largest activations it has seen for reuse (faster repeated
+    /// runs of one size; memory stays at the peak). Off: activations go back after each run.
+    public var memoryArena = true
+    /// ORT's memory pattern planning (one block per input shape, reused).
+    public var memoryPattern = true
 
     public init(
         intraOpThreads: Int = 0,

@@ -9,8 +9,11 @@ public struct LipSyncOptions: Sendable {
     public var tracking: TrackingOptions
     public var frameOrder: FrameOrder
     public var composite: CompositeMode
-    /// Faces per generator call.
+    /// Faces per generator call (at most; see `frameMemoryBytes`).
     public var batchSize: Int
+    /// Full-resolution frames a render may hold at once, in bytes: a generator batch is cut
+    /// to fit (16 frames at 1080p, 5 at 4K with the default 128 MiB).
+    public var frameMemoryBytes = 128 << 20
     /// Longer side of the copy faces are detected on (nil: full resolution, as the original).
     public var detectionMaxSide: Int?
     /// Longest speech accepted, in seconds.
@@ -33,6 +36,14 @@ public struct LipSyncOptions: Sendable {
         self.maxSpeechSeconds = maxSpeechSeconds
         self.encoder = encoder
         self.limits = limits
+    }
+}
+
+extension LipSyncOptions {
+    /// Frames per generator batch for `width`×`height` pictures: `batchSize`, fewer when
+    /// that many would not fit in `frameMemoryBytes`, at least one.
+    public func framesPerBatch(width: Int, height: Int) -> Int {
+        max(1, min(batchSize, frameMemoryBytes / max(1, width * height * 3)))
     }
 }
 
@@ -67,24 +78,50 @@ public struct RenderedVideo: Sendable {
     public let timings: RenderTimings
 }
 
-/// A video's frames decoded and its faces detected ahead of the render, while the speech is
-/// still being made (the pipeline runs this concurrently with voice conversion). Made for an
-/// expected speech length; the render uses it when it holds every frame the real speech
-/// needs, and decodes again otherwise. Tracking itself is redone on exactly the needed
-/// frames from the remembered detections, so the result is the same as without it.
+/// A video scanned for faces ahead of the render, while the speech is still being made (the
+/// pipeline runs this concurrently with voice conversion): its size and rate, how many
+/// frames it has (as far as the scan read), and the detections of the frames a track needs.
+/// No picture is kept, so a scan's memory does not grow with the video. The render uses it
+/// when it covers the real speech length and scans again otherwise; tracking itself is
+/// redone from the remembered detections, so the result is the same as without it.
 public struct PreparedVideo: Sendable {
     public let video: String
-    let frames: [DecodedFrame]
     let rate: Rational
-    /// The video has no frames beyond `frames`.
+    /// Upright full-resolution size.
+    let width: Int
+    let height: Int
+    /// Frames the scan decoded.
+    let scannedFrames: Int
+    /// The video has no frames beyond `scannedFrames`.
     let complete: Bool
+    /// A still photo: its one frame.
+    let photo: DecodedFrame?
     let detections: DetectionMemo
     let decodeSeconds: Double
     let trackSeconds: Double
+    /// Detector calls the scan made (frames known to the memo before are not counted).
+    let detectorCalls: Int
+
+    /// The number of source frames a render of `needed` output frames uses, when this scan
+    /// read far enough and detected every key frame of that many; nil otherwise.
+    func sourceCount(for needed: Int, tracker: FaceTracker) -> Int? {
+        if photo != nil { return 1 }
+        guard scannedFrames >= needed || complete else { return nil }
+        let count = min(needed, scannedFrames)
+        guard count > 0, tracker.keyFrames(count: count).allSatisfy({ detections.lookup($0) != nil }) else { return nil }
+        return count
+    }
 }
 
 /// The lip-sync stage: speech + a video of a face → the video with the mouth moving to the
 /// speech, at the input's full resolution, with the speech as its audio track.
+///
+/// The render streams: the faces are tracked first from a scan that keeps only detections,
+/// then the frames are decoded again one generator batch at a time — decode, crop, generate,
+/// composite, encode — so at most one batch of full-resolution frames is held (its size is
+/// bounded by `LipSyncOptions.frameMemoryBytes`). Frames the schedule shows again later (speech
+/// longer than the video: ping-pong or loop) are spilled raw next to the output and read
+/// back, never held.
 public struct LipSyncRenderer: Sendable {
     public let melFrontEnd: MelFrontEnd
     public let generator: Wav2LipGenerator
@@ -99,45 +136,81 @@ public struct LipSyncRenderer: Sendable {
         self.logger = logger
     }
 
-    /// Decodes the frames that speech of `expectedSpeechSamples` (16 kHz) will need, plus a
-    /// small margin, and detects their faces into `options.detections` (or a new memo).
-    /// Checks for cancellation around the decode.
+    /// Scans the frames that speech of `expectedSpeechSamples` (16 kHz) will need, plus a
+    /// small margin, detecting their faces into `options.detections` (or a new memo).
+    /// Checks for cancellation on every frame.
     public func prepare(video: String, expectedSpeechSamples: Int, options: LipSyncOptions = LipSyncOptions()) throws -> PreparedVideo {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let (decoder, photo) = try open(video, options: options)
+        let (decoder, photo) = try open(video, options: options, forDetection: true)
         let rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
         let melFrames = max(expectedSpeechSamples, melFrontEnd.minimumSamples) / 200 + 1  // 80 mel frames per second at 16 kHz
         let wanted = MelSpectrogram.chunkStarts(melFrames: melFrames, fps: rate.value).count
-        let margin = 3
-        let target = min(wanted + margin, options.limits.maxFrameCount)
-        try Task.checkCancellation()
-        let frames = try decoder?.frames(upTo: target) ?? [photo].compactMap { $0 }
-        try Task.checkCancellation()
-        let decoded = clock.now
-        let memo = options.detections ?? DetectionMemo()
-        if !frames.isEmpty {
-            _ = try FaceTracker(detector: detector, options: options.tracking).track(Array(frames.prefix(wanted)), memo: memo)
-        }
-        return PreparedVideo(video: video, frames: frames, rate: rate, complete: photo != nil || frames.count < target,
-                             detections: memo, decodeSeconds: (decoded - start).seconds, trackSeconds: (clock.now - decoded).seconds)
+        return try scan(video: video, decoder: decoder, photo: photo, rate: rate, wanted: wanted, margin: 3, options: options)
     }
 
-    /// A decoder for `video`, or its single frame when it is a still photo.
-    private func open(_ video: String, options: LipSyncOptions) throws -> (VideoDecoder?, DecodedFrame?) {
-        let decodeOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: options.detectionMaxSide)
+    /// Decodes detection copies of frames `0..<wanted + margin` (fewer if the video is
+    /// shorter) and detects the faces a track of `wanted ± margin` frames needs: the key
+    /// frames of every length, each frame that could be the last, and the video's real last
+    /// frame when it ends first. Frame 0 comes first, so a video without a face fails at once.
+    private func scan(video: String, decoder: VideoDecoder?, photo: DecodedFrame?, rate: Rational, wanted: Int, margin: Int,
+                      options: LipSyncOptions) throws -> PreparedVideo {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var detecting = Duration.zero
+        var calls = 0
+        let memo = options.detections ?? DetectionMemo()
+        let tracker = FaceTracker(detector: detector, options: options.tracking)
+        func detect(_ image: Frame, scale: Double, index: Int) throws {
+            guard memo.lookup(index) == nil, tracker.detects else { return }
+            let started = clock.now
+            memo.store(index, try tracker.detectFace(in: image, scale: scale, frame: index))
+            detecting += clock.now - started
+            calls += 1
+        }
+        if let photo {
+            try detect(photo.detection ?? photo.frame, scale: photo.detection == nil ? 1 : photo.detectionScale, index: 0)
+            return PreparedVideo(video: video, rate: rate, width: photo.frame.width, height: photo.frame.height, scannedFrames: 1, complete: true,
+                                 photo: photo, detections: memo, decodeSeconds: (clock.now - start - detecting).seconds,
+                                 trackSeconds: detecting.seconds, detectorCalls: calls)
+        }
+        guard let decoder else { throw LipSyncError.noFrames }
+        let target = min(wanted + margin, options.limits.maxFrameCount)
+        let lastCandidates = max(0, wanted - margin - 1)
+        var last: DetectionFrame?
+        var scanned = 0
+        while scanned < target {
+            try Task.checkCancellation()
+            guard let frame = try decoder.nextDetection() else { break }
+            scanned += 1
+            if tracker.isKeyFrameOfAnyLength(frame.index) || (tracker.detectsLastFrame && frame.index >= lastCandidates) {
+                try detect(frame.image, scale: frame.scale, index: frame.index)
+            }
+            last = frame
+        }
+        guard let last else { throw LipSyncError.noFrames }
+        let complete = scanned < target
+        if complete, tracker.detectsLastFrame { try detect(last.image, scale: last.scale, index: last.index) }
+        return PreparedVideo(video: video, rate: rate, width: last.width, height: last.height, scannedFrames: scanned, complete: complete,
+                             photo: nil, detections: memo, decodeSeconds: (clock.now - start - detecting).seconds,
+                             trackSeconds: detecting.seconds, detectorCalls: calls)
+    }
+
+    /// A decoder for `video`, or its single frame when it is a still photo. Detection copies
+    /// are made only `forDetection`.
+    private func open(_ video: String, options: LipSyncOptions, forDetection: Bool) throws -> (VideoDecoder?, DecodedFrame?) {
+        let decodeOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: forDetection ? options.detectionMaxSide : nil)
         // A still photo is a one-frame video at the original's default --fps 25, face found once.
         do {
             return (try VideoDecoder(path: video, options: decodeOptions, limits: options.limits), nil)
         } catch MediaError.notAVideo {
-            return (nil, try StillImage.decode(video, options: decodeOptions, limits: options.limits))
+            let stillOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: options.detectionMaxSide)
+            return (nil, try StillImage.decode(video, options: stillOptions, limits: options.limits))
         }
     }
 
     /// Renders `video` speaking `speech` into `output` (MP4, H.264 + AAC). `video` may also
     /// be a still photo (PNG, JPEG): one frame at 25 fps, as the original's image input.
-    /// Honours task cancellation between batches; the output file appears only when complete.
-    /// `prepared` (from `prepare`) saves the decode and the detections when it covers the speech.
+    /// Honours task cancellation between frames; the output file appears only when complete.
+    /// `prepared` (from `prepare`) saves the scan when it covers the speech.
     public func render(video: String, speech: AudioBuffer, output: String, options: LipSyncOptions = LipSyncOptions(),
                        prepared: PreparedVideo? = nil) async throws -> RenderedVideo {
         guard !speech.samples.isEmpty, speech.sampleRate > 0 else { throw LipSyncError.emptySpeech }
@@ -154,44 +227,54 @@ public struct LipSyncRenderer: Sendable {
         }
 
         let mel = try measure(\.mel) { try melFrontEnd.spectrogram(of: speech) }
-        let frames: [DecodedFrame]
-        let rate: Rational
-        var memo = options.detections
+        let tracker = FaceTracker(detector: detector, options: options.tracking)
+        var scanned: PreparedVideo
+        var detectorCalls = 0
         if let prepared, prepared.video == video,
-           case let needed = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: prepared.rate.value).count,
-           prepared.frames.count >= needed || prepared.complete {
-            rate = prepared.rate
-            frames = Array(prepared.frames.prefix(needed))
-            memo = prepared.detections
+           let count = prepared.sourceCount(for: MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: prepared.rate.value).count, tracker: tracker),
+           count > 0 {
+            scanned = prepared
             timings.decode = prepared.decodeSeconds
             timings.track = prepared.trackSeconds
         } else {
-            let (decoder, photo) = try open(video, options: options)
-            rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
-            let count = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value).count
-            frames = try measure(\.decode) { try decoder?.frames(upTo: count) ?? [photo].compactMap { $0 } }
+            var scanOptions = options
+            scanOptions.detections = prepared?.video == video ? prepared?.detections ?? options.detections : options.detections
+            let (decoder, photo) = try open(video, options: scanOptions, forDetection: true)
+            let rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
+            let needed = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value).count
+            scanned = try scan(video: video, decoder: decoder, photo: photo, rate: rate, wanted: needed, margin: 0, options: scanOptions)
+            timings.decode += scanned.decodeSeconds
+            timings.track += scanned.trackSeconds
+            detectorCalls = scanned.detectorCalls
         }
+        let rate = scanned.rate
         let starts = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value)
-        guard !frames.isEmpty else { throw LipSyncError.noFrames }
-        let schedule = FrameSchedule(outputCount: starts.count, sourceCount: frames.count, order: options.frameOrder)
-        let track = try measure(\.track) { try FaceTracker(detector: detector, options: options.tracking).track(frames, memo: memo) }
+        guard let count = scanned.sourceCount(for: starts.count, tracker: tracker) else { throw LipSyncError.noFrames }
+        let schedule = FrameSchedule(outputCount: starts.count, sourceCount: count, order: options.frameOrder)
+        let fullTrack = try measure(\.track) { try tracker.track(count: count, width: scanned.width, height: scanned.height, memo: scanned.detections) }
+        let track = FaceTrack(boxes: fullTrack.boxes, detectedFrames: detectorCalls)
         try Task.checkCancellation()
 
-        let (width, height) = (frames[0].frame.width, frames[0].frame.height)
+        let (width, height) = (scanned.width, scanned.height)
         let writer = try MediaWriter(path: output, video: VideoFormat(width: width, height: height, frameRate: rate),
                                      audio: speech, options: options.encoder)
+        let sources = try SourceFrames(video: video, photo: scanned.photo?.frame, schedule: schedule, spill: output + ".frames",
+                                       options: options, open: { try self.open(video, options: options, forDetection: false).0 })
+        defer { sources.close() }
         let compositor = FaceCompositor(mode: options.composite)
         var crops: [Int: Frame] = [:]
-        let batch = max(1, options.batchSize)
+        let batch = options.framesPerBatch(width: width, height: height)
         for batchStart in stride(from: 0, to: starts.count, by: batch) {
             try Task.checkCancellation()
             let outputs = Array(batchStart..<min(starts.count, batchStart + batch))
+            var pictures = try measure(\.decode) { try outputs.map { try sources.frame(at: $0) } }
             let withFace = outputs.filter { track.boxes[schedule.sourceIndices[$0]] != nil }
             let generated: [Frame] = try measure(\.infer) {
                 let faces = try withFace.map { i -> Frame in
                     let source = schedule.sourceIndices[i]
                     if let crop = crops[source] { return crop }
-                    let crop = try generator.faceCrop(frames[source].frame, box: track.boxes[source]!)  // filtered above
+                    guard let box = track.boxes[source] else { throw LipSyncError.noFrames }  // filtered above
+                    let crop = try generator.faceCrop(pictures[i - batchStart], box: box)
                     crops[source] = crop
                     return crop
                 }
@@ -199,23 +282,22 @@ public struct LipSyncRenderer: Sendable {
             }
             var generatedByOutput: [Int: Frame] = [:]
             for (i, face) in zip(withFace, generated) { generatedByOutput[i] = face }
-            for i in outputs {
+            for (position, i) in outputs.enumerated() {
                 let source = schedule.sourceIndices[i]
-                var picture = frames[source].frame
                 if let box = track.boxes[source], let face = generatedByOutput[i] {
-                    try measure(\.composite) { try compositor.composite(face, into: &picture, box: box) }
+                    try measure(\.composite) { try compositor.composite(face, into: &pictures[position], box: box) }
                 }
-                try options.frameSink?(i, picture)
-                try measure(\.encode) { try writer.append(picture) }
+                try options.frameSink?(i, pictures[position])
+                try measure(\.encode) { try writer.append(pictures[position]) }
             }
         }
         try measure(\.encode) { try writer.finish() }
         timings.total = (clock.now - started).seconds
         logger.info("rendered \(starts.count) frames", metadata: [
-            "output": "\(output)", "decoded": "\(frames.count)", "detections": "\(track.detectedFrames)",
-            "seconds": "\(String(format: "%.2f", timings.total))",
+            "output": "\(output)", "decoded": "\(count)", "detections": "\(track.detectedFrames)", "batch": "\(batch)",
+            "spilled": "\(sources.spilledFrames)", "seconds": "\(String(format: "%.2f", timings.total))",
         ])
-        return RenderedVideo(path: output, frames: starts.count, sourceFramesDecoded: frames.count, width: width, height: height,
+        return RenderedVideo(path: output, frames: starts.count, sourceFramesDecoded: count, width: width, height: height,
                              frameRate: rate, track: track, timings: timings)
     }
 }

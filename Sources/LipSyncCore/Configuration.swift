@@ -46,6 +46,8 @@ public struct Configuration: Sendable, Equatable {
     public var httpIdleTimeoutSeconds = 30
     /// `HTTP_BODY_TIMEOUT_SECONDS` (1–3600, default 30): time for a whole request body to arrive.
     public var httpBodyTimeoutSeconds = 30
+    /// `MODEL_MEMORY` (default `fast`): how ONNX Runtime keeps activation memory between runs.
+    public var modelMemory = ModelMemory.fast
     /// `VERIFY_MODELS` (default true): check every model file's SHA-256 against the manifest
     /// when it is loaded.
     public var verifyModels = true
@@ -123,6 +125,12 @@ public struct Configuration: Sendable, Equatable {
         if let value = environment["HTTP_BODY_TIMEOUT_SECONDS"] {
             configuration.httpBodyTimeoutSeconds = try parseInteger(value, variable: "HTTP_BODY_TIMEOUT_SECONDS", in: 1...3600)
         }
+        if let value = environment["MODEL_MEMORY"] {
+            guard let mode = ModelMemory(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                throw ConfigurationError.invalid(variable: "MODEL_MEMORY", value: value, expected: "fast or lean")
+            }
+            configuration.modelMemory = mode
+        }
         if let value = environment["VERIFY_MODELS"] { configuration.verifyModels = try parseBool(value, variable: "VERIFY_MODELS") }
         try configuration.speech.read(environment)
         try configuration.storage.read(environment)
@@ -159,6 +167,7 @@ public struct Configuration: Sendable, Equatable {
             ("VIDEO_CACHE_ENTRIES", "\(videoCacheEntries)"), ("JOB_TIMEOUT_SECONDS", "\(jobTimeoutSeconds)"),
             ("DRAIN_TIMEOUT_SECONDS", "\(drainTimeoutSeconds)"), ("HTTP_IDLE_TIMEOUT_SECONDS", "\(httpIdleTimeoutSeconds)"),
             ("HTTP_BODY_TIMEOUT_SECONDS", "\(httpBodyTimeoutSeconds)"), ("VERIFY_MODELS", "\(verifyModels)"),
+            ("MODEL_MEMORY", modelMemory.rawValue),
             ("GCS_TIMEOUT_SECONDS", "\(storage.gcsTimeoutSeconds)"), ("GCS_CONNECT_TIMEOUT_SECONDS", "\(storage.gcsConnectTimeoutSeconds)"),
             ("DEFAULT_TRACKING", "\(jobDefaults.tracking)"), ("DEFAULT_COMPOSITE", jobDefaults.composite.rawValue),
             ("DEFAULT_PADS", "\(jobDefaults.pads.top),\(jobDefaults.pads.bottom),\(jobDefaults.pads.left),\(jobDefaults.pads.right)"),
@@ -182,7 +191,10 @@ public struct Configuration: Sendable, Equatable {
 
     /// Session options for the models, following this configuration.
     public var sessionOptions: SessionOptions {
-        SessionOptions(intraOpThreads: intraOpThreads, providers: executionProviders)
+        var options = SessionOptions(intraOpThreads: intraOpThreads, providers: executionProviders)
+        options.memoryArena = modelMemory == .fast
+        options.memoryPattern = modelMemory == .fast
+        return options
     }
 
     public static func parseLevel(_ text: String, variable: String) throws -> Logger.Level {
@@ -278,4 +290,14 @@ public struct SpeechSettings: Sendable, Equatable {
             break
         }
     }
+}
+
+/// How ONNX Runtime keeps activation memory (docs/memory.md has the measurements).
+public enum ModelMemory: String, Sendable, Equatable, CaseIterable {
+    /// The CPU arena and memory patterns: activations are kept for the next run at the
+    /// largest size seen. Fastest.
+    case fast
+    /// No arena, no patterns: every run's activations go back when it ends. A lower and
+    /// flatter peak (long phrases); slower.
+    case lean
 }

@@ -59,7 +59,10 @@ public enum AudioDecoder {
                 finished = try drainDecoder()
                 break
             }
-            guard read >= 0 else { throw MediaError.truncated("audio reading stopped: \(ffmpegMessage(read))") }
+            guard read >= 0 else {
+                if Task.isCancelled { throw CancellationError() }  // the interrupt callback stopped the read
+                throw MediaError.truncated("audio reading stopped: \(ffmpegMessage(read))")
+            }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == index else { continue }
             let sent = avcodec_send_packet(decoder, packet)

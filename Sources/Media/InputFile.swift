@@ -47,22 +47,31 @@ final class InputFile {
         if !acceptStillImages, Self.imageDemuxers.contains(formatName) || formatName.hasSuffix("_pipe") {
             throw MediaError.notAVideo(format: formatName)
         }
-        var context: UnsafeMutablePointer<AVFormatContext>?
+        guard var context = avformat_alloc_context() else {
+            throw MediaError.ffmpeg(operation: "allocating a demuxer", code: -ENOMEM, message: "out of memory")
+        }
+        // Reads stop when the task that makes them is cancelled (FFmpeg calls this from
+        // inside its reads, on the reading thread, where the task is current).
+        context.pointee.interrupt_callback = AVIOInterruptCB(callback: { _ in Task.isCancelled ? 1 : 0 }, opaque: nil)
         var options = Self.openOptions()
         defer { av_dict_free(&options) }
-        let opened = avformat_open_input(&context, url, format, &options)
-        guard opened >= 0, let context else {
+        var opening: UnsafeMutablePointer<AVFormatContext>? = context
+        let opened = avformat_open_input(&opening, url, format, &options)  // frees the context on failure
+        guard opened >= 0, let opening else {
+            if Task.isCancelled { throw CancellationError() }
             if opened == AVErrorCode.invalidData || opened == AVErrorCode.endOfFile {
                 throw MediaError.notMediaFile(reason: ffmpegMessage(opened))
             }
             throw MediaError.ffmpeg(operation: "opening \(path)", code: opened, message: ffmpegMessage(opened))
         }
+        context = opening
         self.path = path
         self.fileBytes = bytes
         self.context = context
 
         let found = avformat_find_stream_info(context, nil)
         if found < 0 {
+            if Task.isCancelled { throw CancellationError() }
             throw MediaError.notMediaFile(reason: "no stream information: \(ffmpegMessage(found))")
         }
     }

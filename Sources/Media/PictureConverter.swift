@@ -30,12 +30,16 @@ final class PictureConverter {
         let sourceData = withUnsafeBytes(of: source.pointee.data) { Array($0.bindMemory(to: UnsafePointer<UInt8>?.self)) }
         let sourceStrides = withUnsafeBytes(of: source.pointee.linesize) { Array($0.bindMemory(to: Int32.self)) }
         var rows: Int32 = 0
-        // swscale writes every byte of the destination, so skip zero-filling it.
-        var pixels = [UInt8](unsafeUninitializedCapacity: stride * height) { buffer, initialized in
+        // swscale writes every byte of the destination, so skip zero-filling it. Its SIMD
+        // packers store whole 16-byte blocks and run past the last row's end on small pictures
+        // (8×8 and 6×4 yuv420p → BGR24 write 16 bytes beyond; found by fuzz/, docs/fuzzing.md):
+        // the buffer gets spare capacity after the frame's bytes for them.
+        let count = stride * height
+        var pixels = [UInt8](unsafeUninitializedCapacity: count + Self.overrun) { buffer, initialized in
             let destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
             let destinationStrides: [Int32] = [Int32(stride), 0, 0, 0]
             rows = sws_scale(context, sourceData, sourceStrides, 0, source.pointee.height, destination, destinationStrides)
-            initialized = rows == Int32(height) ? buffer.count : 0
+            initialized = rows == Int32(height) ? count : 0
         }
         guard rows == Int32(height) else {
             throw MediaError.ffmpeg(operation: "converting a picture", code: rows, message: rows < 0 ? ffmpegMessage(rows) : "short conversion")
@@ -43,6 +47,10 @@ final class PictureConverter {
         if format == .rgb24 { Self.swapRedAndBlue(&pixels) }
         return Frame(unchecked: width, height, stride, format, time, pixels)
     }
+
+    /// Bytes swscale may write after the destination's last row (AV_INPUT_BUFFER_PADDING_SIZE:
+    /// FFmpeg's own bound on SIMD over-reads and over-writes).
+    static let overrun = 64
 
     /// swscale's RGB24 and BGR24 outputs take different code paths and can differ by a few
     /// levels; converting to BGR24 once and swapping keeps both orders the same pixels.

@@ -20,6 +20,21 @@ public struct DecodedFrame: Sendable {
     }
 }
 
+/// A decoded frame's downscaled copy only (no full-resolution picture is made): what face
+/// detection needs, at a fraction of the memory and conversion time.
+public struct DetectionFrame: Sendable {
+    /// Position in decode order, from 0.
+    public let index: Int
+    /// The upright full-resolution size.
+    public let width: Int
+    public let height: Int
+    /// The picture scaled so its longer side is at most `DecodeOptions.detectionMaxSide`;
+    /// without one, the full picture exactly as `next()` makes it.
+    public let image: Frame
+    /// `image` size ÷ full size.
+    public let scale: Double
+}
+
 /// How frames come out of a `VideoDecoder`.
 public struct DecodeOptions: Sendable, Equatable {
     public var pixelFormat: PixelFormat
@@ -94,12 +109,34 @@ public final class VideoDecoder {
     /// stream ends before any frame, `.truncated` when it ends before the frame count the
     /// container recorded, `.corrupt` for undecodable data.
     public func next() throws -> DecodedFrame? {
+        try receive { try deliver($0) }
+    }
+
+    /// The next frame's detection copy only (see `DetectionFrame`), or nil after the last.
+    public func nextDetection() throws -> DetectionFrame? {
+        try receive { picture in
+            let index = try count()
+            let (width, height) = (Int(picture.pointee.width), Int(picture.pointee.height))
+            // Without a detection size, detection sees the full picture, made as `next()` makes it.
+            let (image, scale) = if let maxSide = options.detectionMaxSide, maxSide > 0 {
+                try detectionCopy(picture, index: index, maxSide: maxSide)
+            } else {
+                (try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat, time: time(of: picture, index: index))
+                    .rotated(clockwise: video.rotation), 1.0)
+            }
+            let upright = video.rotation % 180 == 0 ? (width, height) : (height, width)
+            return DetectionFrame(index: index, width: upright.0, height: upright.1, image: image, scale: scale)
+        }
+    }
+
+    /// Decodes the next picture and hands it to `convert` (it is released afterwards).
+    private func receive<T>(_ convert: (UnsafeMutablePointer<AVFrame>) throws -> T) throws -> T? {
         guard let decoder, let packet, let picture, !decoderFinished else { return nil }
         while true {
             let received = avcodec_receive_frame(decoder, picture)
             if received >= 0 {
                 defer { av_frame_unref(picture) }
-                return try deliver(picture)
+                return try convert(picture)
             }
             if received == AVErrorCode.endOfFile {
                 decoderFinished = true
@@ -119,6 +156,7 @@ public final class VideoDecoder {
                 continue
             }
             guard read >= 0 else {
+                if Task.isCancelled { throw CancellationError() }  // the interrupt callback stopped the read
                 throw MediaError.truncated("reading stopped after frame \(decodedCount): \(ffmpegMessage(read))")
             }
             defer { av_packet_unref(packet) }
@@ -143,29 +181,44 @@ public final class VideoDecoder {
         try frames(upTo: Int.max)
     }
 
-    private func deliver(_ picture: UnsafeMutablePointer<AVFrame>) throws -> DecodedFrame {
+    /// Counts a decoded picture against the frame limit; returns its index.
+    private func count() throws -> Int {
         let index = decodedCount
         decodedCount += 1
         guard decodedCount <= limits.maxFrameCount else {
             throw MediaError.tooManyFrames(count: decodedCount, limit: limits.maxFrameCount)
         }
+        return index
+    }
+
+    private func time(of picture: UnsafeMutablePointer<AVFrame>, index: Int) -> Double {
         let timestamp = picture.pointee.best_effort_timestamp
-        let time = timestamp == Int64.min
+        return timestamp == Int64.min
             ? Double(index) / video.averageFrameRate.value
             : Double(timestamp - startTime) * timeBase.doubleValue
+    }
+
+    /// The upright copy whose longer side is at most `maxSide`, and its scale.
+    private func detectionCopy(_ picture: UnsafeMutablePointer<AVFrame>, index: Int, maxSide: Int) throws -> (Frame, Double) {
         let (width, height) = (Int(picture.pointee.width), Int(picture.pointee.height))
-        let full = try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat, time: time)
+        let scale = min(1, Double(maxSide) / Double(max(width, height)))
+        let scaledWidth = max(1, Int((Double(width) * scale).rounded()))
+        let scaledHeight = max(1, Int((Double(height) * scale).rounded()))
+        let image = try detectionConverter.convert(
+            picture, width: scaledWidth, height: scaledHeight, format: options.detectionPixelFormat, time: time(of: picture, index: index))
+        return (image.rotated(clockwise: video.rotation), scale)
+    }
+
+    private func deliver(_ picture: UnsafeMutablePointer<AVFrame>) throws -> DecodedFrame {
+        let index = try count()
+        let (width, height) = (Int(picture.pointee.width), Int(picture.pointee.height))
+        let full = try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat, time: time(of: picture, index: index))
             .rotated(clockwise: video.rotation)
 
         var detection: Frame?
         var scale = 1.0
         if let maxSide = options.detectionMaxSide, maxSide > 0 {
-            scale = min(1, Double(maxSide) / Double(max(width, height)))
-            let scaledWidth = max(1, Int((Double(width) * scale).rounded()))
-            let scaledHeight = max(1, Int((Double(height) * scale).rounded()))
-            detection = try detectionConverter.convert(
-                picture, width: scaledWidth, height: scaledHeight, format: options.detectionPixelFormat, time: time)
-                .rotated(clockwise: video.rotation)
+            (detection, scale) = try detectionCopy(picture, index: index, maxSide: maxSide)
         }
         return DecodedFrame(index: index, frame: full, detection: detection, detectionScale: scale)
     }

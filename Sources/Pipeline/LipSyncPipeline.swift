@@ -1,5 +1,6 @@
 import FaceTracking
 import Foundation
+import Inference
 import LipSync
 import Logging
 import Media
@@ -108,7 +109,19 @@ public struct LipSyncPipeline: Sendable {
         self.logger = logger
     }
 
+    /// Runs the job. Cancelling the task stops it soon: model runs in progress are
+    /// terminated (`RunTermination`), media reads interrupted, espeak-ng stopped at its next
+    /// audio block, and the loops check between frames.
     public func run(_ request: JobRequest) async throws -> JobResult {
+        let termination = RunTermination()
+        return try await withTaskCancellationHandler {
+            try await RunTermination.$current.withValue(termination) { try await runUnterminated(request) }
+        } onCancel: {
+            termination.terminate()
+        }
+    }
+
+    private func runUnterminated(_ request: JobRequest) async throws -> JobResult {
         let clock = ContinuousClock()
         let started = clock.now
         var timings = JobTimings()
@@ -145,6 +158,10 @@ public struct LipSyncPipeline: Sendable {
             return (outcome, (clock.now - start).seconds)
         }()
         let (tts, ttsSeconds) = try await synthesized
+        // The cheap refusals before any frame is decoded: speech longer than the render takes.
+        guard tts.audio.duration <= request.lipSync.maxSpeechSeconds else {
+            throw LipSyncError.speechTooLong(seconds: tts.audio.duration, limit: request.lipSync.maxSpeechSeconds)
+        }
         // The frames that speech this long needs, and their faces, while the voice is converted.
         // (A failure here is left to the render, which reports it with the same error.)
         let prepareOptions = lipSync

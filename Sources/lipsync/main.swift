@@ -20,7 +20,7 @@ struct LipSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
-        subcommands: [Serve.self, Generate.self, Bench.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
+        subcommands: [Serve.self, Generate.self, Bench.self, Clip.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
 }
 
 /// Options every subcommand shares; they override the environment (docs/configuration.md).
@@ -84,7 +84,7 @@ struct Doctor: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try common.configuration()
-        LoggingSetup.bootstrap(configuration)
+        ProcessSetup.start(configuration)
         let environment = try InferenceEnvironment(
             logger: LoggingSetup.libraryLogger("lipsync.onnxruntime", configuration),
             runtimeLogLevel: configuration.libraryLogLevel)
@@ -112,7 +112,7 @@ struct Probe: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try common.configuration()
-        LoggingSetup.bootstrap(configuration)
+        ProcessSetup.start(configuration)
         try await reportingUserErrors("probe") {
             var info = try MediaProbe.probe(file, limits: configuration.mediaLimits)
             if countFrames, info.video != nil, info.video?.frameCount == nil {
@@ -143,7 +143,7 @@ struct Say: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try common.configuration()
-        LoggingSetup.bootstrap(configuration)
+        ProcessSetup.start(configuration)
         var chosen: SpeechEngineID?
         if let engine {
             guard let id = SpeechEngineID(rawValue: engine.lowercased()) else {
@@ -238,7 +238,7 @@ struct Sync: AsyncParsableCommand {
     func run() async throws {
         var configuration = try common.configuration()
         if let models { configuration.modelsDirectory = models }
-        LoggingSetup.bootstrap(configuration)
+        ProcessSetup.start(configuration)
         var options = try lipSync.renderOptions(configuration)
         let choice = try lipSync.detectorChoice()
         if let folder = dumpFrames {
@@ -286,7 +286,7 @@ struct Generate: AsyncParsableCommand {
         if let models { configuration.modelsDirectory = models }
         // The operator's own command: local paths anywhere unless STORAGE_ROOTS says otherwise.
         if ProcessInfo.processInfo.environment["STORAGE_ROOTS"] == nil { configuration.storage.roots = ["/"] }
-        LoggingSetup.bootstrap(configuration)
+        ProcessSetup.start(configuration)
         let options = try lipSync.renderOptions(configuration)
         let choice = try lipSync.detectorChoice()
         var engineID: SpeechEngineID?
@@ -339,7 +339,7 @@ struct Voice: AsyncParsableCommand {
     func run() async throws {
         var configuration = try common.configuration()
         if let models { configuration.modelsDirectory = models }
-        LoggingSetup.bootstrap(configuration)
+        ProcessSetup.start(configuration)
         if let mode, VoiceMode(rawValue: mode) == nil { throw ValidationError("--mode must be freevc or none") }
         let environment = try startInference(configuration)
         try await reportingUserErrors("voice") {
@@ -392,7 +392,7 @@ struct Serve: AsyncParsableCommand {
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         if let models { configuration.modelsDirectory = models }
-        LoggingSetup.bootstrap(configuration)
+        ProcessSetup.start(configuration)
         let logger = Logger(label: "lipsync.server")
         for row in configuration.summary { logger.info("setting", metadata: ["variable": "\(row.variable)", "value": "\(row.value)"]) }
         let environment = try startInference(configuration)
@@ -421,6 +421,34 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
+struct Clip: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the benchmark's reference clip: a face photo on a gradient, drifting, with an espeak-ng English voice track.",
+        discussion: "The input of `lipsync bench` as a file (H.264 + AAC MP4, 30 fps), at any size, for memory and speed measurements.")
+
+    @Option(help: "Face photo for the clip.") var face = ".fixtures/faces/astronaut.png"
+    @Option(help: "Frames in the clip (30 fps).") var frames = 159
+    @Option(help: "Picture size WIDTHxHEIGHT (even numbers, 64…4096).") var size = "1920x1080"
+    @Option(help: "Output file (.mp4).") var out: String
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ (64...4096).contains($0) && $0 % 2 == 0 }), (1...3600).contains(frames) else {
+            throw ValidationError("--size WIDTHxHEIGHT with even sides 64…4096, --frames 1…3600")
+        }
+        var configuration = try common.configuration()
+        if common.logLevel == nil { configuration.logLevel = .warning }
+        ProcessSetup.start(configuration)
+        try await reportingUserErrors("clip") {
+            let speech = try SpeechService(engines: [EspeakSynthesizer()])
+            try ReferenceClip.write(face: face, frames: frames, audio: try await ReferenceClip.voice(frames: frames, speech: speech), to: out,
+                                    width: parts[0], height: parts[1])
+            print("wrote \(out): \(parts[0])×\(parts[1]) @ 30 fps, \(frames) frames, with voice")
+        }
+    }
+}
+
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the whole job on the reference case: a 1080p, 30 fps, 159-frame clip with voice, \"안녕하세요\" in Korean.",
@@ -440,15 +468,21 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "The phrase.") var text = "안녕하세요"
     @Option(name: .customLong("lang"), help: "Its language.") var language = "ko"
     @Option(name: .customLong("second-text"), help: "The phrase of the second (cached) request.") var secondText = "감사합니다"
+    @Option(name: .customLong("cancel-after"), parsing: .upToNextOption,
+            help: "Also cancel a long job after each of these many seconds and time how long it takes to stop.")
+    var cancelAfter: [Double] = []
+    @Option(name: .customLong("cancel-text"), help: "The phrase of the cancelled jobs.")
+    var cancelText = "안녕하세요. 오늘은 날씨가 정말 좋네요. 우리 같이 공원에 산책하러 갈까요? 저는 커피를 한 잔 마시고 싶어요."
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
+        guard cancelAfter.allSatisfy({ (0...600).contains($0) }) else { throw ValidationError("--cancel-after takes seconds 0…600") }
         guard runs >= 1, warmup >= 0, (1...3600).contains(frames) else { throw ValidationError("--runs ≥ 1, --warmup ≥ 0, --frames 1…3600") }
         var configuration = try common.configuration()
         configuration.modelsDirectory = models ?? (ProcessInfo.processInfo.environment["MODELS_DIR"] == nil ? ".deps/demo-models" : configuration.modelsDirectory)
         if common.logLevel == nil { configuration.logLevel = .warning }  // the tables are the output
         configuration.videoCacheEntries = 0  // timed runs measure the uncached job
-        LoggingSetup.bootstrap(configuration)
+        ProcessSetup.start(configuration)
         let environment = try startInference(configuration)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-bench-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -456,14 +490,8 @@ struct Bench: AsyncParsableCommand {
 
         try await reportingUserErrors("bench") {
             let pipeline = try PipelineSetup.makePipeline(configuration, environment: environment)
-            // The clip's own voice, padded with silence (or cut) to the clip's length.
-            let voice = try await pipeline.speech.synthesize(
-                text: "Hello, this is my own voice, and this is my face. I am recording a short clip for the lip sync server.", language: "en")
-            var audio = voice.audio
-            let length = Int(Double(frames) / 30 * Double(audio.sampleRate))
-            audio.samples = Array((audio.samples + [Float](repeating: 0, count: max(0, length - audio.samples.count))).prefix(length))
             let clip = directory + "/reference.mp4"
-            try ReferenceClip.write(face: face, frames: frames, audio: audio, to: clip)
+            try ReferenceClip.write(face: face, frames: frames, audio: try await ReferenceClip.voice(frames: frames, speech: pipeline.speech), to: clip)
 
             // As the server runs a job: the input copied into a workspace, the output stored.
             let storage = StorageService(local: LocalStore(roots: [directory]), gcs: nil, https: nil)
@@ -500,6 +528,27 @@ struct Bench: AsyncParsableCommand {
                 print(a.step.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%8.3f %8.3f s", a.seconds, b.seconds))
             }
             print("\nthe original Python server took 78.8 s on CPU and 12.0 s on a GPU for this case (its own report)")
+
+            // Cancellation reaching native work: a long job cancelled mid-way, and how long it
+            // takes to stop (model runs terminated, reads interrupted, loops checking).
+            if !cancelAfter.isEmpty {
+                print("\ncancelling a job of \"\(cancelText)\" (\(language)) part-way:")
+                print("cancel after    stopped in   outcome")
+            }
+            for delay in cancelAfter {
+                let clock = ContinuousClock()
+                let task = Task { try await job(cancelText, on: pipeline, "cancel") }
+                try await Task.sleep(for: .seconds(delay))
+                let cancelled = clock.now
+                task.cancel()
+                let outcome: String
+                switch await task.result {
+                case .success: outcome = "finished before the cancel arrived"
+                case .failure(let error as CancellationError): outcome = "cancelled (\(error))"
+                case .failure(let error): outcome = "failed: \(error)"
+                }
+                print(String(format: "%10.2f s %12.3f s   ", delay, (clock.now - cancelled).seconds) + outcome)
+            }
         }
     }
 }

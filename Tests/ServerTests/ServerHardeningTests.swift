@@ -62,13 +62,14 @@ import Testing
 
     // MARK: - Connections
 
-    /// A live server with one-second connection limits.
-    func withQuickTimeouts(_ body: @Sendable (Int) async throws -> Void) async throws {
+    /// A live server with short connection limits (one second by default).
+    func withQuickTimeouts(idle: Duration = .seconds(1), body bodyTimeout: Duration = .seconds(1),
+                           _ body: @Sendable (Int) async throws -> Void) async throws {
         let workspaces = try base.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
         let storage = StorageService(local: LocalStore(roots: [LipSyncServerTests.fixtures]), gcs: nil, https: nil)
         let server = LipSyncServer(provider: LipSyncServerTests.provider(), limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), storage: storage,
-                                   workspaceBase: workspaces, timeouts: ConnectionTimeouts(idle: .seconds(1), body: .seconds(1)))
+                                   workspaceBase: workspaces, timeouts: ConnectionTimeouts(idle: idle, body: bodyTimeout))
         try await server.application(host: "127.0.0.1", port: 0).test(.live) { client in try await body(try #require(client.port)) }
     }
 
@@ -100,12 +101,15 @@ import Testing
     }
 
     @Test func slowBodyGets408() async throws {
-        try await withQuickTimeouts { port in
+        // The idle limit is far away: on a machine busy with the whole suite the drip may
+        // pause for a second, which must not end the connection before the body limit does.
+        try await withQuickTimeouts(idle: .seconds(20)) { port in
             let connection = try RawConnection(port: port)
             try connection.send("POST /api/v1/lip-video HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
             // A byte every 200 ms keeps the connection active but the body never completes.
             var answer = ""
-            for _ in 0..<30 {
+            let deadline = ContinuousClock.now + .seconds(30)  // the 408 comes after 1 s; slack for a busy machine
+            while ContinuousClock.now < deadline {
                 _ = try? connection.send(" ")
                 answer += (try? await connection.read(until: "}", within: .milliseconds(200))) ?? ""
                 if answer.contains("body_timeout") { break }

@@ -50,7 +50,7 @@ import Testing
                 try await engine.synthesize(text: "hello", language: "en", voice: name)
             }
         }
-        #expect(clock.now - start < .seconds(10))
+        #expect(clock.now - start < .seconds(60))  // a hang would never end; the runtime is shared with other tests
         // The Piper path (phonemes) selects voices through the same list.
         await #expect(throws: SpeechError.voiceNotFound(engine: "espeak-ng", voice: fifo)) {
             try await EspeakRuntime.shared.phonemes("hello", voiceName: fifo)

@@ -1,0 +1,108 @@
+import FaceTracking
+import Foundation
+import LipSync
+import Media
+import Testing
+
+/// The streaming render gives exactly the frames of the whole-clip render it replaced: every
+/// needed frame decoded into memory, tracked, then generated batch by batch (the reference
+/// below, the previous `render` loop kept as a test oracle) — whatever the schedule, the
+/// batch size memory allows, and whether frames come back from the spill.
+@Suite struct StreamingRenderTests {
+    let base = LipSyncRendererTests()
+
+    /// The previous render: all needed frames held, then batches of `batchSize`.
+    func referenceFrames(video: String, speech: AudioBuffer, options: LipSyncOptions, renderer: LipSyncRenderer) throws -> [Int: [UInt8]] {
+        let mel = try renderer.melFrontEnd.spectrogram(of: speech)
+        let decodeOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: options.detectionMaxSide)
+        let (frames, rate): ([DecodedFrame], Rational) = try {
+            do {
+                let decoder = try VideoDecoder(path: video, options: decodeOptions)
+                let rate = decoder.video.averageFrameRate
+                return (try decoder.frames(upTo: MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value).count), rate)
+            } catch MediaError.notAVideo {
+                return ([try StillImage.decode(video, options: decodeOptions)], Rational(25, 1))
+            }
+        }()
+        let starts = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value)
+        let schedule = FrameSchedule(outputCount: starts.count, sourceCount: frames.count, order: options.frameOrder)
+        let track = try FaceTracker(detector: renderer.detector, options: options.tracking).track(frames)
+        let compositor = FaceCompositor(mode: options.composite)
+        var result: [Int: [UInt8]] = [:]
+        for batchStart in stride(from: 0, to: starts.count, by: options.batchSize) {
+            let outputs = Array(batchStart..<min(starts.count, batchStart + options.batchSize))
+            let withFace = outputs.filter { track.boxes[schedule.sourceIndices[$0]] != nil }
+            let faces = try withFace.map { try renderer.generator.faceCrop(frames[schedule.sourceIndices[$0]].frame, box: track.boxes[schedule.sourceIndices[$0]]!) }
+            let generated = try renderer.generator.generate(faces: faces, mels: withFace.map { mel.chunk(at: starts[$0]) })
+            var byOutput: [Int: Frame] = [:]
+            for (i, face) in zip(withFace, generated) { byOutput[i] = face }
+            for i in outputs {
+                var picture = frames[schedule.sourceIndices[i]].frame
+                if let box = track.boxes[schedule.sourceIndices[i]], let face = byOutput[i] { try compositor.composite(face, into: &picture, box: box) }
+                result[i] = picture.pixels
+            }
+        }
+        return result
+    }
+
+    func streamed(video: String, speech: AudioBuffer, options: LipSyncOptions, renderer: LipSyncRenderer, output: String,
+                  prepared: PreparedVideo? = nil) async throws -> ([Int: [UInt8]], RenderedVideo) {
+        let sink = FrameSink()
+        var options = options
+        options.frameSink = { index, frame in sink.add(index, frame.pixels) }
+        let result = try await renderer.render(video: video, speech: speech, output: output, options: options, prepared: prepared)
+        return (sink.frames, result)
+    }
+
+    /// (speech seconds, order, frame memory): forward only; ping-pong and loop past the
+    /// 12-frame clip (spilled frames come back); memory for 1, 2 and 16 frames per batch.
+    @Test(arguments: [
+        (0.3, FrameOrder.pingPong, 128 << 20), (1.4, .pingPong, 128 << 20), (1.4, .loop, 128 << 20),
+        (1.4, .pingPong, 480 * 480 * 3), (1.1, .loop, 2 * 480 * 480 * 3),
+    ])
+    func sameFramesAsTheWholeClipRender(seconds: Double, order: FrameOrder, memory: Int) async throws {
+        let directory = try base.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let clip = try base.faceClip(in: directory, frames: 12)
+        let speech = TestPattern.tone(frequency: 220, seconds: seconds, sampleRate: 16_000)
+        let renderer = try base.renderer()
+        var options = LipSyncOptions(frameOrder: order)
+        options.frameMemoryBytes = memory
+        let expected = try referenceFrames(video: clip.path, speech: speech, options: LipSyncOptions(frameOrder: order), renderer: renderer)
+        let (frames, result) = try await streamed(video: clip.path, speech: speech, options: options, renderer: renderer,
+                                                  output: directory + "/out.mp4")
+        #expect(frames.count == expected.count && result.frames == expected.count)
+        #expect(frames == expected)
+        #expect(try MediaProbe.probe(directory + "/out.mp4").video?.frameCount == expected.count)
+        // The spill went with the render.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["face.mp4", "out.mp4"])
+    }
+
+    @Test func stillPhotoAndEveryFrameTracking() async throws {
+        let directory = try base.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let renderer = try base.renderer()
+        let speech = TestPattern.tone(frequency: 220, seconds: 0.7, sampleRate: 16_000)
+        let photo = LipSyncFixtures.root + "/faces/astronaut.png"
+        let expected = try referenceFrames(video: photo, speech: speech, options: LipSyncOptions(), renderer: renderer)
+        let (frames, _) = try await streamed(video: photo, speech: speech, options: LipSyncOptions(), renderer: renderer, output: directory + "/p.mp4")
+        #expect(frames == expected)
+
+        let clip = try base.faceClip(in: directory, frames: 9)
+        var every = LipSyncOptions(composite: .replace)
+        every.tracking = TrackingOptions(mode: .every)
+        let expectedEvery = try referenceFrames(video: clip.path, speech: speech, options: every, renderer: renderer)
+        let (framesEvery, _) = try await streamed(video: clip.path, speech: speech, options: every, renderer: renderer, output: directory + "/e.mp4")
+        #expect(framesEvery == expectedEvery)
+    }
+
+    /// The batch size is cut by frame memory: 16 frames of 1080p fit in the default, 5 of 4K.
+    @Test func batchFollowsFrameMemory() {
+        let options = LipSyncOptions()
+        #expect(options.framesPerBatch(width: 1920, height: 1080) == 16)
+        #expect(options.framesPerBatch(width: 3840, height: 2160) == 5)
+        var tiny = options
+        tiny.frameMemoryBytes = 1
+        #expect(tiny.framesPerBatch(width: 64, height: 64) == 1)
+    }
+}
