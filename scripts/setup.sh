@@ -14,7 +14,8 @@
 #   * A project-local Python virtualenv in .venv with onnx, numpy, onnxruntime and
 #     piper-phonemize (tools/modelkit, fixtures, reference outputs), gcp-storage-emulator
 #     (the Storage tests run it as a local GCS) and openapi-spec-validator (`make
-#     openapi-check` validates the server's Sources/Server/Resources/openapi.yaml).
+#     openapi-check` validates the server's Sources/Server/Resources/openapi.yaml) and atheris
+#     (`make fuzz-smoke` fuzzes tools/modelkit's checkpoint reader).
 #
 # Versions come from scripts/versions.env. Environment: LIPSYNC_ROOT (default: repo root).
 set -euo pipefail
@@ -55,7 +56,7 @@ fi
 # ---------------------------------------------------------------- Python virtualenv
 venv="$root/.venv"
 py_stamp="$venv/.lipsync-requirements"
-py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION tflite2onnx==$PY_TFLITE2ONNX_VERSION tflite==$PY_TFLITE_VERSION gcp-storage-emulator==$PY_GCS_EMULATOR_VERSION openapi-spec-validator==$PY_OPENAPI_VALIDATOR_VERSION"
+py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION tflite2onnx==$PY_TFLITE2ONNX_VERSION tflite==$PY_TFLITE_VERSION gcp-storage-emulator==$PY_GCS_EMULATOR_VERSION openapi-spec-validator==$PY_OPENAPI_VALIDATOR_VERSION atheris==$PY_ATHERIS_VERSION"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
   say "creating Python virtualenv in .venv ($py_want)"
   python3 -m venv "$venv"

@@ -17,6 +17,7 @@ training checkpoint is never loaded into memory.
 import collections
 import io
 import lzma
+import math
 import os
 import pickle
 import struct
@@ -27,6 +28,8 @@ import numpy as np
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
+# No model weight has a dimension this long; numpy's index type would overflow near 2**63.
+_MAX_DIMENSION = 1 << 40
 
 
 class CheckpointError(Exception):
@@ -88,24 +91,38 @@ class _TensorRef:
         data = self.storage.data
         if data is None:
             raise CheckpointError(f"{where}: tensor {name} refers to storage {self.storage.key}, which the file does not contain")
-        if len(self.size) != len(self.stride) or any(s < 0 for s in self.size) or any(s < 0 for s in self.stride) or self.offset < 0:
+        if (len(self.size) != len(self.stride) or any(s < 0 or s > _MAX_DIMENSION for s in self.size)
+                or any(s < 0 for s in self.stride) or self.offset < 0):
             raise CheckpointError(f"{where}: tensor {name} has an invalid shape {self.size} / stride {self.stride}")
         if 0 in self.size:
             return np.zeros(self.size, dtype=data.dtype)
+        # Zero strides would let a few bytes of storage stand for any number of elements (a
+        # (100000, 100000) tensor from one float is 37 GiB); a weight never repeats its storage.
+        count = math.prod(self.size)
+        if count > data.size:
+            raise CheckpointError(f"{where}: tensor {name} {self.size} has {count} elements, more than its storage's {data.size}")
         last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
         if last >= data.size:
             raise CheckpointError(f"{where}: tensor {name} {self.size} reaches element {last} of a storage with {data.size}")
-        view = np.lib.stride_tricks.as_strided(
-            data[self.offset:], shape=self.size, strides=[s * data.itemsize for s in self.stride], writeable=False)
+        # A dimension of length 1 is never stepped along, so its stride (which may be any size) is moot.
+        strides = [0 if n == 1 else s * data.itemsize for n, s in zip(self.size, self.stride)]
+        view = np.lib.stride_tricks.as_strided(data[self.offset:], shape=self.size, strides=strides, writeable=False)
         return np.array(view, order="C", copy=True)  # (ascontiguousarray would turn a 0-d tensor into 1-d)
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+def _tensor_ref(storage, storage_offset, size, stride):
+    # Raised inside the unpickler, so the message reaches the caller as an unreadable pickle.
+    if not isinstance(storage, _Storage):
+        raise ValueError(f"a tensor's storage is a {type(storage).__name__}, not a storage reference")
     return _TensorRef(storage, storage_offset, size, stride)
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+    return _tensor_ref(storage, storage_offset, size, stride)
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride):
-    return _TensorRef(storage, storage_offset, size, stride)
+    return _tensor_ref(storage, storage_offset, size, stride)
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
@@ -116,11 +133,37 @@ def _rebuild_parameter_with_state(data, requires_grad=False, backward_hooks=None
     return data
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+# The pure-Python unpickler, not the C one: the C unpickler keeps its memo in an array as long
+# as the largest index a PUT names, so a 300-byte pickle with LONG_BINPUT 174417761 makes it
+# allocate and clear 1.4 GB (seconds; up to 32 GB for 2**32). The Python one keeps the memo in
+# a dict. Its speed is no concern here: data.pkl holds only the object graph, not the tensors.
+class _RestrictedUnpickler(pickle._Unpickler):
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def load_protocol5_buffer(self):
+        # Out-of-band buffers are never in a checkpoint (torch.save writes protocol 2), and
+        # BYTEARRAY8 allocates the size it names before reading: 8 bytes could ask for terabytes.
+        raise CheckpointError(f"{self._where}: the pickle uses protocol 5 buffers (BYTEARRAY8…), which torch.save never writes")
+
+    for _opcode in (pickle.BYTEARRAY8, pickle.NEXT_BUFFER, pickle.READONLY_BUFFER):
+        dispatch[_opcode[0]] = load_protocol5_buffer
+    del _opcode
+
     def __init__(self, file, where, persistent_load):
         super().__init__(file)
         self._where = where
         self._persistent = persistent_load
+
+    def load_build(self):
+        # BUILD sets an object's attributes. torch uses it only for the `_metadata` of a
+        # state_dict's OrderedDict; on a storage type or a tensor reference it would replace
+        # the values this reader has checked.
+        if len(self.stack) < 2 or not isinstance(self.stack[-2], dict):
+            target = type(self.stack[-2]).__name__ if len(self.stack) >= 2 else "nothing"
+            raise CheckpointError(f"{self._where}: the pickle sets attributes of a {target} (only a dict's are allowed)")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module, name):
         if module == "collections" and name == "OrderedDict":
@@ -226,9 +269,11 @@ def _read_legacy(path):
                 storages[key] = _Storage(key, storage_type, None)
             if view is not None:  # (view key, offset, size): a view into the root storage
                 view_key, view_offset, view_size = view
-                view_key = str(view_key)
+                view_key, view_offset, view_size = str(view_key), int(view_offset), int(view_size)
+                if view_offset < 0 or view_size < 0:
+                    raise CheckpointError(f"{path}: storage view {view_key} has a negative offset or size")
                 if view_key not in storages:
-                    storages[view_key] = _ViewStorage(view_key, storage_type, storages[key], int(view_offset), int(view_size))
+                    storages[view_key] = _ViewStorage(view_key, storage_type, storages[key], view_offset, view_size)
                 return storages[view_key]
             return storages[key]
 
@@ -237,23 +282,24 @@ def _read_legacy(path):
         if not isinstance(keys, list):
             raise CheckpointError(f"{path}: damaged storage key list")
         offsets = {}
+        file_size = os.fstat(stream.fileno()).st_size
         for key in keys:
             header = stream.read(8)
             if len(header) != 8:
                 raise CheckpointError(f"{path}: file ends before storage {key} (truncated)")
             (count,) = struct.unpack("<q", header)
             storage = storages.get(str(key))
-            itemsize = storage.itemsize() if storage is not None else None
             if storage is None:
                 raise CheckpointError(f"{path}: storage {key} is listed but never referenced")
             if count < 0:
                 raise CheckpointError(f"{path}: storage {key} has a negative size")
-            offsets[str(key)] = (stream.tell(), count * itemsize)
-            stream.seek(count * itemsize, os.SEEK_CUR)
-        end = stream.tell()
-        stream.seek(0, os.SEEK_END)
-        if stream.tell() < end:
-            raise CheckpointError(f"{path}: file ends inside the tensor data (truncated)")
+            start, length = stream.tell(), count * storage.itemsize()
+            # Checked before seeking: a size beyond the file (up to 2**63 elements) is a
+            # truncated or damaged file, not a seek error.
+            if start + length > file_size:
+                raise CheckpointError(f"{path}: file ends inside the tensor data of storage {key} (truncated)")
+            offsets[str(key)] = (start, length)
+            stream.seek(length, os.SEEK_CUR)
 
     def load(storage):
         if isinstance(storage, _ViewStorage):
@@ -291,6 +337,9 @@ def _state_dict(obj, path):
     tensors = {k: v for k, v in obj.items() if isinstance(v, _TensorRef)}
     if not tensors:
         raise CheckpointError(f"{path}: the state_dict holds no tensors")
+    for name in tensors:
+        if not isinstance(name, str):
+            raise CheckpointError(f"{path}: the state_dict names a tensor {name!r}, not a string")
     return tensors
 
 
