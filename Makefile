@@ -33,6 +33,7 @@ fixtures: setup $(FIXTURES)/.stamp
 
 test: setup fixtures modelkit-test openapi-check
 	LIPSYNC_FIXTURES=$(FIXTURES) swift test $(SWIFT_BUILD_FLAGS)
+	$(MAKE) fuzz-smoke FUZZ_ARGS=-seed=1
 
 # tools/modelkit's own tests (checkpoint reader, graph builders, models folder).
 modelkit-test: setup
@@ -75,7 +76,7 @@ bench: release fixtures
 	.build/release/sync-bench --models $(ROOT)/.deps/bench-models --face $(FIXTURES)/faces/astronaut.png
 
 clean:
-	rm -rf .build $(FIXTURES)
+	rm -rf .build .build-fuzz $(FIXTURES)
 
 # Fuzzing (docs/fuzzing.md): libFuzzer targets for the parsers of outside data (fuzz/, a package
 # of its own built with AddressSanitizer into .build-fuzz) and atheris for tools/modelkit's

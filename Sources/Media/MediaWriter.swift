@@ -311,7 +311,12 @@ private final class VideoTrack {
         try ffmpegCheck(av_frame_make_writable(picture), "preparing a picture")
         let destination = withUnsafeBytes(of: picture.pointee.data) { Array($0.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)) }
         let destinationStrides = withUnsafeBytes(of: picture.pointee.linesize) { Array($0.bindMemory(to: Int32.self)) }
-        let rows = source.pixels.withUnsafeBufferPointer { pixels in
+        // swscale reads whole 16-byte blocks, past the last row's end: a buffer without that
+        // much spare capacity is converted from a padded copy (found by fuzzing; decoded
+        // frames have the room, composited copies may not).
+        var padded = source.pixels
+        if padded.capacity - padded.count < PictureConverter.overrun { padded.reserveCapacity(padded.count + PictureConverter.overrun) }
+        let rows = padded.withUnsafeBufferPointer { pixels in
             let planes: [UnsafePointer<UInt8>?] = [pixels.baseAddress, nil, nil, nil]
             let strides: [Int32] = [Int32(source.stride), 0, 0, 0]
             return sws_scale(converter, planes, strides, 0, Int32(source.height), destination, destinationStrides)
