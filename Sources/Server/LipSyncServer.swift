@@ -231,24 +231,16 @@ public struct LipSyncServer: Sendable {
 
     /// The request body, at most `limit` bytes, all of it within `time` (413 and 408 otherwise).
     static func collect(_ body: RequestBody, limit: Int, within time: Duration) async throws -> ByteBuffer {
-        let outcome: Result<ByteBuffer, any Error>? = await withTaskGroup(of: Result<ByteBuffer, any Error>?.self) { group in
-            group.addTask {
-                do { return .success(try await body.collect(upTo: limit)) } catch { return .failure(error) }
-            }
-            group.addTask {
-                try? await Task.sleep(for: time)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? nil
-        }
-        switch outcome {
-        case .success(let bytes)?: return bytes
-        case .failure?:
+        let timeout = APIError(.requestTimeout, code: "body_timeout",
+                               message: "the request body did not arrive within \(time) (HTTP_BODY_TIMEOUT_SECONDS)")
+        do {
+            return try await withTimeLimit(time, timeout: timeout) { try await body.collect(upTo: limit) }
+        } catch let error as APIError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limit / 1024) KiB")
-        case nil:
-            throw APIError(.requestTimeout, code: "body_timeout",
-                           message: "the request body did not arrive within \(time) (HTTP_BODY_TIMEOUT_SECONDS)")
         }
     }
 

@@ -273,20 +273,8 @@ public struct GoogleCloudStore: Sendable {
     }
 
     func retrying<T: Sendable>(_ uri: String, _ operation: @escaping @Sendable (Int) async throws -> T) async throws -> T {
-        try await Self.bounded(by: settings.requestTimeout, timeout: StorageError.timedOut(uri)) { try await retryingUnbounded(uri, operation) }
-    }
-
-    /// Runs `body`, cancelling it when `limit` passes first (then `timeout` is thrown).
-    static func bounded<T: Sendable>(by limit: Duration, timeout: StorageError, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard case let value?? = try await group.next() else { throw timeout }
-            return value
+        try await withTimeLimit(settings.requestTimeout, timeout: StorageError.timedOut(uri)) {
+            try await retryingUnbounded(uri, operation)
         }
     }
 
