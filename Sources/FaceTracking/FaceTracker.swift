@@ -81,7 +81,8 @@ public struct FaceTracker: Sendable {
                 positional.store(position, known)
                 reused += 1
             } else {
-                let box = try detectFace(in: decoded.detection ?? decoded.frame, scale: decoded.detection == nil ? 1 : decoded.detectionScale,
+                let box = try detectFace(in: decoded.detection ?? decoded.frame,
+                                         scale: decoded.detection == nil ? 1 : decoded.detectionScale,
                                          frame: decoded.index)
                 memo?.store(decoded.index, box)
                 positional.store(position, box)

@@ -45,9 +45,11 @@ public struct ModelManifest: Sendable {
         guard file.version == 1 else { throw ModelManifestError.invalid(path: path, reason: "manifest version \(file.version) is not 1") }
         for (kind, entry) in file.models {
             guard Self.isPlainFileName(entry.file) else {
-                throw ModelManifestError.invalid(path: path, reason: "\(kind): the file '\(entry.file)' is not a file name inside the models folder")
+                throw ModelManifestError.invalid(
+                    path: path, reason: "\(kind): the file '\(entry.file)' is not a file name inside the models folder")
             }
-            guard entry.sha256.count == 64, entry.sha256.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            let isLowercaseHex = entry.sha256.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+            guard entry.sha256.count == 64, isLowercaseHex else {
                 throw ModelManifestError.invalid(path: path, reason: "\(kind): sha256 is not 64 lowercase hex digits")
             }
         }

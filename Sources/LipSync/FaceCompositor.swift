@@ -21,7 +21,8 @@ public struct FaceCompositor: Sendable {
     /// box with bilinear interpolation and composited into `frame`.
     public func composite(_ face: Frame, into frame: inout Frame, box: FaceBox) throws {
         guard frame.contains(x: box.x1, y: box.y1, width: box.width, height: box.height) else {
-            throw LipSyncError.invalidBox("the face box \(box.width)×\(box.height) at (\(box.x1), \(box.y1)) is outside the \(frame.width)×\(frame.height) frame")
+            throw LipSyncError.invalidBox(
+                "the face box \(box.width)×\(box.height) at (\(box.x1), \(box.y1)) is outside the \(frame.width)×\(frame.height) frame")
         }
         let patch = try face.resized(width: box.width, height: box.height)
         let weights = mode == .blend ? Self.featherMask(width: box.width, height: box.height) : nil

@@ -168,7 +168,8 @@ public struct LipSyncRenderer: Sendable {
         }
         if let photo {
             try detect(photo.detection ?? photo.frame, scale: photo.detection == nil ? 1 : photo.detectionScale, index: 0)
-            return PreparedVideo(video: video, rate: rate, width: photo.frame.width, height: photo.frame.height, scannedFrames: 1, complete: true,
+            return PreparedVideo(video: video, rate: rate, width: photo.frame.width, height: photo.frame.height, scannedFrames: 1,
+                                 complete: true,
                                  photo: photo, detections: memo, decodeSeconds: (clock.now - start - detecting).seconds,
                                  trackSeconds: detecting.seconds, detectorCalls: calls)
         }
@@ -231,7 +232,8 @@ public struct LipSyncRenderer: Sendable {
         var scanned: PreparedVideo
         var detectorCalls = 0
         if let prepared, prepared.video == video,
-           let count = prepared.sourceCount(for: MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: prepared.rate.value).count, tracker: tracker),
+           let count = prepared.sourceCount(for: MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: prepared.rate.value).count,
+                                            tracker: tracker),
            count > 0 {
             scanned = prepared
             timings.decode = prepared.decodeSeconds
@@ -251,7 +253,9 @@ public struct LipSyncRenderer: Sendable {
         let starts = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value)
         guard let count = scanned.sourceCount(for: starts.count, tracker: tracker) else { throw LipSyncError.noFrames }
         let schedule = FrameSchedule(outputCount: starts.count, sourceCount: count, order: options.frameOrder)
-        let fullTrack = try measure(\.track) { try tracker.track(count: count, width: scanned.width, height: scanned.height, memo: scanned.detections) }
+        let fullTrack = try measure(\.track) {
+            try tracker.track(count: count, width: scanned.width, height: scanned.height, memo: scanned.detections)
+        }
         let track = FaceTrack(boxes: fullTrack.boxes, detectedFrames: detectorCalls)
         try Task.checkCancellation()
 

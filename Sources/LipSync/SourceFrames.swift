@@ -82,7 +82,8 @@ final class SourceFrames {
             if errno == ENOSPC || errno == EDQUOT { throw MediaError.noSpace(path: spillPath) }
             throw MediaError.writeFailed(path: spillPath, reason: String(cString: strerror(errno)))
         }
-        slots[source] = Slot(offset: spillEnd, byteCount: frame.pixels.count, width: frame.width, height: frame.height, stride: frame.stride,
+        slots[source] = Slot(offset: spillEnd, byteCount: frame.pixels.count, width: frame.width, height: frame.height,
+                             stride: frame.stride,
                              format: frame.pixelFormat, time: frame.presentationTime)
         spillEnd += frame.pixels.count
     }

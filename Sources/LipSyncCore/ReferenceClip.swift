@@ -11,7 +11,8 @@ public enum ReferenceClip {
                              width: Int = 1920, height: Int = 1080) throws {
         let scale = Double(height) / 1080
         let side = Int(1000 * scale)
-        let photo = try StillImage.decode(photoPath).frame.cropped(x: 125, y: 40, width: 200, height: 200).resized(width: side, height: side)
+        let photo = try StillImage.decode(photoPath).frame.cropped(x: 125, y: 40, width: 200, height: 200)
+            .resized(width: side, height: side)
         let writer = try MediaWriter(path: path, video: VideoFormat(width: width, height: height, frameRate: Rational(30, 1)), audio: audio,
                                      options: EncoderOptions(preset: "veryfast", crf: 20))
         let background = TestPattern.frame(width: width, height: height, index: 0)

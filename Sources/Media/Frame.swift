@@ -66,7 +66,8 @@ public struct Frame: Sendable, Equatable {
     public mutating func paste(_ source: Frame, x: Int, y: Int) throws {
         guard source.pixelFormat == pixelFormat, contains(x: x, y: y, width: source.width, height: source.height) else {
             throw MediaError.invalidArgument(
-                "pasting a \(source.width)×\(source.height) \(source.pixelFormat.rawValue) frame at (\(x), \(y)) into a \(width)×\(height) \(pixelFormat.rawValue) frame")
+                "pasting a \(source.width)×\(source.height) \(source.pixelFormat.rawValue) frame at (\(x), \(y)) "
+                    + "into a \(width)×\(height) \(pixelFormat.rawValue) frame")
         }
         let rowBytes = source.width * 3, stride = self.stride
         pixels.withUnsafeMutableBufferPointer { destination in

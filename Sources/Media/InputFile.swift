@@ -96,7 +96,9 @@ final class InputFile {
         var options = openOptions()
         defer { av_dict_free(&options) }
         let opened = avio_open2(&io, url, AVIO_FLAG_READ, nil, &options)
-        guard opened >= 0, let io else { throw MediaError.ffmpeg(operation: "opening the file", code: opened, message: ffmpegMessage(opened)) }
+        guard opened >= 0, let io else {
+            throw MediaError.ffmpeg(operation: "opening the file", code: opened, message: ffmpegMessage(opened))
+        }
         defer { var owned: UnsafeMutablePointer<AVIOContext>? = io; avio_closep(&owned) }
         var format: UnsafePointer<AVInputFormat>?
         let score = av_probe_input_buffer2(io, &format, url, nil, 0, 0)

@@ -121,7 +121,8 @@ public final class VideoDecoder {
             let (image, scale) = if let maxSide = options.detectionMaxSide, maxSide > 0 {
                 try detectionCopy(picture, index: index, maxSide: maxSide)
             } else {
-                (try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat, time: time(of: picture, index: index))
+                (try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat,
+                                           time: time(of: picture, index: index))
                     .rotated(clockwise: video.rotation), 1.0)
             }
             let upright = video.rotation % 180 == 0 ? (width, height) : (height, width)
@@ -212,7 +213,8 @@ public final class VideoDecoder {
     private func deliver(_ picture: UnsafeMutablePointer<AVFrame>) throws -> DecodedFrame {
         let index = try count()
         let (width, height) = (Int(picture.pointee.width), Int(picture.pointee.height))
-        let full = try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat, time: time(of: picture, index: index))
+        let full = try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat,
+                                             time: time(of: picture, index: index))
             .rotated(clockwise: video.rotation)
 
         var detection: Frame?

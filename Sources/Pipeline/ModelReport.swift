@@ -14,7 +14,8 @@ public struct ModelReport: Sendable, Codable, Equatable {
         /// Whether the file was hashed at load and matched `sha256` (VERIFY_MODELS).
         public let sha256Verified: Bool
 
-        public init(kind: String, file: String, precision: String, standin: Bool, checkpoint: String?, sha256: String, sha256Verified: Bool) {
+        public init(kind: String, file: String, precision: String, standin: Bool, checkpoint: String?, sha256: String,
+                    sha256Verified: Bool) {
             self.kind = kind
             self.file = file
             self.precision = precision

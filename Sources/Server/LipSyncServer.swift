@@ -349,8 +349,10 @@ public struct LipSyncServer: Sendable {
             // The speech is made from the caller's phrase: too long or empty is theirs to fix.
             switch voice {
             case .speechTooLong, .emptySpeech: return APIError(.badRequest, code: "invalid_text", message: voice.description, field: "word")
-            case .tooLittleVoice: return APIError(.unprocessableContent, code: "invalid_media", message: voice.description, field: "user_video_gs")
-            case .modelMismatch: return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
+            case .tooLittleVoice:
+                return APIError(.unprocessableContent, code: "invalid_media", message: voice.description, field: "user_video_gs")
+            case .modelMismatch:
+                return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
             }
         case let tracking as FaceTrackingError:
             return APIError(.unprocessableContent, code: "no_face", message: tracking.description, field: "user_video_gs")
@@ -358,7 +360,8 @@ public struct LipSyncServer: Sendable {
             switch lipSync {
             case .invalidBox, .modelMismatch:
                 return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
-            case .speechTooLong, .emptySpeech: return APIError(.badRequest, code: "invalid_text", message: lipSync.description, field: "word")
+            case .speechTooLong, .emptySpeech:
+                return APIError(.badRequest, code: "invalid_text", message: lipSync.description, field: "word")
             case .noFrames: break
             }
             return APIError(.unprocessableContent, code: "invalid_media", message: lipSync.description)

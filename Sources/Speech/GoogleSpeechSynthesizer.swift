@@ -58,7 +58,9 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
     /// Google's voice names are letters, digits and hyphens (`ko-KR-Neural2-A`); nothing
     /// else is sent on.
     static func isVoiceName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
+            byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        }
     }
 
     static func googleLanguage(_ code: String) -> String {

@@ -12,7 +12,8 @@ public struct RequestWorkspace: Sendable {
     public static func create(in base: String, label: String) throws -> RequestWorkspace {
         try holdLock(in: base)
         let safe = String(label.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "-" }.prefix(40))
-        let directory = (base as NSString).appendingPathComponent("lipsync-\(getpid())-\(safe.isEmpty ? "job" : safe)-\(UUID().uuidString.prefix(8))")
+        let name = "lipsync-\(getpid())-\(safe.isEmpty ? "job" : safe)-\(UUID().uuidString.prefix(8))"
+        let directory = (base as NSString).appendingPathComponent(name)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
@@ -58,7 +59,8 @@ extension RequestWorkspace {
             let descriptor = open(lockPath(in: base, pid: getpid()), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard descriptor >= 0, flock(descriptor, LOCK_EX) == 0 else {
                 if descriptor >= 0 { close(descriptor) }
-                throw StorageError.permissionDenied(base, reason: "cannot create the workspace lock file: \(String(cString: strerror(errno)))")
+                let reason = String(cString: strerror(errno))
+                throw StorageError.permissionDenied(base, reason: "cannot create the workspace lock file: \(reason)")
             }
             held[base] = descriptor
         }

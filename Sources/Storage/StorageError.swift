@@ -28,7 +28,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The filesystem holding `path` is full (ENOSPC, EDQUOT).
     case noSpace(String)
 
-    public enum Kind: Sendable { case badRequest, notFound, forbidden, tooLarge, conflict, unavailable, configuration, timeout, insufficientStorage }
+    public enum Kind: Sendable {
+        case badRequest, notFound, forbidden, tooLarge, conflict, unavailable, configuration, timeout, insufficientStorage
+    }
 
     public var kind: Kind {
         switch self {

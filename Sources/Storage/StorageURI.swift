@@ -81,7 +81,9 @@ public enum StorageURI: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069.
-    static let directionControls: Set<UInt32> = [0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069]
+    static let directionControls: Set<UInt32> = [
+        0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069,
+    ]
 
     /// Local paths: every name at most 255 bytes (Linux's NAME_MAX), checked here so a job
     /// never runs for a name the filesystem will refuse at the end.

@@ -404,10 +404,14 @@ struct Serve: AsyncParsableCommand {
                                    storage: await StorageSetup.makeService(configuration), workspaceBase: configuration.storage.temporaryDirectory,
                                    defaults: configuration.lipSyncDefaults, defaultVoiceMode: configuration.jobDefaults.voiceMode,
                                    jobTimeout: .seconds(configuration.jobTimeoutSeconds),
-                                   timeouts: ConnectionTimeouts(idle: configuration.connectionTimeouts.idle, body: configuration.connectionTimeouts.body))
+                                   timeouts: ConnectionTimeouts(idle: configuration.connectionTimeouts.idle,
+                                                                                body: configuration.connectionTimeouts.body))
         // Workspaces a killed predecessor left in TEMP_DIR go before any job starts.
         let swept = try RequestWorkspace.sweepStale(in: configuration.storage.temporaryDirectory)
-        if !swept.isEmpty { logger.notice("removed workspaces left by stopped processes", metadata: ["count": "\(swept.count)", "folder": "\(configuration.storage.temporaryDirectory)"]) }
+        if !swept.isEmpty {
+            logger.notice("removed workspaces left by stopped processes",
+                          metadata: ["count": "\(swept.count)", "folder": "\(configuration.storage.temporaryDirectory)"])
+        }
         let app = server.application(host: configuration.host, port: configuration.port, logger: logger)
         logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)",
                                             "max_concurrent_jobs": "\(configuration.maxConcurrentJobs)", "max_queued_jobs": "\(configuration.maxQueuedJobs)"])
@@ -442,7 +446,8 @@ struct Clip: AsyncParsableCommand {
         ProcessSetup.start(configuration)
         try await reportingUserErrors("clip") {
             let speech = try SpeechService(engines: [EspeakSynthesizer()])
-            try ReferenceClip.write(face: face, frames: frames, audio: try await ReferenceClip.voice(frames: frames, speech: speech), to: out,
+            let voice = try await ReferenceClip.voice(frames: frames, speech: speech)
+            try ReferenceClip.write(face: face, frames: frames, audio: voice, to: out,
                                     width: parts[0], height: parts[1])
             print("wrote \(out): \(parts[0])×\(parts[1]) @ 30 fps, \(frames) frames, with voice")
         }
@@ -491,7 +496,8 @@ struct Bench: AsyncParsableCommand {
         try await reportingUserErrors("bench") {
             let pipeline = try PipelineSetup.makePipeline(configuration, environment: environment)
             let clip = directory + "/reference.mp4"
-            try ReferenceClip.write(face: face, frames: frames, audio: try await ReferenceClip.voice(frames: frames, speech: pipeline.speech), to: clip)
+            let voice = try await ReferenceClip.voice(frames: frames, speech: pipeline.speech)
+            try ReferenceClip.write(face: face, frames: frames, audio: voice, to: clip)
 
             // As the server runs a job: the input copied into a workspace, the output stored.
             let storage = StorageService(local: LocalStore(roots: [directory]), gcs: nil, https: nil)
