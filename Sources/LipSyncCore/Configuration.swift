@@ -31,6 +31,10 @@ public struct Configuration: Sendable, Equatable {
     /// (default 8): beyond both the server answers 429.
     public var maxConcurrentJobs = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
     public var maxQueuedJobs = 8
+    /// `MAX_JOB_MEMORY_BYTES` (default: half the machine's memory, or of the container's
+    /// cgroup limit when lower): what the running jobs' memory estimates may add up to. A job
+    /// whose estimate alone is larger is refused (413 `job_too_large`); others wait their turn.
+    public var maxJobMemoryBytes = SystemMemory.limit / 2
     /// `PRELOAD` (default true): load every model at start-up rather than on the first request.
     public var preload = true
     /// `VIDEO_CACHE_ENTRIES` (0–100 000, default 64): videos whose speaker embedding and face
@@ -108,6 +112,9 @@ public struct Configuration: Sendable, Equatable {
         if let value = environment["MAX_CONCURRENT_JOBS"] {
             configuration.maxConcurrentJobs = try parseInteger(value, variable: "MAX_CONCURRENT_JOBS", in: 1...256)
         }
+        if let value = environment["MAX_JOB_MEMORY_BYTES"] {
+            configuration.maxJobMemoryBytes = try parseInteger(value, variable: "MAX_JOB_MEMORY_BYTES", in: (16 << 20)...(1 << 50))
+        }
         if let value = environment["MAX_QUEUED_JOBS"] { configuration.maxQueuedJobs = try parseInteger(value, variable: "MAX_QUEUED_JOBS", in: 0...10_000) }
         if let value = environment["PRELOAD"] { configuration.preload = try parseBool(value, variable: "PRELOAD") }
         if let value = environment["VIDEO_CACHE_ENTRIES"] {
@@ -163,7 +170,8 @@ public struct Configuration: Sendable, Equatable {
             ("MAX_INPUT_BYTES", "\(mediaLimits.maxFileBytes)"), ("MAX_DURATION_SECONDS", "\(mediaLimits.maxDurationSeconds)"),
             ("MAX_DIMENSION", "\(mediaLimits.maxDimension)"), ("MAX_FRAMES", "\(mediaLimits.maxFrameCount)"),
             ("MODELS_DIR", modelsDirectory), ("HOST", host), ("PORT", "\(port)"),
-            ("MAX_CONCURRENT_JOBS", "\(maxConcurrentJobs)"), ("MAX_QUEUED_JOBS", "\(maxQueuedJobs)"), ("PRELOAD", "\(preload)"),
+            ("MAX_CONCURRENT_JOBS", "\(maxConcurrentJobs)"), ("MAX_QUEUED_JOBS", "\(maxQueuedJobs)"),
+            ("MAX_JOB_MEMORY_BYTES", "\(maxJobMemoryBytes)"), ("PRELOAD", "\(preload)"),
             ("VIDEO_CACHE_ENTRIES", "\(videoCacheEntries)"), ("JOB_TIMEOUT_SECONDS", "\(jobTimeoutSeconds)"),
             ("DRAIN_TIMEOUT_SECONDS", "\(drainTimeoutSeconds)"), ("HTTP_IDLE_TIMEOUT_SECONDS", "\(httpIdleTimeoutSeconds)"),
             ("HTTP_BODY_TIMEOUT_SECONDS", "\(httpBodyTimeoutSeconds)"), ("VERIFY_MODELS", "\(verifyModels)"),
@@ -187,6 +195,16 @@ public struct Configuration: Sendable, Equatable {
     /// The server's connection time limits.
     public var connectionTimeouts: (idle: Duration, body: Duration) {
         (.seconds(httpIdleTimeoutSeconds), .seconds(httpBodyTimeoutSeconds))
+    }
+
+    /// The server's thread budget: with `INTRA_OP_THREADS` unset, each of the
+    /// `MAX_CONCURRENT_JOBS` jobs gets an equal share of the cores, so that concurrent jobs do
+    /// not oversubscribe them (measured in docs/memory.md: two jobs at once 15.5 s with two
+    /// threads each on two cores, 12.0 s with one each). The CLI runs one job: ORT's default.
+    public func withServerThreadBudget(cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Configuration {
+        var budgeted = self
+        if intraOpThreads == 0 { budgeted.intraOpThreads = max(1, cores / max(1, maxConcurrentJobs)) }
+        return budgeted
     }
 
     /// Session options for the models, following this configuration.

@@ -17,6 +17,7 @@ public enum PipelineSetup {
             speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
             voice: voice, renderer: renderer, limits: configuration.mediaLimits,
             cache: configuration.videoCacheEntries > 0 ? VideoCache(capacity: configuration.videoCacheEntries) : nil)
+        pipeline.memory = JobMemoryModel(fastModelMemory: configuration.modelMemory == .fast)
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         var kinds = ["wav2lip_mel", float16 ? "wav2lip_fp16" : "wav2lip", detector.rawValue]
         if voice != nil { kinds += VoiceSetup.kinds(manifest, float16: float16) }

@@ -3,9 +3,10 @@ import CFFmpeg
 /// Reads what a media file holds without decoding it, and checks it against limits.
 public enum MediaProbe {
     /// Container, streams, rotation, rates, duration and frame count of `path`.
-    /// Throws `MediaError` for unreadable, unsupported, truncated or over-limit files.
-    public static func probe(_ path: String, limits: MediaLimits = MediaLimits()) throws -> VideoInfo {
-        let input = try InputFile(path: path, limits: limits)
+    /// Throws `MediaError` for unreadable, unsupported, truncated or over-limit files, and
+    /// `.notAVideo` for a still photo unless `acceptStillImages`.
+    public static func probe(_ path: String, limits: MediaLimits = MediaLimits(), acceptStillImages: Bool = false) throws -> VideoInfo {
+        let input = try InputFile(path: path, limits: limits, acceptStillImages: acceptStillImages)
         return try describe(input, limits: limits)
     }
 

@@ -97,6 +97,8 @@ public struct LipSyncPipeline: Sendable {
     public let cache: VideoCache?
     /// What the registry loaded (set by whoever built the pipeline).
     public var models = ModelReport()
+    /// How a job's memory is estimated for admission (set by whoever built the pipeline).
+    public var memory = JobMemoryModel()
     private let logger: Logger
 
     public init(speech: SpeechService, voice: VoiceConverter?, renderer: LipSyncRenderer, limits: MediaLimits = MediaLimits(),

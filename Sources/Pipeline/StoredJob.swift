@@ -21,8 +21,10 @@ extension LipSyncPipeline {
     /// file://, local paths, https:// input). The input is fetched into a per-request
     /// workspace, the video rendered there and stored at the output URI; the workspace is
     /// removed however the job ends, so nothing partial is left behind. The output
-    /// destination is checked before any work starts.
-    public func run(_ request: JobRequest, storage: StorageService, workspaceBase: String, label: String) async throws -> JobResult {
+    /// destination is checked before any work starts. With `admission`, the fetched input is
+    /// probed (nothing decoded) and the job waits until its memory estimate fits.
+    public func run(_ request: JobRequest, storage: StorageService, workspaceBase: String, label: String,
+                    admission: (any MemoryAdmission)? = nil) async throws -> JobResult {
         let clock = ContinuousClock()
         let started = clock.now
         let input = try Self.uri(request.video, side: .input)
@@ -39,6 +41,15 @@ extension LipSyncPipeline {
             }
             let fetchSeconds = (clock.now - fetchStart).seconds
             try Task.checkCancellation()
+            if let admission {
+                let estimate = try memoryEstimate(of: local.video, voiceMode: local.voiceMode)
+                do {
+                    try await admission.reserve(bytes: estimate.bytes)
+                } catch var tooLarge as JobTooLargeError {
+                    (tooLarge.width, tooLarge.height) = (estimate.width, estimate.height)
+                    throw tooLarge
+                }
+            }
             local.output = workspace.path("output.mp4")
             let rendered = try await run(local)
             try Task.checkCancellation()  // a cancelled job stores nothing

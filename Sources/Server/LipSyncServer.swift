@@ -127,8 +127,7 @@ public struct LipSyncServer: Sendable {
             return try Self.json(["status": "ready"])
         }
         router.get("/metrics") { _, _ -> Response in
-            let text = metrics.render(inFlight: await limiter.inFlight, queued: await limiter.queued,
-                                      loadSeconds: await provider.loaded?.models.loadSeconds)
+            let text = metrics.render(await limiter.snapshot, loadSeconds: await provider.loaded?.models.loadSeconds)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }
@@ -183,20 +182,20 @@ public struct LipSyncServer: Sendable {
         job.requestID = requestID
         let result = try await Self.withDeadline(jobTimeout) { [self, job] in
             do {
-                try await limiter.acquire()
+                return try await limiter.withSlot { slot in
+                    let pipeline: LipSyncPipeline
+                    do {
+                        pipeline = try await provider.pipeline()
+                    } catch {
+                        throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
+                    }
+                    log.info("job started", metadata: ["input": "\(job.video)", "output": "\(job.output)"])
+                    return try await withTaskExecutorPreference(executor) {
+                        try await pipeline.run(job, storage: storage, workspaceBase: workspaceBase, label: requestID, admission: slot)
+                    }
+                }
             } catch JobLimiter.Refusal.full {
                 throw APIError(.tooManyRequests, code: "busy", message: "the server is busy; retry later", retryAfterSeconds: 5)
-            }
-            defer { Task { await limiter.release() } }
-            let pipeline: LipSyncPipeline
-            do {
-                pipeline = try await provider.pipeline()
-            } catch {
-                throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
-            }
-            log.info("job started", metadata: ["input": "\(job.video)", "output": "\(job.output)"])
-            return try await withTaskExecutorPreference(executor) {
-                try await pipeline.run(job, storage: storage, workspaceBase: workspaceBase, label: requestID)
             }
         }
         metrics.recordJob(result.timings, cached: result.cached)
@@ -367,6 +366,8 @@ public struct LipSyncServer: Sendable {
             return APIError(.unprocessableContent, code: "invalid_media", message: lipSync.description)
         case let storage as JobStorageError:
             return apiError(for: storage.error, field: storage.side == .input ? "user_video_gs" : "output_video_gs")
+        case let tooLarge as JobTooLargeError:
+            return APIError(.contentTooLarge, code: "job_too_large", message: tooLarge.description, field: "user_video_gs")
         case is CancellationError:
             return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", message: "the request was cancelled")
         default:

@@ -8,6 +8,9 @@ public final class ServerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let inFlight: Gauge
     let queued: Gauge
+    let waitingForMemory: Gauge
+    let memoryReserved: Gauge
+    let memoryBudget: Gauge
     let modelLoad: Gauge
     let modelsLoaded: Gauge
     let cacheHits: Counter
@@ -17,16 +20,22 @@ public final class ServerMetrics: Sendable {
     static let stepBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300]
 
     public init() {
-        inFlight = registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: "jobs_in_flight", unitName: "", helpText: "Jobs running now."))
-        queued = registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: "jobs_queued", unitName: "", helpText: "Jobs waiting for a slot."))
-        modelLoad = registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: "model_load", unitName: "seconds",
-                                                         helpText: "Wall time of the last model load."))
-        modelsLoaded = registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: "models_loaded", unitName: "",
-                                                            helpText: "1 when every model is loaded, else 0."))
-        cacheHits = registry.makeCounter(descriptor: .init(namespace: "lipsync", metricName: "video_cache_hits", unitName: "total",
-                                                           helpText: "Jobs whose per-video work came from the cache."))
-        cacheMisses = registry.makeCounter(descriptor: .init(namespace: "lipsync", metricName: "video_cache_misses", unitName: "total",
-                                                             helpText: "Jobs that computed their per-video work."))
+        let registry = registry
+        func gauge(_ name: String, unit: String = "", _ help: String) -> Gauge {
+            registry.makeGauge(descriptor: .init(namespace: "lipsync", metricName: name, unitName: unit, helpText: help))
+        }
+        func counter(_ name: String, _ help: String) -> Counter {
+            registry.makeCounter(descriptor: .init(namespace: "lipsync", metricName: name, unitName: "total", helpText: help))
+        }
+        inFlight = gauge("jobs_in_flight", "Jobs running now.")
+        queued = gauge("jobs_queued", "Jobs waiting for a slot.")
+        waitingForMemory = gauge("jobs_waiting_for_memory", "Jobs holding a slot that wait for their memory estimate to fit.")
+        memoryReserved = gauge("job_memory_reserved", unit: "bytes", "Memory estimates of the running jobs, added up.")
+        memoryBudget = gauge("job_memory_budget", unit: "bytes", "What the running jobs' estimates may add up to (MAX_JOB_MEMORY_BYTES).")
+        modelLoad = gauge("model_load", unit: "seconds", "Wall time of the last model load.")
+        modelsLoaded = gauge("models_loaded", "1 when every model is loaded, else 0.")
+        cacheHits = counter("video_cache_hits", "Jobs whose per-video work came from the cache.")
+        cacheMisses = counter("video_cache_misses", "Jobs that computed their per-video work.")
     }
 
     /// Bucket bounds in seconds for whole requests: health checks to long jobs.
@@ -54,9 +63,12 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Prometheus text exposition (format 0.0.4).
-    func render(inFlight running: Int, queued waiting: Int, loadSeconds: Double?) -> String {
-        inFlight.set(to: Double(running))
-        queued.set(to: Double(waiting))
+    func render(_ jobs: JobLimiter.Snapshot, loadSeconds: Double?) -> String {
+        inFlight.set(to: Double(jobs.inFlight))
+        queued.set(to: Double(jobs.queued))
+        waitingForMemory.set(to: Double(jobs.waitingForMemory))
+        memoryReserved.set(to: Double(jobs.reservedBytes))
+        memoryBudget.set(to: Double(jobs.memoryBudget))
         modelsLoaded.set(to: loadSeconds == nil ? 0 : 1)
         if let loadSeconds { modelLoad.set(to: loadSeconds) }
         return registry.emitToString()

@@ -392,6 +392,7 @@ struct Serve: AsyncParsableCommand {
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         if let models { configuration.modelsDirectory = models }
+        configuration = configuration.withServerThreadBudget()
         ProcessSetup.start(configuration)
         let logger = Logger(label: "lipsync.server")
         for row in configuration.summary { logger.info("setting", metadata: ["variable": "\(row.variable)", "value": "\(row.value)"]) }
@@ -400,7 +401,8 @@ struct Serve: AsyncParsableCommand {
         let provider = PipelineProvider { try PipelineSetup.makePipeline(settings, environment: environment) }
         if configuration.preload { _ = try await provider.pipeline() }
         let server = LipSyncServer(provider: provider,
-                                   limiter: JobLimiter(maxConcurrent: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs),
+                                   limiter: JobLimiter(maxConcurrent: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs,
+                                                      memoryBudget: configuration.maxJobMemoryBytes),
                                    storage: await StorageSetup.makeService(configuration), workspaceBase: configuration.storage.temporaryDirectory,
                                    defaults: configuration.lipSyncDefaults, defaultVoiceMode: configuration.jobDefaults.voiceMode,
                                    jobTimeout: .seconds(configuration.jobTimeoutSeconds),

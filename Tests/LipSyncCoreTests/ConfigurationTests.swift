@@ -19,6 +19,25 @@ import VoiceConversion
         #expect(configuration.mediaLimits == MediaLimits(maxFileBytes: 100_000_000, maxDurationSeconds: 60, maxDimension: 4096, maxFrameCount: 3600))
     }
 
+    /// Jobs' memory budget (default half the machine's, or the cgroup limit's) and the
+    /// server's thread budget (cores shared out among the concurrent jobs).
+    @Test func memoryAndThreadBudgets() throws {
+        let defaults = try Configuration.fromEnvironment([:])
+        #expect(defaults.maxJobMemoryBytes == SystemMemory.limit / 2 && defaults.maxJobMemoryBytes > 0)
+        #expect(SystemMemory.limit <= Int(clamping: ProcessInfo.processInfo.physicalMemory))
+        #expect(try Configuration.fromEnvironment(["MAX_JOB_MEMORY_BYTES": "4000000000"]).maxJobMemoryBytes == 4_000_000_000)
+        #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["MAX_JOB_MEMORY_BYTES": "1000"]) }
+        #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["MAX_JOB_MEMORY_BYTES": "lots"]) }
+
+        var two = try Configuration.fromEnvironment(["MAX_CONCURRENT_JOBS": "2"])
+        #expect(two.withServerThreadBudget(cores: 8).intraOpThreads == 4)
+        #expect(two.withServerThreadBudget(cores: 2).intraOpThreads == 1)
+        #expect(two.withServerThreadBudget(cores: 1).intraOpThreads == 1)
+        two.intraOpThreads = 3  // set explicitly: kept
+        #expect(two.withServerThreadBudget(cores: 8).intraOpThreads == 3)
+        #expect(try Configuration.fromEnvironment([:]).sessionOptions.intraOpThreads == 0)  // the CLI: ONNX Runtime's default
+    }
+
     @Test func mediaLimitsFromEnvironment() throws {
         let configuration = try Configuration.fromEnvironment([
             "MAX_INPUT_BYTES": "5000000", "MAX_DURATION_SECONDS": "20", "MAX_DIMENSION": "1920", "MAX_FRAMES": "600",

@@ -189,15 +189,41 @@ import VoiceConversion
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await withServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 0), roots: [directory]) { client, server in
-            let limiter = server.limiter
-            try await limiter.acquire()  // the only slot is taken by another job
+            let held = try await HeldSlot.take(server.limiter)  // the only slot is taken by another job
             let (status, body, headers) = try await post(client, """
                 {"word": "hi", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/y.mp4", "tts_lang": "en"}
                 """)
             #expect(status == .tooManyRequests && errorCode(body).code == "busy")
             #expect(headers[.retryAfter] == "5")
-            await limiter.release()
+            await held.release()
         }
+    }
+
+    /// Admission by memory: a job whose estimate exceeds the whole budget is refused with the
+    /// numbers, before anything is decoded; one that fits later waits for the memory and runs.
+    @Test func jobsAreAdmittedByMemory() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let job = """
+            {"word": "hi", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/m.mp4", "tts_lang": "en"}
+            """
+        try await withServer(limiter: JobLimiter(maxConcurrent: 2, maxQueued: 0, memoryBudget: 64 << 20), roots: [directory]) { client, _ in
+            let (status, body, _) = try await post(client, job)
+            #expect(status == .contentTooLarge && errorCode(body).code == "job_too_large" && errorCode(body).field == "user_video_gs")
+            let message = (body["error"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(message.contains("64 MiB") && message.contains("512×512") && message.contains("MAX_JOB_MEMORY_BYTES"), "\(message)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
+        try await withServer(limiter: JobLimiter(maxConcurrent: 2, maxQueued: 0, memoryBudget: 2 << 30), roots: [directory]) { client, server in
+            let held = try await HeldSlot.take(server.limiter, reserving: (2 << 30) - (100 << 20))  // another job's memory
+            let answer = Task { try await post(client, job).0 }
+            try await waitUntil { await server.limiter.waitingForMemory == 1 }
+            #expect(await server.limiter.inFlight == 2)
+            await held.release()
+            #expect(try await answer.value == .ok)
+            #expect(await server.limiter.snapshot.reservedBytes == 0)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["m.mp4"])
     }
 
     @Test func healthReadinessAndPreload() async throws {
@@ -349,13 +375,13 @@ import VoiceConversion
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await withServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], jobTimeout: .milliseconds(300)) { client, server in
-            try await server.limiter.acquire()
+            let held = try await HeldSlot.take(server.limiter)
             let (status, body, _) = try await post(client, """
                 {"word": "hello there", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/late.mp4", "tts_lang": "en"}
                 """)
             #expect(status == .gatewayTimeout && errorCode(body).code == "deadline_exceeded", "\(body)")
             #expect(await server.limiter.queued == 0)
-            await server.limiter.release()
+            await held.release()
             #expect(await server.limiter.inFlight == 0)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
@@ -386,7 +412,7 @@ import VoiceConversion
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
         let server = makeServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], workspaces: workspaces)
         _ = try await server.provider.pipeline()  // loaded, so the job itself is what runs
-        if whileQueued { try await server.limiter.acquire() }  // another job holds the only slot
+        let held = whileQueued ? try await HeldSlot.take(server.limiter) : nil  // another job holds the only slot
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         let text = String(repeating: "This sentence makes the speech long enough to outlast the client. ", count: 3)  // < 200 characters
         try await app.test(.live) { client in
@@ -397,7 +423,7 @@ import VoiceConversion
             if whileQueued {
                 for _ in 0..<300 where await server.limiter.queued > 0 { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(await server.limiter.queued == 0)
-                await server.limiter.release()
+                await held?.release()
             }
             for _ in 0..<300 where await server.limiter.inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(await server.limiter.inFlight == 0)
@@ -418,7 +444,7 @@ import VoiceConversion
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
         let server = makeServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], workspaces: workspaces)
         _ = try await server.provider.pipeline()
-        try await server.limiter.acquire()
+        let held = try await HeldSlot.take(server.limiter)
         let port = Mutex<Int?>(nil)
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
@@ -438,11 +464,11 @@ import VoiceConversion
             await group.triggerGracefulShutdown()
             if drains {
                 try await Task.sleep(for: .milliseconds(200))
-                await server.limiter.release()  // the job gets its slot during the drain and completes
+                await held.release()  // the job gets its slot during the drain and completes
                 #expect(try await answer.value == .ok)
             } else {
                 #expect((try? await answer.value) != .ok)  // cancelled: the connection closes unanswered
-                await server.limiter.release()
+                await held.release()
             }
             try await tasks.waitForAll()
         }
