@@ -6,7 +6,6 @@ import PackageDescription
 // Swift value types.
 let package = Package(
     name: "LipSyncServer",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "lipsync", targets: ["lipsync"]),
         .executable(name: "inference-bench", targets: ["InferenceBenchmark"]),
@@ -40,49 +39,55 @@ let package = Package(
         // C interop: espeak-ng (Debian: libespeak-ng-dev).
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
 
+        // The protocol every module's errors adopt (code, HTTP status, field, message).
+        .target(name: "UserFacingErrors"),
+        // Retries with backoff and time limits, for every module that calls a remote service.
+        .target(name: "Resilience"),
+
         // Safe wrappers.
         .target(
             name: "Inference",
-            dependencies: ["CONNXRuntime", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CONNXRuntime", "UserFacingErrors", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             // Binaries find the ONNX Runtime that `make setup` placed under .deps/ without a
             // launcher (SwiftPM refuses -rpath from pkg-config). Harmless when the system's is used.
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", Context.packageDirectory + "/.deps/onnxruntime/lib"])]),
-        .target(name: "Media", dependencies: ["CFFmpeg", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "UserFacingErrors", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Speech",
             dependencies: [
-                "CEspeakNG", "Media", "Inference", .product(name: "Logging", package: "swift-log"),
+                "CEspeakNG", "Media", "Inference", "Resilience", "UserFacingErrors", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]),
 
         // Domain stages.
-        .target(name: "FaceTracking", dependencies: ["Inference", "Media"]),
-        .target(name: "VoiceConversion", dependencies: ["Inference", "Media"]),
+        .target(name: "FaceTracking", dependencies: ["Inference", "Media", "UserFacingErrors"]),
+        .target(name: "VoiceConversion", dependencies: ["Inference", "Media", "UserFacingErrors"]),
         .target(
             name: "Storage",
             dependencies: [
+                "Resilience", "UserFacingErrors",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "JWTKit", package: "jwt-kit"),
             ]),
-        .target(name: "LipSync", dependencies: ["FaceTracking", "Inference", "Media", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "LipSync", dependencies: ["FaceTracking", "Inference", "Media", "UserFacingErrors", .product(name: "Logging", package: "swift-log")]),
 
         // Orchestration.
         .target(
             name: "Pipeline",
             dependencies: [
-                "Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", "Storage", "Inference", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "Speech", "VoiceConversion", "LipSync", "FaceTracking", "Media", "Storage", "Inference", "UserFacingErrors",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
 
         // Delivery: the HTTP server (Hummingbird 2).
         .target(
             name: "Server",
             dependencies: [
-                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Inference",
+                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Inference", "Resilience", "UserFacingErrors",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
@@ -96,8 +101,9 @@ let package = Package(
         .target(
             name: "LipSyncCore",
             dependencies: [
-                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Storage", .product(name: "Logging", package: "swift-log"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Storage",
+                .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // Delivery.
@@ -105,6 +111,7 @@ let package = Package(
             name: "lipsync",
             dependencies: [
                 "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server", "Storage",
+                "UserFacingErrors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -127,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "LipSyncBenchmark",
             dependencies: [
-                "LipSync", "LipSyncCore", "FaceTracking", "Inference", "Media",
+                "LipSync", "LipSyncCore", "FaceTracking", "Inference", "Media", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]),
 
@@ -152,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "SpeechTests",
             dependencies: [
-                "Speech", "Media", "Inference", .product(name: "Logging", package: "swift-log"),
+                "Speech", "Media", "Inference", "Resilience", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -165,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "Storage", "StorageTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+                "Storage", "StorageTestSupport", "Resilience", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"),

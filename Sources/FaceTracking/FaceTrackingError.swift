@@ -1,3 +1,4 @@
+import UserFacingErrors
 /// Why faces could not be tracked, naming the frame where it matters.
 public enum FaceTrackingError: Error, Equatable, Sendable, CustomStringConvertible {
     case noFace(frame: Int)
@@ -16,4 +17,11 @@ public enum FaceTrackingError: Error, Equatable, Sendable, CustomStringConvertib
         case .detectorFailed(let reason): "face detection failed: \(reason)"
         }
     }
+}
+
+extension FaceTrackingError: UserFacingError {
+    /// The input's faces (422 `no_face`).
+    public var code: String { "no_face" }
+    public var httpStatus: Int { 422 }
+    public var field: String? { "user_video_gs" }
 }

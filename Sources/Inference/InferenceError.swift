@@ -1,4 +1,5 @@
 import Foundation
+import UserFacingErrors
 
 /// Everything that can go wrong loading or running a model, with what the caller needs to
 /// fix it. ONNX Runtime's own failures keep ORT's message verbatim.
@@ -77,4 +78,17 @@ extension InferenceError: CustomStringConvertible, LocalizedError {
     }
 
     public var errorDescription: String? { description }
+}
+
+extension InferenceError: UserFacingError {
+    /// A model or the runtime failed: the server's fault.
+    public var code: String { "internal_error" }
+    public var httpStatus: Int { 500 }
+}
+
+extension ModelManifestError: UserFacingError {
+    /// The models folder cannot be used: the server cannot serve until it is fixed.
+    public var code: String { "models_unavailable" }
+    public var httpStatus: Int { 503 }
+    public var message: String { "the models cannot be loaded: \(description)" }
 }

@@ -2,7 +2,7 @@ import FaceTracking
 import Media
 
 /// How the generated face goes back into the frame.
-public enum CompositeMode: String, Sendable, Equatable, Codable {
+public enum CompositeMode: String, Sendable, Equatable, CaseIterable, Codable {
     /// Blend over the lower face with a feathered mask, so no box edge shows. The default.
     case blend
     /// Overwrite the whole box, as the original does (for parity checks).

@@ -1,5 +1,5 @@
 /// How source frames are reused when the speech is longer than the video.
-public enum FrameOrder: String, Sendable, Equatable, Codable {
+public enum FrameOrder: String, Sendable, Equatable, CaseIterable, Codable {
     /// Forward then backward (0 1 2 … n−1 n−2 … 1 0 1 …): no jump cut. The default.
     case pingPong = "pingpong"
     /// Restart from frame 0, as the original does (`i % n`).

@@ -1,4 +1,5 @@
 import FaceTracking
+import UserFacingErrors
 
 /// Why a lip-sync render cannot be made.
 public enum LipSyncError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -16,6 +17,34 @@ public enum LipSyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noFrames: "the video has no frames"
         case .modelMismatch(let reason): "the lip-sync models do not fit together: \(reason)"
         case .invalidBox(let reason): reason
+        }
+    }
+}
+
+extension LipSyncError: UserFacingError {
+    /// Speech from the caller's phrase (400), an input without frames (422), or the
+    /// server's models and boxes (500).
+    public var code: String {
+        switch self {
+        case .speechTooLong, .emptySpeech: "invalid_text"
+        case .noFrames: "invalid_media"
+        case .invalidBox, .modelMismatch: "internal_error"
+        }
+    }
+
+    public var httpStatus: Int {
+        switch self {
+        case .speechTooLong, .emptySpeech: 400
+        case .noFrames: 422
+        case .invalidBox, .modelMismatch: 500
+        }
+    }
+
+    public var field: String? {
+        switch self {
+        case .speechTooLong, .emptySpeech: "word"
+        case .noFrames: "user_video_gs"
+        case .invalidBox, .modelMismatch: nil
         }
     }
 }

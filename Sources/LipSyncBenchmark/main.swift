@@ -6,6 +6,7 @@ import LipSync
 import LipSyncCore
 import Logging
 import Media
+import Pipeline
 
 /// The lip-sync stage on the reference case: a 1080p, 30 fps, 159-frame clip of a face and
 /// about 1 s of speech, with full-size models (stand-in weights give identical FLOPs).
@@ -19,7 +20,7 @@ struct LipSyncBenchmark: AsyncParsableCommand {
     @Option(help: "Frames in the clip.") var frames = 159
     @Option(help: "Seconds of speech.") var speech = 1.0
     @Option(help: "Face detector: blazeface or s3fd.") var detector = "blazeface"
-    @Option(help: "Tracking: every, keyframes or static.") var tracking = "keyframes"
+    @Option(help: "Tracking: every, keyframes or static.") var tracking = TrackingChoice.keyframes
     @Option(help: "Generator batch size.") var batch = 16
 
     func run() async throws {
@@ -36,12 +37,11 @@ struct LipSyncBenchmark: AsyncParsableCommand {
         let environment = try InferenceEnvironment(logger: Logger(label: "sync-bench.onnxruntime"))
         guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
         let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice)
-        let mode: TrackingMode = tracking == "every" ? .every : tracking == "static" ? .stationary : .keyframes(interval: 5)
-        let options = LipSyncOptions(tracking: TrackingOptions(mode: mode), batchSize: batch)
+        let options = LipSyncOptions(tracking: TrackingOptions(mode: tracking.mode()), batchSize: batch)
         let result = try await renderer.render(video: clip, speech: TestPattern.tone(frequency: 180, seconds: speech, sampleRate: 16_000),
                                                output: directory + "/out.mp4", options: options)
 
-        print("Lip-sync stage — \(ReferenceClip.machine()); 1920×1080 @ 30 fps, \(frames)-frame clip, \(speech) s speech, detector \(detector), tracking \(tracking)")
+        print("Lip-sync stage — \(ReferenceClip.machine()); 1920×1080 @ 30 fps, \(frames)-frame clip, \(speech) s speech, detector \(detector), tracking \(tracking.rawValue)")
         print("output: \(result.frames) frames (decoded \(result.sourceFramesDecoded), detector ran on \(result.track.detectedFrames))")
         for row in result.timings.rows { print("  " + row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%7.3f s", row.seconds)) }
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: models + "/manifest.json"))) as? [String: Any]

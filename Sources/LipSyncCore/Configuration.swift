@@ -153,6 +153,14 @@ public struct Configuration: Sendable, Equatable {
         }
     }
 
+    /// An `http://` or `https://` base URL (a service endpoint).
+    public static func parseHTTPURL(_ text: String, variable: String) throws -> String {
+        guard text.hasPrefix("https://") || text.hasPrefix("http://") else {
+            throw ConfigurationError.invalid(variable: variable, value: text, expected: "an http(s) URL")
+        }
+        return text
+    }
+
     public static func parseInteger(_ text: String, variable: String, in range: ClosedRange<Int>) throws -> Int {
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
             throw ConfigurationError.invalid(
@@ -184,6 +192,7 @@ public struct Configuration: Sendable, Equatable {
             ("TTS_ENGINE", speech.defaultEngine.rawValue), ("TTS_FALLBACK", "\(speech.fallbackToEspeak)"),
             ("TTS_MAX_CHARACTERS", "\(speech.maxCharacters)"), ("PIPER_VOICES_DIR", speech.piperVoicesDirectory ?? "unset"),
             ("GOOGLE_TTS_API_KEY", masked(speech.googleAPIKey)), ("GOOGLE_TTS_ENDPOINT", speech.googleEndpoint),
+            ("GTTS_ENABLED", "\(speech.gttsEnabled)"), ("GTTS_ENDPOINT", speech.gttsEndpoint),
             ("STORAGE_ROOTS", storage.roots.joined(separator: ":")), ("TEMP_DIR", storage.temporaryDirectory),
             ("STORAGE_CREDENTIALS", storage.credentials.description), ("HTTPS_INPUT", "\(storage.httpsInput)"),
             ("HTTPS_INPUT_ALLOWED_HOSTS", storage.httpsAllowedHosts.isEmpty ? "any public host" : storage.httpsAllowedHosts.joined(separator: ",")),
@@ -254,9 +263,9 @@ public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
 
 /// Text-to-speech configuration.
 public struct SpeechSettings: Sendable, Equatable {
-    /// `TTS_ENGINE`: engine used when a request names none (`espeak`, `piper`, `google`; default `espeak`).
+    /// `TTS_ENGINE`: engine used when a request names none (`espeak`, `piper`, `google`, `gtts`; default `espeak`).
     public var defaultEngine: SpeechEngineID = .espeak
-    /// `TTS_FALLBACK`: serve with espeak-ng when Google fails or Piper lacks the language (default `true`).
+    /// `TTS_FALLBACK`: serve with espeak-ng when Google or gTTS fails or Piper lacks the language (default `true`).
     public var fallbackToEspeak = true
     /// `TTS_MAX_CHARACTERS`: longest accepted text (default 200).
     public var maxCharacters = SpeechText.defaultLimit
@@ -271,6 +280,13 @@ public struct SpeechSettings: Sendable, Equatable {
     public var googleEndpoint = "https://texttospeech.googleapis.com"
     /// `GOOGLE_TTS_TIMEOUT_SECONDS`: deadline of one attempt (1–120, default 10).
     public var googleTimeoutSeconds = 10
+    /// `GTTS_ENABLED`: adds the gTTS engine (Google Translate's public endpoint, the original
+    /// server's engine); off by default because it sends the text to Google (default `false`).
+    public var gttsEnabled = false
+    /// `GTTS_ENDPOINT` (default `https://translate.google.com`).
+    public var gttsEndpoint = "https://translate.google.com"
+    /// `GTTS_TIMEOUT_SECONDS`: deadline of one attempt (1–120, default 10).
+    public var gttsTimeoutSeconds = 10
 
     public init() {}
 
@@ -290,20 +306,22 @@ public struct SpeechSettings: Sendable, Equatable {
         if let value = environment["ESPEAK_PITCH"] { espeakPitch = try Configuration.parseInteger(value, variable: "ESPEAK_PITCH", in: 0...100) }
         if let value = environment["PIPER_VOICES_DIR"], !value.isEmpty { piperVoicesDirectory = value }
         if let value = environment["GOOGLE_TTS_API_KEY"], !value.isEmpty { googleAPIKey = value }
-        if let value = environment["GOOGLE_TTS_ENDPOINT"], !value.isEmpty {
-            guard value.hasPrefix("https://") || value.hasPrefix("http://") else {
-                throw ConfigurationError.invalid(variable: "GOOGLE_TTS_ENDPOINT", value: value, expected: "an http(s) URL")
-            }
-            googleEndpoint = value
-        }
+        if let value = environment["GOOGLE_TTS_ENDPOINT"], !value.isEmpty { googleEndpoint = try Configuration.parseHTTPURL(value, variable: "GOOGLE_TTS_ENDPOINT") }
         if let value = environment["GOOGLE_TTS_TIMEOUT_SECONDS"] {
             googleTimeoutSeconds = try Configuration.parseInteger(value, variable: "GOOGLE_TTS_TIMEOUT_SECONDS", in: 1...120)
+        }
+        if let value = environment["GTTS_ENABLED"] { gttsEnabled = try Configuration.parseBool(value, variable: "GTTS_ENABLED") }
+        if let value = environment["GTTS_ENDPOINT"], !value.isEmpty { gttsEndpoint = try Configuration.parseHTTPURL(value, variable: "GTTS_ENDPOINT") }
+        if let value = environment["GTTS_TIMEOUT_SECONDS"] {
+            gttsTimeoutSeconds = try Configuration.parseInteger(value, variable: "GTTS_TIMEOUT_SECONDS", in: 1...120)
         }
         switch defaultEngine {
         case .piper where piperVoicesDirectory == nil:
             throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: "piper", expected: "PIPER_VOICES_DIR to be set for the piper engine")
         case .google where googleAPIKey == nil:
             throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: "google", expected: "GOOGLE_TTS_API_KEY to be set for the google engine")
+        case .gtts where !gttsEnabled:
+            throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: "gtts", expected: "GTTS_ENABLED=true for the gtts engine")
         default:
             break
         }

@@ -1,6 +1,7 @@
 import FaceTracking
 import LipSync
 import Media
+import Pipeline
 import VoiceConversion
 
 /// Defaults of a request's optional lip-sync fields (a request's own fields win).
@@ -21,39 +22,41 @@ public struct JobDefaults: Sendable, Equatable {
     public init() {}
 
     mutating func read(_ environment: [String: String]) throws {
-        if let value = environment["DEFAULT_TRACKING"] {
-            switch value.trimmingCharacters(in: .whitespaces).lowercased() {
-            case "every": tracking = .every
-            case "keyframes": tracking = .keyframes(interval: 5)
-            case "static": tracking = .stationary
-            default: throw ConfigurationError.invalid(variable: "DEFAULT_TRACKING", value: value, expected: "every, keyframes or static")
+        /// One setting through the jobs' own parsing, its error named after the variable.
+        func setting<T>(_ variable: String, _ parse: (String) throws(InvalidOption) -> T) throws -> T? {
+            guard let value = environment[variable] else { return nil }
+            do {
+                return try parse(value)
+            } catch {
+                throw ConfigurationError.invalid(variable: variable, value: value, expected: error.expected)
             }
         }
-        if let value = environment["DEFAULT_COMPOSITE"] {
-            guard let mode = CompositeMode(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
-                throw ConfigurationError.invalid(variable: "DEFAULT_COMPOSITE", value: value, expected: "blend or replace")
-            }
+        let tracking: TrackingChoice? = try setting("DEFAULT_TRACKING") { value throws(InvalidOption) in
+            try JobOverrides.parse(value, field: "DEFAULT_TRACKING")
+        }
+        if let tracking { self.tracking = tracking.mode() }
+        if let mode: CompositeMode = try setting("DEFAULT_COMPOSITE", { value throws(InvalidOption) in
+            try JobOverrides.parse(value, field: "DEFAULT_COMPOSITE")
+        }) {
             composite = mode
         }
-        if let value = environment["DEFAULT_PADS"] {
-            let numbers = value.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard numbers.count == 4, let values = numbers as? [Int], values.allSatisfy({ (0...500).contains($0) }) else {
-                throw ConfigurationError.invalid(variable: "DEFAULT_PADS", value: value, expected: "four numbers 0–500: top,bottom,left,right")
-            }
-            pads = Pads(top: values[0], bottom: values[1], left: values[2], right: values[3])
+        if let pads = try setting("DEFAULT_PADS", { value throws(InvalidOption) in
+            let numbers = value.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 }
+            return try JobOverrides.pads(numbers, field: "DEFAULT_PADS")
+        }) {
+            self.pads = pads
         }
-        if let value = environment["DEFAULT_VOICE_MODE"] {
-            guard let mode = VoiceMode(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
-                throw ConfigurationError.invalid(variable: "DEFAULT_VOICE_MODE", value: value, expected: "freevc or none")
-            }
+        if let mode: VoiceMode = try setting("DEFAULT_VOICE_MODE", { value throws(InvalidOption) in
+            try JobOverrides.parse(value, field: "DEFAULT_VOICE_MODE")
+        }) {
             voiceMode = mode
         }
         if let value = environment["DEFAULT_CRF"] { crf = try Configuration.parseInteger(value, variable: "DEFAULT_CRF", in: 0...51) }
-        if let value = environment["DEFAULT_PRESET"] {
+        if let preset = try setting("DEFAULT_PRESET", { value throws(InvalidOption) in
             let preset = value.trimmingCharacters(in: .whitespaces).lowercased()
-            guard EncoderOptions.x264Presets.contains(preset) else {
-                throw ConfigurationError.invalid(variable: "DEFAULT_PRESET", value: value, expected: "one of " + EncoderOptions.x264Presets.joined(separator: ", "))
-            }
+            _ = try JobOverrides(preset: preset).apply(to: LipSyncOptions(), field: { _ in "DEFAULT_PRESET" })
+            return preset
+        }) {
             self.preset = preset
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import UserFacingErrors
 
 /// Why a media file cannot be used or written, phrased for the person who supplied it.
 public enum MediaError: Error, Equatable, Sendable {
@@ -61,5 +62,37 @@ extension MediaError: CustomStringConvertible, LocalizedError {
 
     private static func megabytes(_ bytes: Int) -> String {
         String(format: "%.1f MB", Double(bytes) / 1_000_000)
+    }
+}
+
+extension MediaError: UserFacingError {
+    /// The input cannot be used (422 `invalid_media`); running out of disk is the server's
+    /// (507), and so is an output it cannot write (500).
+    public var code: String {
+        switch self {
+        case .noSpace: "insufficient_storage"
+        case .writeFailed: "internal_error"
+        default: "invalid_media"
+        }
+    }
+
+    public var httpStatus: Int {
+        switch self {
+        case .noSpace: 507
+        case .writeFailed: 500
+        default: 422
+        }
+    }
+
+    public var field: String? {
+        switch self {
+        case .noSpace, .writeFailed: nil
+        default: "user_video_gs"
+        }
+    }
+
+    public var message: String {
+        if case .noSpace = self { return "no space left on the device holding the server's temporary folder (TEMP_DIR); retry later" }
+        return description
     }
 }

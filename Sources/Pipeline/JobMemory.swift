@@ -1,4 +1,5 @@
 import Media
+import UserFacingErrors
 import VoiceConversion
 
 /// What one job adds to the process's memory, estimated from its input before any frame is
@@ -36,7 +37,7 @@ public protocol MemoryAdmission: Sendable {
 }
 
 /// A job whose memory estimate exceeds what all jobs together may use (`MAX_JOB_MEMORY_BYTES`).
-public struct JobTooLargeError: Error, Sendable, CustomStringConvertible {
+public struct JobTooLargeError: UserFacingError {
     public var estimateBytes: Int
     public var budgetBytes: Int
     public var width: Int
@@ -54,6 +55,10 @@ public struct JobTooLargeError: Error, Sendable, CustomStringConvertible {
         return "the job needs about \(Self.megabytes(estimateBytes)) of memory for \(size)"
             + "but the server runs jobs in at most \(Self.megabytes(budgetBytes)) (MAX_JOB_MEMORY_BYTES); send a smaller video"
     }
+
+    public var code: String { "job_too_large" }
+    public var httpStatus: Int { 413 }
+    public var field: String? { "user_video_gs" }
 
     static func megabytes(_ bytes: Int) -> String { "\((bytes + (1 << 19)) >> 20) MiB" }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+import UserFacingErrors
 
 /// A storage failure of a job, with the side it happened on (so the server can name the
 /// request field at fault).
@@ -14,6 +15,18 @@ public struct JobStorageError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { error.description }
+}
+
+extension JobStorageError: UserFacingError {
+    public var code: String {
+        guard case .notFound = error.kind else { return error.code }
+        return side == .input ? "input_not_found" : "output_folder_not_found"
+    }
+
+    public var httpStatus: Int { error.httpStatus }
+    /// The field of the side it happened on — but not for the server's own full disk.
+    public var field: String? { error.isServerDiskFull ? nil : (side == .input ? "user_video_gs" : "output_video_gs") }
+    public var message: String { error.message }
 }
 
 extension LipSyncPipeline {

@@ -10,7 +10,9 @@ import NIOFoundationCompat
 import Pipeline
 import Speech
 import Storage
+import UserFacingErrors
 import VoiceConversion
+import Resilience
 
 /// The original system's request (`POST /api/v1/lip-video`), plus optional fields for the
 /// stages' options.
@@ -108,7 +110,7 @@ public struct LipSyncServer: Sendable {
             } catch {
                 throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
             }
-            return try Self.json(["status": "ok", "message": "models loaded"])
+            return try Self.json(["status": "ok", "message": "Models preloaded successfully"])
         }
         router.get("/api/v1/models") { _, _ -> Response in
             let report = await provider.loaded?.models
@@ -262,55 +264,20 @@ public struct LipSyncServer: Sendable {
         } catch let error as StorageError {
             throw Self.apiError(for: JobStorageError(side: .output, error: error))
         }
-        var options = defaults
-        if let tracking = body.tracking {
-            switch tracking {
-            case "every": options.tracking.mode = .every
-            case "keyframes": options.tracking.mode = .keyframes(interval: 5)
-            case "static": options.tracking.mode = .stationary
-            default: throw APIError(.badRequest, code: "invalid_field", message: "tracking must be every, keyframes or static", field: "tracking")
-            }
+        var overrides = JobOverrides(crf: body.crf, preset: body.preset)
+        do {
+            overrides.tracking = try body.tracking.map { try JobOverrides.parse($0, field: "tracking") }
+            overrides.composite = try body.composite.map { try JobOverrides.parse($0, field: "composite") }
+            overrides.pads = try body.pads.map { try JobOverrides.pads($0, field: "pads") }
+            overrides.engine = try body.tts_engine.map { try JobOverrides.parse($0, field: "tts_engine") }
+            overrides.voiceMode = try body.voice_mode.map { try JobOverrides.parse($0, field: "voice_mode") }
+            let options = try overrides.apply(to: defaults)
+            return JobRequest(video: video, text: body.word, language: body.tts_lang, output: output, ttsEngine: overrides.engine,
+                              ttsVoice: body.tts_voice, voiceMode: overrides.voiceMode ?? defaultVoiceMode, seed: body.seed ?? 0,
+                              lipSync: options)
+        } catch {
+            throw Self.apiError(for: error)
         }
-        if let composite = body.composite {
-            guard let mode = CompositeMode(rawValue: composite) else {
-                throw APIError(.badRequest, code: "invalid_field", message: "composite must be blend or replace", field: "composite")
-            }
-            options.composite = mode
-        }
-        if let pads = body.pads {
-            guard pads.count == 4, pads.allSatisfy({ (0...500).contains($0) }) else {
-                throw APIError(.badRequest, code: "invalid_field", message: "pads must be four numbers 0–500: top, bottom, left, right", field: "pads")
-            }
-            options.tracking.pads = Pads(top: pads[0], bottom: pads[1], left: pads[2], right: pads[3])
-        }
-        if let crf = body.crf {
-            guard (0...51).contains(crf) else {
-                throw APIError(.badRequest, code: "invalid_field", message: "crf must be 0–51 (lower is better quality; default 18)", field: "crf")
-            }
-            options.encoder.crf = crf
-        }
-        if let preset = body.preset {
-            guard EncoderOptions.x264Presets.contains(preset) else {
-                throw APIError(.badRequest, code: "invalid_field", message: "preset must be one of " + EncoderOptions.x264Presets.joined(separator: ", "), field: "preset")
-            }
-            options.encoder.preset = preset
-        }
-        var engine: SpeechEngineID?
-        if let name = body.tts_engine {
-            guard let id = SpeechEngineID(rawValue: name) else {
-                throw APIError(.badRequest, code: "invalid_field", message: "tts_engine must be espeak, piper or google", field: "tts_engine")
-            }
-            engine = id
-        }
-        var voiceMode = defaultVoiceMode
-        if let mode = body.voice_mode {
-            guard let parsed = VoiceMode(rawValue: mode) else {
-                throw APIError(.badRequest, code: "invalid_field", message: "voice_mode must be freevc or none", field: "voice_mode")
-            }
-            voiceMode = parsed
-        }
-        return JobRequest(video: video, text: body.word, language: body.tts_lang, output: output, ttsEngine: engine,
-                          ttsVoice: body.tts_voice, voiceMode: voiceMode, seed: body.seed ?? 0, lipSync: options)
     }
 
     static func describe(_ error: DecodingError) -> APIError {
@@ -327,79 +294,27 @@ public struct LipSyncServer: Sendable {
         }
     }
 
-    /// The HTTP answer for a stage's error: what the caller can fix is 4xx with the reason.
-    static func apiError(for error: Error) -> APIError {
-        switch error {
-        case let speech as SpeechError:
-            switch speech {
-            case .unsupportedLanguage: return APIError(.badRequest, code: "unsupported_language", message: speech.description, field: "tts_lang")
-            case .emptyText, .textTooLong, .controlCharacters, .silentOutput, .speechTooLong:
-                return APIError(.badRequest, code: "invalid_text", message: speech.description, field: "word")
-            case .engineUnavailable: return APIError(.badRequest, code: "invalid_tts", message: speech.description, field: "tts_engine")
-            case .voiceNotFound: return APIError(.badRequest, code: "invalid_tts", message: speech.description, field: "tts_voice")
-            default: return APIError(.badGateway, code: "tts_failed", message: speech.description)
-            }
-        case let media as MediaError:
-            if case .noSpace = media { return insufficientStorage(StorageService.workspaceFolder) }
-            // Outputs are written into the job's workspace: failing there is the server's fault.
-            if case .writeFailed = media { return APIError(.internalServerError, code: "internal_error", message: "the output could not be written on the server; see its log") }
-            return APIError(.unprocessableContent, code: "invalid_media", message: media.description, field: "user_video_gs")
-        case let voice as VoiceConversionError:
-            // The speech is made from the caller's phrase: too long or empty is theirs to fix.
-            switch voice {
-            case .speechTooLong, .emptySpeech: return APIError(.badRequest, code: "invalid_text", message: voice.description, field: "word")
-            case .tooLittleVoice:
-                return APIError(.unprocessableContent, code: "invalid_media", message: voice.description, field: "user_video_gs")
-            case .modelMismatch:
-                return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
-            }
-        case let tracking as FaceTrackingError:
-            return APIError(.unprocessableContent, code: "no_face", message: tracking.description, field: "user_video_gs")
-        case let lipSync as LipSyncError:
-            switch lipSync {
-            case .invalidBox, .modelMismatch:
-                return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
-            case .speechTooLong, .emptySpeech:
-                return APIError(.badRequest, code: "invalid_text", message: lipSync.description, field: "word")
-            case .noFrames: break
-            }
-            return APIError(.unprocessableContent, code: "invalid_media", message: lipSync.description)
-        case let storage as JobStorageError:
-            return apiError(for: storage.error, field: storage.side == .input ? "user_video_gs" : "output_video_gs")
-        case let tooLarge as JobTooLargeError:
-            return APIError(.contentTooLarge, code: "job_too_large", message: tooLarge.description, field: "user_video_gs")
-        case is CancellationError:
+    /// The HTTP answer for any error: a `UserFacingError` says its own status, code, field
+    /// and message; the server's own faults (500, and errors that describe nothing) get a
+    /// generic message — the details are in the log.
+    static func apiError(for error: any Error) -> APIError {
+        if error is CancellationError {
             return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", message: "the request was cancelled")
-        default:
+        }
+        guard let failure = error as? any UserFacingError, !failure.isInternal else {
             return APIError(.internalServerError, code: "internal_error", message: "the job failed on the server; see its log")
         }
+        return APIError(.init(code: failure.httpStatus, reasonPhrase: Self.reasonPhrase(failure.httpStatus)), code: failure.code,
+                        message: failure.message, field: failure.field)
     }
 
-    /// Storage failures by kind: what the caller can fix is 4xx, a failing backend 502/503/504.
-    static func apiError(for error: StorageError, field: String) -> APIError {
-        let message = error.description
-        switch error.kind {
-        case .badRequest: return APIError(.badRequest, code: "invalid_uri", message: message, field: field)
-        case .notFound:
-            return APIError(.notFound, code: field == "user_video_gs" ? "input_not_found" : "output_folder_not_found", message: message, field: field)
-        case .forbidden: return APIError(.forbidden, code: "storage_forbidden", message: message, field: field)
-        case .tooLarge: return APIError(.contentTooLarge, code: "input_too_large", message: message, field: field)
-        case .conflict: return APIError(.conflict, code: "output_conflict", message: message, field: field)
-        case .unavailable: return APIError(.badGateway, code: "storage_unavailable", message: message, field: field)
-        case .configuration: return APIError(.serviceUnavailable, code: "storage_not_configured", message: message, field: field)
-        case .timeout: return APIError(.gatewayTimeout, code: "storage_timeout", message: message, field: field)
-        case .insufficientStorage:
-            // The field only when the caller's destination is full, not the server's own folder.
-            guard case .noSpace(let place) = error, place != StorageService.workspaceFolder else {
-                return insufficientStorage(StorageService.workspaceFolder)
-            }
-            return APIError(.insufficientStorage, code: "insufficient_storage", message: message, field: field)
-        }
-    }
-
-    /// 507: the server ran out of disk space in `place` (not the caller's fault, nor their input's).
-    static func insufficientStorage(_ place: String) -> APIError {
-        APIError(.insufficientStorage, code: "insufficient_storage", message: "no space left on the device holding \(place); retry later")
+    /// The standard reason phrase of the statuses errors use.
+    static func reasonPhrase(_ code: Int) -> String {
+        let known: [HTTPResponse.Status] = [
+            .badRequest, .forbidden, .notFound, .conflict, .contentTooLarge, .unprocessableContent, .tooManyRequests,
+            .badGateway, .serviceUnavailable, .gatewayTimeout, .insufficientStorage,
+        ]
+        return known.first { $0.code == code }?.reasonPhrase ?? ""
     }
 
     static func json(_ value: some Encodable) throws -> Response {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Resilience
 import Media
 import NIOCore
 import NIOFoundationCompat
@@ -26,7 +27,7 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
     public let timeout: Duration
     /// Attempts in all (first try plus retries).
     public let maxAttempts: Int
-    /// First retry delay; doubled per retry, with ±50 % jitter.
+    /// First retry delay's ceiling; doubled per retry, with full jitter (`RetryPolicy`).
     public let retryDelay: Duration
     private let client: HTTPClient
     private let logger: Logger
@@ -80,20 +81,9 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
             voice: .init(languageCode: languageCode, name: voice),
             audioConfig: .init(audioEncoding: "LINEAR16", sampleRateHertz: sampleRate))
         let payload = try JSONEncoder().encode(body)
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let wav = try await send(payload)
-                return SynthesizedSpeech(audio: try decodeWAV(wav), voice: voice ?? languageCode)
-            } catch let error as SpeechError {
-                guard case .remoteFailure(_, _, _, true) = error, attempt < maxAttempts else { throw error }
-                let delay = retryDelay * (1 << (attempt - 1))
-                let jittered = delay * Double.random(in: 0.5...1.5)
-                logger.warning("Google TTS attempt \(attempt) failed, retrying", metadata: ["error": "\(error)", "delay": "\(jittered)"])
-                try await Task.sleep(for: jittered)
-            }
-        }
+        let retry = RetryPolicy(maxAttempts: maxAttempts, baseDelay: retryDelay, maxDelay: retryDelay * 16)
+        let wav = try await retry.runRemoteSpeech(engine: "Google TTS", logger: logger) { try await send(payload) }
+        return SynthesizedSpeech(audio: try decodeWAV(wav), voice: voice ?? languageCode)
     }
 
     private func send(_ payload: Data) async throws -> Data {

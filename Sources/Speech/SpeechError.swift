@@ -1,3 +1,4 @@
+import UserFacingErrors
 /// Failures of the speech engines and of the text given to them, phrased for the caller.
 public enum SpeechError: Error, Equatable, Sendable {
     /// libespeak-ng could not start (its data directory is missing or unreadable).
@@ -48,5 +49,29 @@ extension SpeechError: CustomStringConvertible {
     static func quoted(_ text: String) -> String {
         let clean = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
         return "'" + (clean.count > 64 ? clean.prefix(64) + "…" : clean) + "'"
+    }
+}
+
+extension SpeechError: UserFacingError {
+    /// The caller's text, language, engine or voice (400); an engine that failed (502).
+    public var code: String {
+        switch self {
+        case .unsupportedLanguage: "unsupported_language"
+        case .emptyText, .textTooLong, .controlCharacters, .silentOutput, .speechTooLong: "invalid_text"
+        case .engineUnavailable, .voiceNotFound: "invalid_tts"
+        default: "tts_failed"
+        }
+    }
+
+    public var httpStatus: Int { code == "tts_failed" ? 502 : 400 }
+
+    public var field: String? {
+        switch self {
+        case .unsupportedLanguage: "tts_lang"
+        case .emptyText, .textTooLong, .controlCharacters, .silentOutput, .speechTooLong: "word"
+        case .engineUnavailable: "tts_engine"
+        case .voiceNotFound: "tts_voice"
+        default: nil
+        }
     }
 }

@@ -8,6 +8,10 @@ public enum SpeechEngineID: String, Sendable, CaseIterable, Codable {
     case piper
     /// Google Cloud Text-to-Speech over its REST API (needs an API key or token).
     case google
+    /// Google Translate's public text-to-speech endpoint, as gTTS calls it: the original
+    /// Python server's engine. Opt-in (`GTTS_ENABLED`): it sends the text to Google's public
+    /// endpoint, without an API key or any service agreement.
+    case gtts
 }
 
 /// Audio straight from an engine, with the voice that spoke it.

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import Resilience
 
 /// Object names in Cloud Storage URLs: every byte but RFC 3986's unreserved characters is
 /// percent-encoded, `/` included (it is part of the name, not a path separator).

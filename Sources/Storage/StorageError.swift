@@ -1,4 +1,5 @@
 import Foundation
+import UserFacingErrors
 
 /// Why reading or writing an object failed. Every case names the URI (or host) involved and
 /// says what is wrong in words a client can act on; `kind` groups them for HTTP mapping.
@@ -82,5 +83,46 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         if ns.domain == NSPOSIXErrorDomain { return ns.code == Int(ENOSPC) || ns.code == Int(EDQUOT) }
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError { return isOutOfSpace(underlying) }
         return ns.domain == NSCocoaErrorDomain && ns.code == CocoaError.fileWriteOutOfSpace.rawValue
+    }
+}
+
+extension StorageError: UserFacingError {
+    /// By kind: what the caller can fix is 4xx, a failing backend 502/503/504, a full disk 507.
+    public var code: String {
+        switch kind {
+        case .badRequest: "invalid_uri"
+        case .notFound: "not_found"
+        case .forbidden: "storage_forbidden"
+        case .tooLarge: "input_too_large"
+        case .conflict: "output_conflict"
+        case .unavailable: "storage_unavailable"
+        case .configuration: "storage_not_configured"
+        case .timeout: "storage_timeout"
+        case .insufficientStorage: "insufficient_storage"
+        }
+    }
+
+    public var httpStatus: Int {
+        switch kind {
+        case .badRequest: 400
+        case .notFound: 404
+        case .forbidden: 403
+        case .tooLarge: 413
+        case .conflict: 409
+        case .unavailable: 502
+        case .configuration: 503
+        case .timeout: 504
+        case .insufficientStorage: 507
+        }
+    }
+
+    /// Whether the full disk is the server's own temporary folder (not the caller's destination).
+    public var isServerDiskFull: Bool {
+        if case .noSpace(let place) = self { return place == StorageService.workspaceFolder }
+        return false
+    }
+
+    public var message: String {
+        isServerDiskFull ? "no space left on the device holding \(StorageService.workspaceFolder); retry later" : description
     }
 }

@@ -3,7 +3,7 @@ import Inference
 import Media
 
 /// How TTS speech becomes the user's voice.
-public enum VoiceMode: String, Sendable, Equatable, Codable {
+public enum VoiceMode: String, Sendable, Equatable, CaseIterable, Codable {
     /// FreeVC: WavLM content + the user's speaker embedding → speech in the user's voice.
     case freevc
     /// Pass the TTS voice through unchanged (no voice models installed, or asked for).

@@ -13,6 +13,7 @@ import Server
 import ServiceLifecycle
 import Speech
 import Storage
+import UserFacingErrors
 import VoiceConversion
 
 @main
@@ -56,10 +57,7 @@ func startInference(_ configuration: Configuration) throws -> InferenceEnvironme
 func reportingUserErrors(_ command: String, _ body: () async throws -> Void) async throws {
     do {
         try await body()
-    } catch let error as any Error & CustomStringConvertible
-        where error is MediaError || error is SpeechError || error is LipSyncError || error is FaceTrackingError
-        || error is ModelManifestError || error is VoiceConversionError || error is UserFacingFailure
-        || error is StorageError || error is JobStorageError {
+    } catch let error as any UserFacingError {
         failCommand(command, error.description)
     }
 }
@@ -71,8 +69,10 @@ func failCommand(_ command: String, _ message: String) -> Never {
 }
 
 /// A problem with the user's request that no lower module describes.
-struct UserFacingFailure: Error, CustomStringConvertible {
+struct UserFacingFailure: UserFacingError {
     let description: String
+    var code: String { "invalid_argument" }
+    var httpStatus: Int { 400 }
 }
 
 struct Doctor: AsyncParsableCommand {
@@ -136,7 +136,7 @@ struct Say: AsyncParsableCommand {
 
     @Option(help: "The phrase to speak.") var text: String
     @Option(name: .customLong("lang"), help: "Language code, gTTS style: ko, en, en-us, ja, zh-CN, es, fr, de…") var language: String
-    @Option(help: "Engine: espeak, piper or google (default: TTS_ENGINE, else espeak).") var engine: String?
+    @Option(help: "Engine: espeak, piper, google or gtts (default: TTS_ENGINE, else espeak).") var engine: String?
     @Option(help: "Engine-specific voice name (espeak-ng voice, Piper voice file name, Google voice name).") var voice: String?
     @Option(help: "Output WAV file (32-bit float, 16 kHz, mono).") var out: String
     @OptionGroup var common: CommonOptions
@@ -166,17 +166,19 @@ struct Say: AsyncParsableCommand {
     }
 }
 
-/// The lip-sync options shared by `sync` and `run`.
+/// The lip-sync options shared by `sync` and `generate`. Unset ones take the `DEFAULT_*`
+/// settings, as a request's absent fields do (docs/configuration.md).
 struct LipSyncFlags: ParsableArguments {
     @Option(help: "Face detector: blazeface (default) or s3fd (the original's).") var detector: String = "blazeface"
-    @Option(help: "Tracking: every (each frame, like the original), keyframes (default), static (first frame only).")
-    var tracking: String = "keyframes"
-    @Option(name: .customLong("keyframe-interval"), help: "Detect every N-th frame in keyframes mode.") var keyframeInterval = 5
+    @Option(help: "Tracking: every (each frame, like the original), keyframes, static (first frame only); default DEFAULT_TRACKING (keyframes).")
+    var tracking: TrackingChoice?
+    @Option(name: .customLong("keyframe-interval"), help: "Detect every N-th frame in keyframes mode (default 5).") var keyframeInterval: Int?
     @Flag(name: .customLong("no-smooth"), help: "Turn off the 5-frame box smoothing (the original's --nosmooth).") var noSmooth = false
-    @Option(parsing: .upToNextOption, help: "Pads around the face: top bottom left right (default 0 20 0 0).") var pads: [Int] = [0, 20, 0, 0]
+    @Option(parsing: .upToNextOption, help: "Pads around the face: top bottom left right (default DEFAULT_PADS, 0 10 0 0).") var pads: [Int] = []
     @Option(parsing: .upToNextOption, help: "Fixed face box instead of detection: top bottom left right (the original's --box).") var box: [Int] = []
-    @Option(help: "Compositing: blend (feathered lower face, default) or replace (whole box, the original's).") var composite: String = "blend"
-    @Option(help: "When the speech outlasts the video: pingpong (default) or loop (the original's).") var order: String = "pingpong"
+    @Option(help: "Compositing: blend (feathered lower face) or replace (whole box, the original's); default DEFAULT_COMPOSITE (blend).")
+    var composite: CompositeMode?
+    @Option(help: "When the speech outlasts the video: pingpong (default) or loop (the original's).") var order: FrameOrder?
     @Option(name: .customLong("on-missing-face"), help: "fail (default) or pass (leave frames without a face unchanged).") var onMissingFace: String = "fail"
     @Option(help: "Faces per generator call.") var batch = 16
     @Option(name: .customLong("detection-side"), help: "Longer side of the copy faces are detected on; 0 = full resolution.") var detectionSide = 320
@@ -188,30 +190,25 @@ struct LipSyncFlags: ParsableArguments {
     }
 
     func renderOptions(_ configuration: Configuration) throws -> LipSyncOptions {
-        guard pads.count == 4 else { throw ValidationError("--pads takes four numbers: top bottom left right") }
-        let mode: TrackingMode
-        if !box.isEmpty {
-            guard box.count == 4 else { throw ValidationError("--box takes four numbers: top bottom left right") }
-            mode = .box(FaceBox(x1: box[2], y1: box[0], x2: box[3], y2: box[1]))
-        } else {
-            switch tracking {
-            case "every": mode = .every
-            case "keyframes":
-                guard keyframeInterval >= 1 else { throw ValidationError("--keyframe-interval must be at least 1") }
-                mode = .keyframes(interval: keyframeInterval)
-            case "static": mode = .stationary
-            default: throw ValidationError("--tracking must be every, keyframes or static")
-            }
-        }
-        guard let compositeMode = CompositeMode(rawValue: composite) else { throw ValidationError("--composite must be blend or replace") }
-        guard let frameOrder = FrameOrder(rawValue: order) else { throw ValidationError("--order must be pingpong or loop") }
         guard ["fail", "pass"].contains(onMissingFace) else { throw ValidationError("--on-missing-face must be fail or pass") }
         guard batch >= 1, detectionSide >= 0 else { throw ValidationError("--batch must be ≥ 1 and --detection-side ≥ 0") }
-        let trackingOptions = TrackingOptions(
-            mode: mode, smoothing: !noSmooth, pads: Pads(top: pads[0], bottom: pads[1], left: pads[2], right: pads[3]),
-            missingFace: onMissingFace == "pass" ? .passThrough : .fail)
-        return LipSyncOptions(tracking: trackingOptions, frameOrder: frameOrder, composite: compositeMode, batchSize: batch,
-                              detectionMaxSide: detectionSide == 0 ? nil : detectionSide, limits: configuration.mediaLimits)
+        var options = configuration.lipSyncDefaults
+        do {
+            let overrides = JobOverrides(tracking: tracking, keyframeInterval: keyframeInterval, composite: composite,
+                                         pads: try pads.isEmpty ? nil : JobOverrides.pads(pads, field: "--pads"), order: order)
+            options = try overrides.apply(to: options) { "--" + $0.replacingOccurrences(of: "_", with: "-") }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if !box.isEmpty {
+            guard box.count == 4 else { throw ValidationError("--box takes four numbers: top bottom left right") }
+            options.tracking.mode = .box(FaceBox(x1: box[2], y1: box[0], x2: box[3], y2: box[1]))
+        }
+        options.tracking.smoothing = !noSmooth
+        options.tracking.missingFace = onMissingFace == "pass" ? .passThrough : .fail
+        options.batchSize = batch
+        options.detectionMaxSide = detectionSide == 0 ? nil : detectionSide
+        return options
     }
 }
 
@@ -274,9 +271,10 @@ struct Generate: AsyncParsableCommand {
     @Option(name: .customLong("lang"), help: "Language code, gTTS style: ko, en, ja, zh-CN…") var language: String
     @Option(help: "Output MP4.") var out: String
     @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
-    @Option(help: "TTS engine: espeak, piper or google (default: TTS_ENGINE).") var engine: String?
+    @Option(help: "TTS engine: espeak, piper, google or gtts (default: TTS_ENGINE).") var engine: SpeechEngineID?
     @Option(name: .customLong("tts-voice"), help: "Engine-specific TTS voice.") var ttsVoice: String?
-    @Option(name: .customLong("voice-mode"), help: "freevc or none (default: freevc when possible).") var voiceMode: String?
+    @Option(name: .customLong("voice-mode"), help: "freevc or none (default: DEFAULT_VOICE_MODE, else freevc when possible).")
+    var voiceMode: VoiceMode?
     @Option(help: "Seed of the voice-conversion noise.") var seed: UInt64 = 0
     @OptionGroup var lipSync: LipSyncFlags
     @OptionGroup var common: CommonOptions
@@ -289,23 +287,13 @@ struct Generate: AsyncParsableCommand {
         ProcessSetup.start(configuration)
         let options = try lipSync.renderOptions(configuration)
         let choice = try lipSync.detectorChoice()
-        var engineID: SpeechEngineID?
-        if let engine {
-            guard let id = SpeechEngineID(rawValue: engine.lowercased()) else { throw ValidationError("--engine must be espeak, piper or google") }
-            engineID = id
-        }
-        var mode: VoiceMode?
-        if let voiceMode {
-            guard let parsed = VoiceMode(rawValue: voiceMode) else { throw ValidationError("--voice-mode must be freevc or none") }
-            mode = parsed
-        }
         let environment = try startInference(configuration)
         try await reportingUserErrors("generate") {
             let pipeline = try PipelineSetup.makePipeline(configuration, environment: environment, detector: choice, float16: lipSync.float16)
             let storage = await StorageSetup.makeService(configuration)
             let result = try await pipeline.run(JobRequest(
-                video: video, text: text, language: language, output: out, ttsEngine: engineID, ttsVoice: ttsVoice,
-                voiceMode: mode, seed: seed, lipSync: options), storage: storage, workspaceBase: configuration.storage.temporaryDirectory, label: "generate")
+                video: video, text: text, language: language, output: out, ttsEngine: engine, ttsVoice: ttsVoice,
+                voiceMode: voiceMode ?? configuration.jobDefaults.voiceMode, seed: seed, lipSync: options), storage: storage, workspaceBase: configuration.storage.temporaryDirectory, label: "generate")
             print("wrote \(out): \(result.frames) frames, \(result.width)×\(result.height)")
             print("speech: \(result.ttsEngine.rawValue) (\(result.ttsVoice))" + (result.ttsFallbackReason.map { "; fallback: \($0)" } ?? ""))
             print("voice: \(result.voiceMode.rawValue)" + (result.voiceModeReason.map { " — \($0)" } ?? ""))

@@ -73,6 +73,19 @@ import VoiceConversion
 }
 
 @Suite struct SpeechSettingsTests {
+    /// gTTS (the original's engine) is opt-in: it sends the text to Google's public endpoint.
+    @Test func gttsIsOptIn() throws {
+        let off = try Configuration.fromEnvironment([:]).speech
+        #expect(!off.gttsEnabled && off.gttsEndpoint == "https://translate.google.com" && off.gttsTimeoutSeconds == 10)
+        let on = try Configuration.fromEnvironment([
+            "GTTS_ENABLED": "true", "GTTS_ENDPOINT": "http://127.0.0.1:9", "GTTS_TIMEOUT_SECONDS": "3", "TTS_ENGINE": "gtts",
+        ]).speech
+        #expect(on.gttsEnabled && on.gttsEndpoint == "http://127.0.0.1:9" && on.gttsTimeoutSeconds == 3 && on.defaultEngine == .gtts)
+        #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["TTS_ENGINE": "gtts"]) }
+        #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["GTTS_ENDPOINT": "ftp://x"]) }
+        #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["GTTS_TIMEOUT_SECONDS": "0"]) }
+    }
+
     @Test func defaults() throws {
         let speech = try Configuration.fromEnvironment([:]).speech
         #expect(speech.defaultEngine == .espeak)
@@ -95,7 +108,7 @@ import VoiceConversion
     }
 
     @Test(arguments: [
-        (["TTS_ENGINE": "festival"], "TTS_ENGINE=festival is invalid: expected one of espeak, piper, google"),
+        (["TTS_ENGINE": "festival"], "TTS_ENGINE=festival is invalid: expected one of espeak, piper, google, gtts"),
         (["TTS_ENGINE": "piper"], "TTS_ENGINE=piper is invalid: expected PIPER_VOICES_DIR to be set for the piper engine"),
         (["TTS_ENGINE": "google"], "TTS_ENGINE=google is invalid: expected GOOGLE_TTS_API_KEY to be set for the google engine"),
         (["TTS_FALLBACK": "maybe"], "TTS_FALLBACK=maybe is invalid: expected true or false"),
@@ -182,7 +195,7 @@ import VoiceConversion
 
     @Test(arguments: [
         ("DEFAULT_TRACKING", "sometimes", "DEFAULT_TRACKING=sometimes is invalid: expected every, keyframes or static"),
-        ("DEFAULT_PADS", "1,2,3", "DEFAULT_PADS=1,2,3 is invalid: expected four numbers 0–500: top,bottom,left,right"),
+        ("DEFAULT_PADS", "1,2,3", "DEFAULT_PADS=1,2,3 is invalid: expected four numbers 0–500: top, bottom, left, right"),
         ("DEFAULT_VOICE_MODE", "clone", "DEFAULT_VOICE_MODE=clone is invalid: expected freevc or none"),
         ("DEFAULT_CRF", "52", "DEFAULT_CRF=52 is invalid: expected an integer from 0 to 51"),
         ("DEFAULT_PRESET", "warp", "DEFAULT_PRESET=warp is invalid: expected one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow"),

@@ -233,7 +233,7 @@ import VoiceConversion
             try await client.execute(uri: "/api/v1/preload-models", method: .post) { response in
                 #expect(response.status == .ok)
                 let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: String]
-                #expect(body == ["status": "ok", "message": "models loaded"])
+                #expect(body == ["status": "ok", "message": "Models preloaded successfully"])  // the original's words
             }
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
         }

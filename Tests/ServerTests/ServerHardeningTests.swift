@@ -1,10 +1,15 @@
 import Foundation
+import VoiceConversion
+import LipSync
+import Inference
+import FaceTracking
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Media
 @testable import Server
 import Speech
+import Pipeline
 import Storage
 import Testing
 
@@ -48,12 +53,44 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).allSatisfy { $0 == "y.mp4" })
     }
 
+    /// Every module's errors describe themselves; the server maps them through one path.
+    @Test func errorsDescribeThemselves() {
+        let cases: [(any Error, Int, String, String?)] = [
+            (SpeechError.unsupportedLanguage("xx", supported: ["en"]), 400, "unsupported_language", "tts_lang"),
+            (SpeechError.emptyText, 400, "invalid_text", "word"),
+            (SpeechError.voiceNotFound(engine: "espeak", voice: "x"), 400, "invalid_tts", "tts_voice"),
+            (SpeechError.remoteFailure(engine: "google", status: 503, message: "down", retryable: true), 502, "tts_failed", nil),
+            (MediaError.zeroFrames, 422, "invalid_media", "user_video_gs"),
+            (FaceTrackingError.noFace(frame: 3), 422, "no_face", "user_video_gs"),
+            (VoiceConversionError.tooLittleVoice(seconds: 0.1, minimum: 1), 422, "invalid_media", "user_video_gs"),
+            (LipSyncError.speechTooLong(seconds: 40, limit: 30), 400, "invalid_text", "word"),
+            (LipSyncError.noFrames, 422, "invalid_media", "user_video_gs"),
+            (JobStorageError(side: .input, error: .notFound("gs://b/x")), 404, "input_not_found", "user_video_gs"),
+            (JobStorageError(side: .output, error: .notFound("gs://b/")), 404, "output_folder_not_found", "output_video_gs"),
+            (JobStorageError(side: .input, error: .timedOut("gs://b/x")), 504, "storage_timeout", "user_video_gs"),
+            (JobTooLargeError(estimateBytes: 2 << 30, budgetBytes: 1 << 30), 413, "job_too_large", "user_video_gs"),
+            (InvalidOption(field: "tracking", expected: "every"), 400, "invalid_field", "tracking"),
+            (ModelManifestError.missing(path: "/m/manifest.json"), 503, "models_unavailable", nil),
+        ]
+        for (error, status, code, field) in cases {
+            let api = LipSyncServer.apiError(for: error)
+            #expect(api.status.code == status && api.code == code && api.field == field, "\(error) → \(api)")
+            #expect(!api.status.reasonPhrase.isEmpty)
+        }
+        // The server's own faults: a generic message, never the details.
+        for error: any Error in [LipSyncError.modelMismatch("secret detail"), InferenceError.runtime(code: 6, message: "secret detail"),
+                                 MediaError.writeFailed(path: "/srv/secret", reason: "EIO"), CocoaError(.fileReadUnknown)] {
+            let api = LipSyncServer.apiError(for: error)
+            #expect(api.status.code == 500 && api.code == "internal_error" && !api.message.contains("secret"), "\(error) → \(api)")
+        }
+    }
+
     @Test func diskFullIs507NamingTheSide() {
         let temp = LipSyncServer.apiError(for: MediaError.noSpace(path: "writing /tmp/w/output.mp4"))
         #expect(temp.status.code == 507 && temp.code == "insufficient_storage" && temp.field == nil && temp.message.contains("TEMP_DIR"))
-        let output = LipSyncServer.apiError(for: StorageError.noSpace("the output folder /srv/out"), field: "output_video_gs")
+        let output = LipSyncServer.apiError(for: JobStorageError(side: .output, error: .noSpace("the output folder /srv/out")))
         #expect(output.status.code == 507 && output.field == "output_video_gs" && output.message.contains("/srv/out"))
-        let input = LipSyncServer.apiError(for: StorageError.noSpace(StorageService.workspaceFolder), field: "user_video_gs")
+        let input = LipSyncServer.apiError(for: JobStorageError(side: .input, error: .noSpace(StorageService.workspaceFolder)))
         #expect(input.status.code == 507 && input.field == nil && input.message.contains("TEMP_DIR"))
         #expect(StorageError.isOutOfSpace(CocoaError(.fileWriteOutOfSpace)))
         #expect(StorageError.isOutOfSpace(NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))))

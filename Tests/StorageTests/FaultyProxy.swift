@@ -9,6 +9,7 @@ import Synchronization
 import Testing
 @testable import Storage
 import StorageTestSupport
+import Resilience
 
 /// A fault-injecting proxy in front of the emulator: forwards every request, except that a
 /// script can answer a request with a 503 instead, before or after forwarding it (the latter

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Storage
 import StorageTestSupport
+import Resilience
 
 /// Cloud Storage client against a real emulator (and a fault-injecting proxy in front of it).
 @Suite(.serialized) struct GoogleCloudStoreTests {

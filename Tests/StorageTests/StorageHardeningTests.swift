@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 @testable import Storage
 import Testing
+import Resilience
 
 /// Names the filesystem or a reader would trip over are refused before any work.
 @Suite struct StorageNameTests {
