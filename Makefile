@@ -9,7 +9,7 @@ FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build release fixtures test modelkit-test openapi-check demo bench bench-job doctor clean
+.PHONY: setup build release fixtures test modelkit-test openapi-check lint format demo bench bench-job doctor clean
 
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -31,9 +31,18 @@ $(FIXTURES)/.stamp: $(wildcard tools/modelkit/modelkit/*.py) scripts/versions.en
 
 fixtures: setup $(FIXTURES)/.stamp
 
-test: setup fixtures modelkit-test openapi-check
+test: setup lint fixtures modelkit-test openapi-check
 	LIPSYNC_FIXTURES=$(FIXTURES) swift test $(SWIFT_BUILD_FLAGS)
 	$(MAKE) fuzz-smoke FUZZ_ARGS=-seed=1
+
+# Style: `swift format` (in the toolchain) with the checked-in .swift-format, lint mode;
+# any finding fails. `make format` rewrites the files in place.
+FORMAT_PATHS = Sources Tests fuzz/Sources Package.swift fuzz/Package.swift
+lint:
+	swift format lint --strict --recursive $(FORMAT_PATHS)
+
+format:
+	swift format format --in-place --recursive $(FORMAT_PATHS)
 
 # tools/modelkit's own tests (checkpoint reader, graph builders, models folder).
 modelkit-test: setup

@@ -47,7 +47,10 @@ let package = Package(
         // Safe wrappers.
         .target(
             name: "Inference",
-            dependencies: ["CONNXRuntime", "UserFacingErrors", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "CONNXRuntime", "UserFacingErrors", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             // Binaries find the ONNX Runtime that `make setup` placed under .deps/ without a
             // launcher (SwiftPM refuses -rpath from pkg-config). Harmless when the system's is used.
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", Context.packageDirectory + "/.deps/onnxruntime/lib"])]),
@@ -73,7 +76,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "JWTKit", package: "jwt-kit"),
             ]),
-        .target(name: "LipSync", dependencies: ["FaceTracking", "Inference", "Media", "UserFacingErrors", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "LipSync",
+            dependencies: ["FaceTracking", "Inference", "Media", "UserFacingErrors", .product(name: "Logging", package: "swift-log")]),
 
         // Orchestration.
         .target(
@@ -87,7 +92,8 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Inference", "Resilience", "UserFacingErrors",
+                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Inference", "Resilience",
+                "UserFacingErrors",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
@@ -110,7 +116,8 @@ let package = Package(
         .executableTarget(
             name: "lipsync",
             dependencies: [
-                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server", "Storage",
+                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server",
+                "Storage",
                 "UserFacingErrors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -122,7 +129,10 @@ let package = Package(
 
         .executableTarget(
             name: "MediaBenchmark",
-            dependencies: ["Media", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Media", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         .executableTarget(
             name: "SpeechBenchmark",
@@ -138,23 +148,34 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]),
 
-        .testTarget(name: "FaceTrackingTests", dependencies: ["FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "VoiceConversionTests", dependencies: ["VoiceConversion", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "FaceTrackingTests",
+            dependencies: ["FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "VoiceConversionTests",
+            dependencies: ["VoiceConversion", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference",
-                           .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference", "Storage", "StorageTestSupport",
+                "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference", "Storage",
+                "StorageTestSupport",
                 "LipSyncCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "LipSyncTests", dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSyncCore", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "LipSyncTests",
+            dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "InferenceTests",
+            dependencies: ["Inference", "LipSyncCore", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "SpeechTests",
@@ -172,14 +193,20 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "Storage", "StorageTestSupport", "Resilience", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+                "Storage", "StorageTestSupport", "Resilience", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
         .testTarget(name: "LipSyncCLITests", dependencies: ["lipsync", "Media"]),
-        .testTarget(name: "LipSyncCoreTests", dependencies: ["LipSyncCore", "Inference", "Media", "Storage", "FaceTracking", "LipSync", "VoiceConversion", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "LipSyncCoreTests",
+            dependencies: [
+                "LipSyncCore", "Inference", "Media", "Storage", "FaceTracking", "LipSync", "VoiceConversion",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,7 +18,6 @@ let fuzzTarget: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
 
 let package = Package(
     name: "LipSyncFuzz",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "fuzz-media", targets: ["MediaFuzz"]),
         .executable(name: "fuzz-wav", targets: ["WAVFuzz"]),
@@ -56,7 +55,8 @@ let package = Package(
             ],
             swiftSettings: fuzzTarget),
         .executableTarget(
-            name: "CorpusWriter", dependencies: [.product(name: "LipSyncMedia", package: mainPackage), .product(name: "Logging", package: "swift-log")]),
+            name: "CorpusWriter",
+            dependencies: [.product(name: "LipSyncMedia", package: mainPackage), .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -41,7 +41,9 @@ public struct BlazeFaceDetector: FaceDetector {
             let perCell = parameters.anchors.per_cell["\(stride)"] ?? 2
             for y in 0..<grid {
                 for x in 0..<grid {
-                    let centre = ((Double(x) + parameters.anchors.offset) / Double(grid), (Double(y) + parameters.anchors.offset) / Double(grid))
+                    let centre = (
+                        (Double(x) + parameters.anchors.offset) / Double(grid), (Double(y) + parameters.anchors.offset) / Double(grid)
+                    )
                     centres += Array(repeating: centre, count: perCell)
                 }
             }
@@ -63,7 +65,7 @@ public struct BlazeFaceDetector: FaceDetector {
         let input = letterbox(frame)
         let outputs = try session.run(["input": .float32(try Tensor(shape: [1, 3, size, size], scalars: input))])
         guard let regressors = try outputs["regressors"]?.tensor(of: Float.self).scalars,
-              let logits = try outputs["classificators"]?.tensor(of: Float.self).scalars
+            let logits = try outputs["classificators"]?.tensor(of: Float.self).scalars
         else { throw FaceTrackingError.detectorFailed("BlazeFace returned no outputs") }
         return decode(regressors: regressors, logits: logits, width: frame.width, height: frame.height)
     }
@@ -76,7 +78,8 @@ public struct BlazeFaceDetector: FaceDetector {
         let scale = Double(size) / side
         let offsetX = (side - Double(frame.width)) / 2 * scale
         let offsetY = (side - Double(frame.height)) / 2 * scale
-        let low = parameters.value_range[0], high = parameters.value_range[1]
+        let low = parameters.value_range[0]
+        let high = parameters.value_range[1]
         var tensor = [Float](repeating: low, count: 3 * size * size)
         // BGR frames are read as RGB by swapping channel indices.
         let order = frame.pixelFormat == .rgb24 ? [0, 1, 2] : [2, 1, 0]
@@ -87,10 +90,12 @@ public struct BlazeFaceDetector: FaceDetector {
             }
             for v in 0..<size {
                 let sy = (Double(v) - offsetY) / scale
-                let y0 = Int(sy.rounded(.down)), fy = sy - Double(y0)
+                let y0 = Int(sy.rounded(.down))
+                let fy = sy - Double(y0)
                 for u in 0..<size {
                     let sx = (Double(u) - offsetX) / scale
-                    let x0 = Int(sx.rounded(.down)), fx = sx - Double(x0)
+                    let x0 = Int(sx.rounded(.down))
+                    let fx = sx - Double(x0)
                     for channel in 0..<3 {
                         let top = sample(x0, y0, channel) * (1 - fx) + sample(x0 + 1, y0, channel) * fx
                         let bottom = sample(x0, y0 + 1, channel) * (1 - fx) + sample(x0 + 1, y0 + 1, channel) * fx
@@ -107,7 +112,11 @@ public struct BlazeFaceDetector: FaceDetector {
         let count = parameters.num_boxes
         let valuesPerBox = regressors.count / count
         let scale = parameters.box_scale
-        struct Candidate { var box: [Double]; var points: [Double]; var score: Double }
+        struct Candidate {
+            var box: [Double]
+            var points: [Double]
+            var score: Double
+        }
         var candidates: [Candidate] = []
         for n in 0..<count {
             let logit = max(-parameters.score_clip, min(parameters.score_clip, Double(logits[n])))
@@ -115,8 +124,10 @@ public struct BlazeFaceDetector: FaceDetector {
             guard score >= parameters.score_threshold else { continue }
             let r = n * valuesPerBox
             let (ax, ay) = anchorCentres[n]
-            let cx = Double(regressors[r]) / scale + ax, cy = Double(regressors[r + 1]) / scale + ay
-            let w = Double(regressors[r + 2]) / scale, h = Double(regressors[r + 3]) / scale
+            let cx = Double(regressors[r]) / scale + ax
+            let cy = Double(regressors[r + 1]) / scale + ay
+            let w = Double(regressors[r + 2]) / scale
+            let h = Double(regressors[r + 3]) / scale
             guard w >= 0, h >= 0 else { continue }
             var points: [Double] = []
             for k in 0..<parameters.num_keypoints {
@@ -127,7 +138,8 @@ public struct BlazeFaceDetector: FaceDetector {
         candidates.sort { $0.score > $1.score }
 
         func iou(_ a: [Double], _ b: [Double]) -> Double {
-            let ix = max(0, min(a[2], b[2]) - max(a[0], b[0])), iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+            let ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+            let iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
             let intersection = ix * iy
             let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection
             return union > 0 && intersection > 0 ? intersection / union : 0
@@ -146,7 +158,8 @@ public struct BlazeFaceDetector: FaceDetector {
             let box = (0..<4).map { i in group.reduce(0) { $0 + $1.box[i] * $1.score } / total }
             let points = (0..<top.points.count).map { i in group.reduce(0) { $0 + $1.points[i] * $1.score } / total }
             remaining.removeAll { candidate in group.contains { $0.box == candidate.box && $0.score == candidate.score } }
-            let (x1, y1) = project(box[0], box[1]), (x2, y2) = project(box[2], box[3])
+            let (x1, y1) = project(box[0], box[1])
+            let (x2, y2) = project(box[2], box[3])
             let keypoints = stride(from: 0, to: points.count, by: 2).map { i -> FaceDetection.Point in
                 let (x, y) = project(points[i], points[i + 1])
                 return FaceDetection.Point(x: x, y: y)

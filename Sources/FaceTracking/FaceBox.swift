@@ -19,8 +19,9 @@ public struct FaceBox: Sendable, Equatable, Hashable, Codable, CustomStringConve
 
     /// The original's pads (`--pads top bottom left right`), clamped to the frame.
     public func padded(_ pads: Pads, frameWidth: Int, frameHeight: Int) -> FaceBox {
-        FaceBox(x1: max(0, x1 - pads.left), y1: max(0, y1 - pads.top),
-                x2: min(frameWidth, x2 + pads.right), y2: min(frameHeight, y2 + pads.bottom))
+        FaceBox(
+            x1: max(0, x1 - pads.left), y1: max(0, y1 - pads.top),
+            x2: min(frameWidth, x2 + pads.right), y2: min(frameHeight, y2 + pads.bottom))
     }
 }
 

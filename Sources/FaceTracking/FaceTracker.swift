@@ -29,8 +29,10 @@ public struct TrackingOptions: Sendable, Equatable {
     /// Smallest face side accepted, in full-resolution pixels.
     public var minimumFaceSize: Int
 
-    public init(mode: TrackingMode = .keyframes(interval: 5), smoothing: Bool = true, pads: Pads = .standard,
-                missingFace: MissingFacePolicy = .fail, minimumFaceSize: Int = 24) {
+    public init(
+        mode: TrackingMode = .keyframes(interval: 5), smoothing: Bool = true, pads: Pads = .standard,
+        missingFace: MissingFacePolicy = .fail, minimumFaceSize: Int = 24
+    ) {
         self.mode = mode
         self.smoothing = smoothing
         self.pads = pads
@@ -81,9 +83,10 @@ public struct FaceTracker: Sendable {
                 positional.store(position, known)
                 reused += 1
             } else {
-                let box = try detectFace(in: decoded.detection ?? decoded.frame,
-                                         scale: decoded.detection == nil ? 1 : decoded.detectionScale,
-                                         frame: decoded.index)
+                let box = try detectFace(
+                    in: decoded.detection ?? decoded.frame,
+                    scale: decoded.detection == nil ? 1 : decoded.detectionScale,
+                    frame: decoded.index)
                 memo?.store(decoded.index, box)
                 positional.store(position, box)
             }
@@ -196,7 +199,10 @@ public struct FaceTracker: Sendable {
         var result = boxes
         var start = 0
         while start < result.count {
-            guard result[start] != nil else { start += 1; continue }
+            guard result[start] != nil else {
+                start += 1
+                continue
+            }
             var end = start
             while end < result.count, result[end] != nil { end += 1 }
             var run = result[start..<end].compactMap { $0 }

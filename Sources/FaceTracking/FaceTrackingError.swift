@@ -1,4 +1,5 @@
 import UserFacingErrors
+
 /// Why faces could not be tracked, naming the frame where it matters.
 public enum FaceTrackingError: Error, Equatable, Sendable, CustomStringConvertible {
     case noFace(frame: Int)

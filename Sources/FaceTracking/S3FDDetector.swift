@@ -39,7 +39,8 @@ public struct S3FDDetector: FaceDetector {
             let swap = frame.pixelFormat == .bgr24
             for y in 0..<frame.height {
                 for x in 0..<frame.width {
-                    let from = y * frame.stride + x * 3, to = (y * frame.width + x) * 3
+                    let from = y * frame.stride + x * 3
+                    let to = (y * frame.width + x) * 3
                     rgb[to] = frame.pixels[from + (swap ? 2 : 0)]
                     rgb[to + 1] = frame.pixels[from + 1]
                     rgb[to + 2] = frame.pixels[from + (swap ? 0 : 2)]
@@ -59,14 +60,20 @@ public struct S3FDDetector: FaceDetector {
             for position in 0..<plane {
                 let score = Double(probability[plane + position])  // channel 1 = face
                 guard score > parameters.candidate_threshold else { continue }
-                let row = position / w, column = position % w
-                let cx = Double(stride) / 2 + Double(column * stride), cy = Double(stride) / 2 + Double(row * stride)
-                let dx = Double(delta[position]), dy = Double(delta[plane + position])
-                let dw = Double(delta[2 * plane + position]), dh = Double(delta[3 * plane + position])
+                let row = position / w
+                let column = position % w
+                let cx = Double(stride) / 2 + Double(column * stride)
+                let cy = Double(stride) / 2 + Double(row * stride)
+                let dx = Double(delta[position])
+                let dy = Double(delta[plane + position])
+                let dw = Double(delta[2 * plane + position])
+                let dh = Double(delta[3 * plane + position])
                 let centreX = cx + dx * parameters.variances[0] * anchor
                 let centreY = cy + dy * parameters.variances[0] * anchor
-                let width = anchor * exp(dw * parameters.variances[1]), height = anchor * exp(dh * parameters.variances[1])
-                let x1 = centreX - width / 2, y1 = centreY - height / 2
+                let width = anchor * exp(dw * parameters.variances[1])
+                let height = anchor * exp(dh * parameters.variances[1])
+                let x1 = centreX - width / 2
+                let y1 = centreY - height / 2
                 boxes.append(FaceDetection(x1: x1, y1: y1, x2: x1 + width, y2: y1 + height, score: score))
             }
         }

@@ -21,8 +21,9 @@ public final class InferenceEnvironment: @unchecked Sendable {
         let runtime = try ORTRuntime.get()
         ORTLogSink.logger.withLock { $0 = logger }
         var env: OpaquePointer?
-        try runtime.check(runtime.api.CreateEnvWithCustomLogger(
-            ORTLogSink.callback, nil, Self.ortLevel(runtimeLogLevel), "lipsync", &env))
+        try runtime.check(
+            runtime.api.CreateEnvWithCustomLogger(
+                ORTLogSink.callback, nil, Self.ortLevel(runtimeLogLevel), "lipsync", &env))
         guard let env else { throw InferenceError.runtimeUnavailable("CreateEnv returned no environment") }
         self.runtime = runtime
         self.handle = env

@@ -32,7 +32,7 @@ public final class InferenceSession: @unchecked Sendable {
     public init(environment: InferenceEnvironment, modelPath: String, options: SessionOptions = SessionOptions()) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory), !isDirectory.boolValue,
-              FileManager.default.isReadableFile(atPath: modelPath)
+            FileManager.default.isReadableFile(atPath: modelPath)
         else { throw InferenceError.modelNotFound(path: modelPath) }
 
         let runtime = environment.runtime
@@ -40,8 +40,9 @@ public final class InferenceSession: @unchecked Sendable {
         var created: (session: OpaquePointer, provider: ExecutionProvider)?
         for provider in options.providerChain {
             do {
-                let session = try Self.createSession(runtime: runtime, environment: environment, path: modelPath,
-                                                     options: options, provider: provider)
+                let session = try Self.createSession(
+                    runtime: runtime, environment: environment, path: modelPath,
+                    options: options, provider: provider)
                 created = (session, provider)
                 break
             } catch let error as InferenceError {
@@ -93,8 +94,7 @@ public final class InferenceSession: @unchecked Sendable {
     }
 
     deinit {
-        inputNamePointers.forEach { free($0) }
-        outputNamePointers.forEach { free($0) }
+        for pointer in inputNamePointers + outputNamePointers { free(pointer) }
         runtime.api.ReleaseMemoryInfo(memoryInfo)
         runtime.api.ReleaseSession(session)
     }
@@ -127,12 +127,12 @@ public final class InferenceSession: @unchecked Sendable {
 
         var values: [OpaquePointer?] = []
         values.reserveCapacity(ordered.count)
-        defer { values.forEach { if let value = $0 { runtime.api.ReleaseValue(value) } } }
+        defer { for case let value? in values { runtime.api.ReleaseValue(value) } }
         return try withInputValues(ordered[...], collecting: &values) { inputValues in
             let inputNames: [UnsafePointer<CChar>?] = ordered.map { UnsafePointer(inputNamePointers[$0.index]) }
             let names: [UnsafePointer<CChar>?] = outputIndices.map { UnsafePointer(outputNamePointers[$0]) }
             var results = [OpaquePointer?](repeating: nil, count: names.count)
-            defer { results.forEach { if let value = $0 { runtime.api.ReleaseValue(value) } } }
+            defer { for case let value? in results { runtime.api.ReleaseValue(value) } }
             let termination = RunTermination.current
             var runOptions: OpaquePointer?
             if let termination {
@@ -152,12 +152,13 @@ public final class InferenceSession: @unchecked Sendable {
             do {
                 try inputValues.withUnsafeBufferPointer { inputBuffer in
                     try results.withUnsafeMutableBufferPointer { resultBuffer in
-                        try runtime.check(runtime.api.Run(
-                            session, runOptions, inputNames, inputBuffer.baseAddress, inputBuffer.count,
-                            names, names.count, resultBuffer.baseAddress))
+                        try runtime.check(
+                            runtime.api.Run(
+                                session, runOptions, inputNames, inputBuffer.baseAddress, inputBuffer.count,
+                                names, names.count, resultBuffer.baseAddress))
                     }
                 }
-            } catch where termination?.isTerminated == true {
+            } catch  where termination?.isTerminated == true {
                 throw CancellationError()  // ORT's "terminate flag" error: the job was cancelled
             }
             var outputsByName: [String: TensorValue] = [:]
@@ -183,14 +184,16 @@ public final class InferenceSession: @unchecked Sendable {
         return try first.value.withUnsafeBytes { bytes in
             var placeholder: UInt8 = 0
             return try withUnsafeMutablePointer(to: &placeholder) { placeholderPointer in
-                let data = bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) }
+                let data =
+                    bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) }
                     ?? UnsafeMutableRawPointer(placeholderPointer)
                 let shape = first.value.shape.map(Int64.init)
                 var value: OpaquePointer?
                 try shape.withUnsafeBufferPointer { shapeBuffer in
-                    try runtime.check(runtime.api.CreateTensorWithDataAsOrtValue(
-                        memoryInfo, data, bytes.count, shapeBuffer.baseAddress, shape.count,
-                        first.value.elementType.ort, &value))
+                    try runtime.check(
+                        runtime.api.CreateTensorWithDataAsOrtValue(
+                            memoryInfo, data, bytes.count, shapeBuffer.baseAddress, shape.count,
+                            first.value.elementType.ort, &value))
                 }
                 values.append(value)
                 return try withInputValues(remaining.dropFirst(), collecting: &values, body: body)
@@ -244,12 +247,13 @@ public final class InferenceSession: @unchecked Sendable {
         guard let sessionOptions else { throw InferenceError.runtime(code: -1, message: "CreateSessionOptions returned nothing") }
         defer { api.ReleaseSessionOptions(sessionOptions) }
 
-        let level: GraphOptimizationLevel = switch options.graphOptimization {
-        case .disabled: ORT_DISABLE_ALL
-        case .basic: ORT_ENABLE_BASIC
-        case .extended: ORT_ENABLE_EXTENDED
-        case .all: ORT_ENABLE_ALL
-        }
+        let level: GraphOptimizationLevel =
+            switch options.graphOptimization {
+            case .disabled: ORT_DISABLE_ALL
+            case .basic: ORT_ENABLE_BASIC
+            case .extended: ORT_ENABLE_EXTENDED
+            case .all: ORT_ENABLE_ALL
+            }
         try runtime.check(api.SetSessionGraphOptimizationLevel(sessionOptions, level))
         try runtime.check(api.SetIntraOpNumThreads(sessionOptions, Int32(options.deterministic ? 1 : options.intraOpThreads)))
         try runtime.check(api.SetInterOpNumThreads(sessionOptions, Int32(options.interOpThreads)))
@@ -278,7 +282,8 @@ public final class InferenceSession: @unchecked Sendable {
             break
         case .cuda:
             guard try runtime.availableProviders().contains(ExecutionProvider.cuda.rawValue) else {
-                throw InferenceError.runtime(code: -1, message: "this ONNX Runtime build has no CUDA execution provider (install with `make setup GPU=1`)")
+                throw InferenceError.runtime(
+                    code: -1, message: "this ONNX Runtime build has no CUDA execution provider (install with `make setup GPU=1`)")
             }
             var cudaOptions: OpaquePointer?
             try runtime.check(api.CreateCUDAProviderOptions(&cudaOptions))
@@ -305,16 +310,18 @@ public final class InferenceSession: @unchecked Sendable {
         try runtime.check(kind == .input ? api.SessionGetInputCount(session, &count) : api.SessionGetOutputCount(session, &count))
         return try (0..<count).map { index in
             var namePointer: UnsafeMutablePointer<CChar>?
-            try runtime.check(kind == .input
-                ? api.SessionGetInputName(session, index, allocator, &namePointer)
-                : api.SessionGetOutputName(session, index, allocator, &namePointer))
+            try runtime.check(
+                kind == .input
+                    ? api.SessionGetInputName(session, index, allocator, &namePointer)
+                    : api.SessionGetOutputName(session, index, allocator, &namePointer))
             let name = namePointer.map { String(cString: $0) } ?? ""
             if let namePointer { _ = api.AllocatorFree(allocator, namePointer) }
 
             var typeInfo: OpaquePointer?
-            try runtime.check(kind == .input
-                ? api.SessionGetInputTypeInfo(session, index, &typeInfo)
-                : api.SessionGetOutputTypeInfo(session, index, &typeInfo))
+            try runtime.check(
+                kind == .input
+                    ? api.SessionGetInputTypeInfo(session, index, &typeInfo)
+                    : api.SessionGetOutputTypeInfo(session, index, &typeInfo))
             guard let typeInfo else { throw InferenceError.unsupportedOutputKind(name: name) }
             defer { api.ReleaseTypeInfo(typeInfo) }
             var onnxType = ONNX_TYPE_UNKNOWN
@@ -358,6 +365,6 @@ public final class InferenceSession: @unchecked Sendable {
 /// Calls `body` with C strings that live for its duration.
 private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
     let pointers = strings.map { strdup($0) }
-    defer { pointers.forEach { free($0) } }
+    defer { for pointer in pointers { free(pointer) } }
     return try body(pointers.map { UnsafePointer($0) })
 }

@@ -57,7 +57,8 @@ public struct ModelManifest: Sendable {
         if let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let models = root["models"] as? [String: Any] {
             for (kind, value) in models {
                 if let entry = value as? [String: Any], let object = entry["preprocessing"],
-                   let encoded = try? JSONSerialization.data(withJSONObject: object) {
+                    let encoded = try? JSONSerialization.data(withJSONObject: object)
+                {
                     preprocessing[kind] = encoded
                 }
             }

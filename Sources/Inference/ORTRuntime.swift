@@ -15,8 +15,9 @@ struct ORTRuntime: @unchecked Sendable {
         }
         guard let api = base.pointee.GetApi(UInt32(ORT_API_VERSION)) else {
             let version = base.pointee.GetVersionString().map { String(cString: $0) } ?? "unknown"
-            return .failure(.runtimeUnavailable(
-                "library version \(version) does not serve C API version \(ORT_API_VERSION)"))
+            return .failure(
+                .runtimeUnavailable(
+                    "library version \(version) does not serve C API version \(ORT_API_VERSION)"))
         }
         return .success(ORTRuntime(api: api.pointee))
     }()

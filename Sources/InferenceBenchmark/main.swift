@@ -24,7 +24,12 @@ struct InferenceBenchmark: ParsableCommand {
     @Option(help: "Intra-op threads (0: ONNX Runtime's choice).")
     var threads: Int = 0
 
-    @Flag(name: .customLong("leak-check"), help: "Instead of timing: run the Conv model 10 000 times (plus 1 000 failing runs) and fail if resident memory grows by 48 MB or more.")
+    @Flag(
+        name: .customLong("leak-check"),
+        help: ArgumentHelp(
+            "Instead of timing: run the Conv model 10 000 times (plus 1 000 failing runs) "
+                + "and fail if resident memory grows by 48 MB or more.")
+    )
     var leakCheck = false
 
     func run() throws {
@@ -47,8 +52,10 @@ struct InferenceBenchmark: ParsableCommand {
             perCall.append((ContinuousClock.now - start).microseconds)
         }
         perCall.sort()
-        print(String(format: "  add [1,4]       per call: mean %.2f µs, p50 %.2f µs, p99 %.2f µs (%d calls)",
-                     perCall.reduce(0, +) / Double(calls), perCall[calls / 2], perCall[calls * 99 / 100], calls))
+        print(
+            String(
+                format: "  add [1,4]       per call: mean %.2f µs, p50 %.2f µs, p99 %.2f µs (%d calls)",
+                perCall.reduce(0, +) / Double(calls), perCall[calls / 2], perCall[calls * 99 / 100], calls))
 
         // Throughput: FLOPs from models.json (written by modelkit with the model).
         let metaData = try Data(contentsOf: URL(fileURLWithPath: fixtures + "/models.json"))
@@ -56,8 +63,10 @@ struct InferenceBenchmark: ParsableCommand {
         let heavy = try InferenceSession(environment: environment, modelPath: fixtures + "/conv_heavy.onnx", options: options)
         for batch in [1, 4] {
             let count = batch * meta.channels * meta.size * meta.size
-            let input = TensorValue(try Tensor<Float>(shape: [batch, meta.channels, meta.size, meta.size],
-                                                      scalars: (0..<count).map { Float($0 % 17) / 17 }))
+            let input = TensorValue(
+                try Tensor<Float>(
+                    shape: [batch, meta.channels, meta.size, meta.size],
+                    scalars: (0..<count).map { Float($0 % 17) / 17 }))
             for _ in 0..<2 { _ = try heavy.run(["x": input]) }
             var times: [Double] = []
             for _ in 0..<convRuns {
@@ -68,8 +77,10 @@ struct InferenceBenchmark: ParsableCommand {
             times.sort()
             let median = times[times.count / 2]
             let gflops = Double(meta.flops_per_item * batch) / (median / 1e3) / 1e9
-            print(String(format: "  conv_heavy batch %d: median %.1f ms, min %.1f ms, %.1f GFLOP/s (%d runs)",
-                         batch, median, times[0], gflops, convRuns))
+            print(
+                String(
+                    format: "  conv_heavy batch %d: median %.1f ms, min %.1f ms, %.1f GFLOP/s (%d runs)",
+                    batch, median, times[0], gflops, convRuns))
         }
     }
 }
@@ -113,7 +124,8 @@ enum MachineDescription {
     /// "<cpu model>, <n> cores" from /proc/cpuinfo.
     static var current: String {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
+        let model =
+            info.split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
         return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
     }

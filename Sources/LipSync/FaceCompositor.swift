@@ -32,9 +32,12 @@ public struct FaceCompositor: Sendable {
                 for y in 0..<box.height {
                     let row = (box.y1 + y) * frameStride + box.x1 * 3
                     for x in 0..<box.width {
-                        let from = (y * box.width + x) * 3, to = row + x * 3
+                        let from = (y * box.width + x) * 3
+                        let to = row + x * 3
                         guard let weights else {
-                            destination[to] = source[from]; destination[to + 1] = source[from + 1]; destination[to + 2] = source[from + 2]
+                            destination[to] = source[from]
+                            destination[to + 1] = source[from + 1]
+                            destination[to + 2] = source[from + 2]
                             continue
                         }
                         let alpha = weights[y * box.width + x]

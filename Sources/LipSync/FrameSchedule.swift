@@ -14,7 +14,10 @@ public struct FrameSchedule: Sendable, Equatable {
     /// source frames than needed, the first `outputCount` are used (the rest are dropped,
     /// as in the original).
     public init(outputCount: Int, sourceCount: Int, order: FrameOrder) {
-        guard sourceCount > 0 else { sourceIndices = []; return }
+        guard sourceCount > 0 else {
+            sourceIndices = []
+            return
+        }
         sourceIndices = (0..<outputCount).map { i in
             guard sourceCount > 1 else { return 0 }
             switch order {

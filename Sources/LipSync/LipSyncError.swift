@@ -13,7 +13,8 @@ public enum LipSyncError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .emptySpeech: "the speech is empty"
-        case .speechTooLong(let seconds, let limit): String(format: "the speech lasts %.1f s, longer than the limit of %.1f s", seconds, limit)
+        case .speechTooLong(let seconds, let limit):
+            String(format: "the speech lasts %.1f s, longer than the limit of %.1f s", seconds, limit)
         case .noFrames: "the video has no frames"
         case .modelMismatch(let reason): "the lip-sync models do not fit together: \(reason)"
         case .invalidBox(let reason): reason

@@ -25,9 +25,11 @@ public struct LipSyncOptions: Sendable {
     /// Face detections remembered for this input video (per-video cache); nil: detect every key frame.
     public var detections: DetectionMemo?
 
-    public init(tracking: TrackingOptions = TrackingOptions(), frameOrder: FrameOrder = .pingPong, composite: CompositeMode = .blend,
-                batchSize: Int = 16, detectionMaxSide: Int? = 320, maxSpeechSeconds: Double = 30,
-                encoder: EncoderOptions = EncoderOptions(), limits: MediaLimits = MediaLimits()) {
+    public init(
+        tracking: TrackingOptions = TrackingOptions(), frameOrder: FrameOrder = .pingPong, composite: CompositeMode = .blend,
+        batchSize: Int = 16, detectionMaxSide: Int? = 320, maxSpeechSeconds: Double = 30,
+        encoder: EncoderOptions = EncoderOptions(), limits: MediaLimits = MediaLimits()
+    ) {
         self.tracking = tracking
         self.frameOrder = frameOrder
         self.composite = composite
@@ -61,8 +63,10 @@ public struct RenderTimings: Sendable, Equatable, Codable {
 
     /// Rows for a timing table, in pipeline order.
     public var rows: [(step: String, seconds: Double)] {
-        [("mel", mel), ("decode", decode), ("track faces", track), ("lip-sync inference", infer),
-         ("composite", composite), ("encode", encode), ("total", total)]
+        [
+            ("mel", mel), ("decode", decode), ("track faces", track), ("lip-sync inference", infer),
+            ("composite", composite), ("encode", encode), ("total", total),
+        ]
     }
 }
 
@@ -128,8 +132,10 @@ public struct LipSyncRenderer: Sendable {
     public let detector: any FaceDetector
     private let logger: Logger
 
-    public init(melFrontEnd: MelFrontEnd, generator: Wav2LipGenerator, detector: any FaceDetector,
-                logger: Logger = Logger(label: "lipsync.render")) {
+    public init(
+        melFrontEnd: MelFrontEnd, generator: Wav2LipGenerator, detector: any FaceDetector,
+        logger: Logger = Logger(label: "lipsync.render")
+    ) {
         self.melFrontEnd = melFrontEnd
         self.generator = generator
         self.detector = detector
@@ -151,8 +157,10 @@ public struct LipSyncRenderer: Sendable {
     /// shorter) and detects the faces a track of `wanted ± margin` frames needs: the key
     /// frames of every length, each frame that could be the last, and the video's real last
     /// frame when it ends first. Frame 0 comes first, so a video without a face fails at once.
-    private func scan(video: String, decoder: VideoDecoder?, photo: DecodedFrame?, rate: Rational, wanted: Int, margin: Int,
-                      options: LipSyncOptions) throws -> PreparedVideo {
+    private func scan(
+        video: String, decoder: VideoDecoder?, photo: DecodedFrame?, rate: Rational, wanted: Int, margin: Int,
+        options: LipSyncOptions
+    ) throws -> PreparedVideo {
         let clock = ContinuousClock()
         let start = clock.now
         var detecting = Duration.zero
@@ -168,10 +176,11 @@ public struct LipSyncRenderer: Sendable {
         }
         if let photo {
             try detect(photo.detection ?? photo.frame, scale: photo.detection == nil ? 1 : photo.detectionScale, index: 0)
-            return PreparedVideo(video: video, rate: rate, width: photo.frame.width, height: photo.frame.height, scannedFrames: 1,
-                                 complete: true,
-                                 photo: photo, detections: memo, decodeSeconds: (clock.now - start - detecting).seconds,
-                                 trackSeconds: detecting.seconds, detectorCalls: calls)
+            return PreparedVideo(
+                video: video, rate: rate, width: photo.frame.width, height: photo.frame.height, scannedFrames: 1,
+                complete: true,
+                photo: photo, detections: memo, decodeSeconds: (clock.now - start - detecting).seconds,
+                trackSeconds: detecting.seconds, detectorCalls: calls)
         }
         guard let decoder else { throw LipSyncError.noFrames }
         let target = min(wanted + margin, options.limits.maxFrameCount)
@@ -190,9 +199,10 @@ public struct LipSyncRenderer: Sendable {
         guard let last else { throw LipSyncError.noFrames }
         let complete = scanned < target
         if complete, tracker.detectsLastFrame { try detect(last.image, scale: last.scale, index: last.index) }
-        return PreparedVideo(video: video, rate: rate, width: last.width, height: last.height, scannedFrames: scanned, complete: complete,
-                             photo: nil, detections: memo, decodeSeconds: (clock.now - start - detecting).seconds,
-                             trackSeconds: detecting.seconds, detectorCalls: calls)
+        return PreparedVideo(
+            video: video, rate: rate, width: last.width, height: last.height, scannedFrames: scanned, complete: complete,
+            photo: nil, detections: memo, decodeSeconds: (clock.now - start - detecting).seconds,
+            trackSeconds: detecting.seconds, detectorCalls: calls)
     }
 
     /// A decoder for `video`, or its single frame when it is a still photo. Detection copies
@@ -212,8 +222,10 @@ public struct LipSyncRenderer: Sendable {
     /// be a still photo (PNG, JPEG): one frame at 25 fps, as the original's image input.
     /// Honours task cancellation between frames; the output file appears only when complete.
     /// `prepared` (from `prepare`) saves the scan when it covers the speech.
-    public func render(video: String, speech: AudioBuffer, output: String, options: LipSyncOptions = LipSyncOptions(),
-                       prepared: PreparedVideo? = nil) async throws -> RenderedVideo {
+    public func render(
+        video: String, speech: AudioBuffer, output: String, options: LipSyncOptions = LipSyncOptions(),
+        prepared: PreparedVideo? = nil
+    ) async throws -> RenderedVideo {
         guard !speech.samples.isEmpty, speech.sampleRate > 0 else { throw LipSyncError.emptySpeech }
         guard speech.duration <= options.maxSpeechSeconds else {
             throw LipSyncError.speechTooLong(seconds: speech.duration, limit: options.maxSpeechSeconds)
@@ -232,9 +244,11 @@ public struct LipSyncRenderer: Sendable {
         var scanned: PreparedVideo
         var detectorCalls = 0
         if let prepared, prepared.video == video,
-           let count = prepared.sourceCount(for: MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: prepared.rate.value).count,
-                                            tracker: tracker),
-           count > 0 {
+            let count = prepared.sourceCount(
+                for: MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: prepared.rate.value).count,
+                tracker: tracker),
+            count > 0
+        {
             scanned = prepared
             timings.decode = prepared.decodeSeconds
             timings.track = prepared.trackSeconds
@@ -260,10 +274,12 @@ public struct LipSyncRenderer: Sendable {
         try Task.checkCancellation()
 
         let (width, height) = (scanned.width, scanned.height)
-        let writer = try MediaWriter(path: output, video: VideoFormat(width: width, height: height, frameRate: rate),
-                                     audio: speech, options: options.encoder)
-        let sources = try SourceFrames(video: video, photo: scanned.photo?.frame, schedule: schedule, spill: output + ".frames",
-                                       options: options, open: { try self.open(video, options: options, forDetection: false).0 })
+        let writer = try MediaWriter(
+            path: output, video: VideoFormat(width: width, height: height, frameRate: rate),
+            audio: speech, options: options.encoder)
+        let sources = try SourceFrames(
+            video: video, photo: scanned.photo?.frame, schedule: schedule, spill: output + ".frames",
+            options: options, open: { try self.open(video, options: options, forDetection: false).0 })
         defer { sources.close() }
         let compositor = FaceCompositor(mode: options.composite)
         var crops: [Int: Frame] = [:]
@@ -297,11 +313,14 @@ public struct LipSyncRenderer: Sendable {
         }
         try measure(\.encode) { try writer.finish() }
         timings.total = (clock.now - started).seconds
-        logger.info("rendered \(starts.count) frames", metadata: [
-            "output": "\(output)", "decoded": "\(count)", "detections": "\(track.detectedFrames)", "batch": "\(batch)",
-            "spilled": "\(sources.spilledFrames)", "seconds": "\(String(format: "%.2f", timings.total))",
-        ])
-        return RenderedVideo(path: output, frames: starts.count, sourceFramesDecoded: count, width: width, height: height,
-                             frameRate: rate, track: track, timings: timings)
+        logger.info(
+            "rendered \(starts.count) frames",
+            metadata: [
+                "output": "\(output)", "decoded": "\(count)", "detections": "\(track.detectedFrames)", "batch": "\(batch)",
+                "spilled": "\(sources.spilledFrames)", "seconds": "\(String(format: "%.2f", timings.total))",
+            ])
+        return RenderedVideo(
+            path: output, frames: starts.count, sourceFramesDecoded: count, width: width, height: height,
+            frameRate: rate, track: track, timings: timings)
     }
 }

@@ -33,8 +33,10 @@ final class SourceFrames {
     /// Frames written to the spill file.
     var spilledFrames: Int { slots.count }
 
-    init(video: String, photo: Frame?, schedule: FrameSchedule, spill: String, options: LipSyncOptions,
-         open: @escaping () throws -> VideoDecoder?) throws {
+    init(
+        video: String, photo: Frame?, schedule: FrameSchedule, spill: String, options: LipSyncOptions,
+        open: @escaping () throws -> VideoDecoder?
+    ) throws {
         self.schedule = schedule
         self.photo = photo
         self.openDecoder = open
@@ -82,9 +84,10 @@ final class SourceFrames {
             if errno == ENOSPC || errno == EDQUOT { throw MediaError.noSpace(path: spillPath) }
             throw MediaError.writeFailed(path: spillPath, reason: String(cString: strerror(errno)))
         }
-        slots[source] = Slot(offset: spillEnd, byteCount: frame.pixels.count, width: frame.width, height: frame.height,
-                             stride: frame.stride,
-                             format: frame.pixelFormat, time: frame.presentationTime)
+        slots[source] = Slot(
+            offset: spillEnd, byteCount: frame.pixels.count, width: frame.width, height: frame.height,
+            stride: frame.stride,
+            format: frame.pixelFormat, time: frame.presentationTime)
         spillEnd += frame.pixels.count
     }
 
@@ -94,14 +97,18 @@ final class SourceFrames {
             var done = 0
             while done < slot.byteCount {
                 let count = pread(spillDescriptor, buffer.baseAddress! + done, slot.byteCount - done, off_t(slot.offset + done))
-                if count <= 0 { if count < 0, errno == EINTR { continue }; return false }
+                if count <= 0 {
+                    if count < 0, errno == EINTR { continue }
+                    return false
+                }
                 done += count
             }
             return true
         }
         guard complete else { throw MediaError.corrupt("the frame spill \(spillPath) could not be read back") }
-        return try Frame(width: slot.width, height: slot.height, stride: slot.stride, pixelFormat: slot.format,
-                         presentationTime: slot.time, pixels: pixels)
+        return try Frame(
+            width: slot.width, height: slot.height, stride: slot.stride, pixelFormat: slot.format,
+            presentationTime: slot.time, pixels: pixels)
     }
 
     private func pwriteAll(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
@@ -109,7 +116,10 @@ final class SourceFrames {
         var done = 0
         while done < bytes.count {
             let count = pwrite(spillDescriptor, base + done, bytes.count - done, off_t(offset + done))
-            if count < 0 { if errno == EINTR { continue }; return false }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
             done += count
         }
         return true

@@ -38,17 +38,27 @@ struct LipSyncBenchmark: AsyncParsableCommand {
         guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
         let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: choice)
         let options = LipSyncOptions(tracking: TrackingOptions(mode: tracking.mode()), batchSize: batch)
-        let result = try await renderer.render(video: clip, speech: TestPattern.tone(frequency: 180, seconds: speech, sampleRate: 16_000),
-                                               output: directory + "/out.mp4", options: options)
+        let result = try await renderer.render(
+            video: clip, speech: TestPattern.tone(frequency: 180, seconds: speech, sampleRate: 16_000),
+            output: directory + "/out.mp4", options: options)
 
-        print("Lip-sync stage — \(ReferenceClip.machine()); 1920×1080 @ 30 fps, \(frames)-frame clip, \(speech) s speech, detector \(detector), tracking \(tracking.rawValue)")
+        print(
+            "Lip-sync stage — \(ReferenceClip.machine()); 1920×1080 @ 30 fps, \(frames)-frame clip, \(speech) s speech, "
+                + "detector \(detector), tracking \(tracking.rawValue)"
+        )
         print("output: \(result.frames) frames (decoded \(result.sourceFramesDecoded), detector ran on \(result.track.detectedFrames))")
-        for row in result.timings.rows { print("  " + row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%7.3f s", row.seconds)) }
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: models + "/manifest.json"))) as? [String: Any]
-        if let entry = (manifest?["models"] as? [String: Any])?["wav2lip"] as? [String: Any], let flops = entry["flops_per_item"] as? Double {
+        for row in result.timings.rows {
+            print("  " + row.step.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%7.3f s", row.seconds))
+        }
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: models + "/manifest.json"))) as? [String: Any]
+        if let entry = (manifest?["models"] as? [String: Any])?["wav2lip"] as? [String: Any], let flops = entry["flops_per_item"] as? Double
+        {
             let rate = flops * Double(result.frames) / result.timings.infer / 1e9
-            print(String(format: "  generator: %.2f GFLOP per face × %d faces in %.3f s = %.1f GFLOP/s (crop + input assembly included)",
-                         flops / 1e9, result.frames, result.timings.infer, rate))
+            print(
+                String(
+                    format: "  generator: %.2f GFLOP per face × %d faces in %.3f s = %.1f GFLOP/s (crop + input assembly included)",
+                    flops / 1e9, result.frames, result.timings.infer, rate))
         }
     }
 

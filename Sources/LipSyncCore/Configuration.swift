@@ -115,7 +115,9 @@ public struct Configuration: Sendable, Equatable {
         if let value = environment["MAX_JOB_MEMORY_BYTES"] {
             configuration.maxJobMemoryBytes = try parseInteger(value, variable: "MAX_JOB_MEMORY_BYTES", in: (16 << 20)...(1 << 50))
         }
-        if let value = environment["MAX_QUEUED_JOBS"] { configuration.maxQueuedJobs = try parseInteger(value, variable: "MAX_QUEUED_JOBS", in: 0...10_000) }
+        if let value = environment["MAX_QUEUED_JOBS"] {
+            configuration.maxQueuedJobs = try parseInteger(value, variable: "MAX_QUEUED_JOBS", in: 0...10_000)
+        }
         if let value = environment["PRELOAD"] { configuration.preload = try parseBool(value, variable: "PRELOAD") }
         if let value = environment["VIDEO_CACHE_ENTRIES"] {
             configuration.videoCacheEntries = try parseInteger(value, variable: "VIDEO_CACHE_ENTRIES", in: 0...100_000)
@@ -174,7 +176,8 @@ public struct Configuration: Sendable, Equatable {
         func masked(_ secret: String?) -> String { secret == nil ? "unset" : "****** (set)" }
         var rows: [(String, String)] = [
             ("LOG_LEVEL", logLevel.rawValue), ("LIBRARY_LOG_LEVEL", libraryLogLevel.rawValue),
-            ("EXECUTION_PROVIDERS", executionProviders.map(\.description).joined(separator: ",")), ("INTRA_OP_THREADS", "\(intraOpThreads)"),
+            ("EXECUTION_PROVIDERS", executionProviders.map(\.description).joined(separator: ",")),
+            ("INTRA_OP_THREADS", "\(intraOpThreads)"),
             ("MAX_INPUT_BYTES", "\(mediaLimits.maxFileBytes)"), ("MAX_DURATION_SECONDS", "\(mediaLimits.maxDurationSeconds)"),
             ("MAX_DIMENSION", "\(mediaLimits.maxDimension)"), ("MAX_FRAMES", "\(mediaLimits.maxFrameCount)"),
             ("MODELS_DIR", modelsDirectory), ("HOST", host), ("PORT", "\(port)"),
@@ -195,7 +198,10 @@ public struct Configuration: Sendable, Equatable {
             ("GTTS_ENABLED", "\(speech.gttsEnabled)"), ("GTTS_ENDPOINT", speech.gttsEndpoint),
             ("STORAGE_ROOTS", storage.roots.joined(separator: ":")), ("TEMP_DIR", storage.temporaryDirectory),
             ("STORAGE_CREDENTIALS", storage.credentials.description), ("HTTPS_INPUT", "\(storage.httpsInput)"),
-            ("HTTPS_INPUT_ALLOWED_HOSTS", storage.httpsAllowedHosts.isEmpty ? "any public host" : storage.httpsAllowedHosts.joined(separator: ",")),
+            (
+                "HTTPS_INPUT_ALLOWED_HOSTS",
+                storage.httpsAllowedHosts.isEmpty ? "any public host" : storage.httpsAllowedHosts.joined(separator: ",")
+            ),
         ]
         rows.sort { $0.0 < $1.0 }
         return rows
@@ -293,8 +299,9 @@ public struct SpeechSettings: Sendable, Equatable {
     mutating func read(_ environment: [String: String]) throws {
         if let value = environment["TTS_ENGINE"] {
             guard let engine = SpeechEngineID(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
-                throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: value,
-                                                 expected: "one of " + SpeechEngineID.allCases.map(\.rawValue).joined(separator: ", "))
+                throw ConfigurationError.invalid(
+                    variable: "TTS_ENGINE", value: value,
+                    expected: "one of " + SpeechEngineID.allCases.map(\.rawValue).joined(separator: ", "))
             }
             defaultEngine = engine
         }
@@ -302,24 +309,34 @@ public struct SpeechSettings: Sendable, Equatable {
         if let value = environment["TTS_MAX_CHARACTERS"] {
             maxCharacters = try Configuration.parseInteger(value, variable: "TTS_MAX_CHARACTERS", in: 1...5000)
         }
-        if let value = environment["ESPEAK_RATE"] { espeakRate = try Configuration.parseInteger(value, variable: "ESPEAK_RATE", in: 80...450) }
-        if let value = environment["ESPEAK_PITCH"] { espeakPitch = try Configuration.parseInteger(value, variable: "ESPEAK_PITCH", in: 0...100) }
+        if let value = environment["ESPEAK_RATE"] {
+            espeakRate = try Configuration.parseInteger(value, variable: "ESPEAK_RATE", in: 80...450)
+        }
+        if let value = environment["ESPEAK_PITCH"] {
+            espeakPitch = try Configuration.parseInteger(value, variable: "ESPEAK_PITCH", in: 0...100)
+        }
         if let value = environment["PIPER_VOICES_DIR"], !value.isEmpty { piperVoicesDirectory = value }
         if let value = environment["GOOGLE_TTS_API_KEY"], !value.isEmpty { googleAPIKey = value }
-        if let value = environment["GOOGLE_TTS_ENDPOINT"], !value.isEmpty { googleEndpoint = try Configuration.parseHTTPURL(value, variable: "GOOGLE_TTS_ENDPOINT") }
+        if let value = environment["GOOGLE_TTS_ENDPOINT"], !value.isEmpty {
+            googleEndpoint = try Configuration.parseHTTPURL(value, variable: "GOOGLE_TTS_ENDPOINT")
+        }
         if let value = environment["GOOGLE_TTS_TIMEOUT_SECONDS"] {
             googleTimeoutSeconds = try Configuration.parseInteger(value, variable: "GOOGLE_TTS_TIMEOUT_SECONDS", in: 1...120)
         }
         if let value = environment["GTTS_ENABLED"] { gttsEnabled = try Configuration.parseBool(value, variable: "GTTS_ENABLED") }
-        if let value = environment["GTTS_ENDPOINT"], !value.isEmpty { gttsEndpoint = try Configuration.parseHTTPURL(value, variable: "GTTS_ENDPOINT") }
+        if let value = environment["GTTS_ENDPOINT"], !value.isEmpty {
+            gttsEndpoint = try Configuration.parseHTTPURL(value, variable: "GTTS_ENDPOINT")
+        }
         if let value = environment["GTTS_TIMEOUT_SECONDS"] {
             gttsTimeoutSeconds = try Configuration.parseInteger(value, variable: "GTTS_TIMEOUT_SECONDS", in: 1...120)
         }
         switch defaultEngine {
         case .piper where piperVoicesDirectory == nil:
-            throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: "piper", expected: "PIPER_VOICES_DIR to be set for the piper engine")
+            throw ConfigurationError.invalid(
+                variable: "TTS_ENGINE", value: "piper", expected: "PIPER_VOICES_DIR to be set for the piper engine")
         case .google where googleAPIKey == nil:
-            throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: "google", expected: "GOOGLE_TTS_API_KEY to be set for the google engine")
+            throw ConfigurationError.invalid(
+                variable: "TTS_ENGINE", value: "google", expected: "GOOGLE_TTS_API_KEY to be set for the google engine")
         case .gtts where !gttsEnabled:
             throw ConfigurationError.invalid(variable: "TTS_ENGINE", value: "gtts", expected: "GTTS_ENABLED=true for the gtts engine")
         default:

@@ -35,28 +35,42 @@ public struct JobDefaults: Sendable, Equatable {
             try JobOverrides.parse(value, field: "DEFAULT_TRACKING")
         }
         if let tracking { self.tracking = tracking.mode() }
-        if let mode: CompositeMode = try setting("DEFAULT_COMPOSITE", { value throws(InvalidOption) in
-            try JobOverrides.parse(value, field: "DEFAULT_COMPOSITE")
-        }) {
+        if let mode: CompositeMode = try setting(
+            "DEFAULT_COMPOSITE",
+            { value throws(InvalidOption) in
+                try JobOverrides.parse(value, field: "DEFAULT_COMPOSITE")
+            })
+        {
             composite = mode
         }
-        if let pads = try setting("DEFAULT_PADS", { value throws(InvalidOption) in
-            let numbers = value.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 }
-            return try JobOverrides.pads(numbers, field: "DEFAULT_PADS")
-        }) {
+        if let pads = try setting(
+            "DEFAULT_PADS",
+            { value throws(InvalidOption) in
+                let numbers = value.split(separator: ",", omittingEmptySubsequences: false).map {
+                    Int($0.trimmingCharacters(in: .whitespaces)) ?? -1
+                }
+                return try JobOverrides.pads(numbers, field: "DEFAULT_PADS")
+            })
+        {
             self.pads = pads
         }
-        if let mode: VoiceMode = try setting("DEFAULT_VOICE_MODE", { value throws(InvalidOption) in
-            try JobOverrides.parse(value, field: "DEFAULT_VOICE_MODE")
-        }) {
+        if let mode: VoiceMode = try setting(
+            "DEFAULT_VOICE_MODE",
+            { value throws(InvalidOption) in
+                try JobOverrides.parse(value, field: "DEFAULT_VOICE_MODE")
+            })
+        {
             voiceMode = mode
         }
         if let value = environment["DEFAULT_CRF"] { crf = try Configuration.parseInteger(value, variable: "DEFAULT_CRF", in: 0...51) }
-        if let preset = try setting("DEFAULT_PRESET", { value throws(InvalidOption) in
-            let preset = value.trimmingCharacters(in: .whitespaces).lowercased()
-            _ = try JobOverrides(preset: preset).apply(to: LipSyncOptions(), field: { _ in "DEFAULT_PRESET" })
-            return preset
-        }) {
+        if let preset = try setting(
+            "DEFAULT_PRESET",
+            { value throws(InvalidOption) in
+                let preset = value.trimmingCharacters(in: .whitespaces).lowercased()
+                _ = try JobOverrides(preset: preset).apply(to: LipSyncOptions(), field: { _ in "DEFAULT_PRESET" })
+                return preset
+            })
+        {
             self.preset = preset
         }
     }

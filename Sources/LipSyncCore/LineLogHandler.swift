@@ -14,7 +14,10 @@ public struct LineLogHandler: LogHandler {
     private let label: String
     private let sink: Sink
 
-    public init(label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil, sink: @escaping Sink = LineLogHandler.standardError) {
+    public init(
+        label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil,
+        sink: @escaping Sink = LineLogHandler.standardError
+    ) {
         self.label = label
         self.logLevel = level
         self.metadataProvider = metadataProvider

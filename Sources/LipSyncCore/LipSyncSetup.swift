@@ -15,22 +15,28 @@ public enum DetectorChoice: String, Sendable, CaseIterable {
 public enum LipSyncSetup {
     /// Loads the mel front end, the generator (`wav2lip`, or `wav2lip_fp16` when `float16`)
     /// and the detector; logs a warning for every stand-in (random-weight) model served.
-    public static func makeRenderer(_ configuration: Configuration, environment: InferenceEnvironment, detector choice: DetectorChoice,
-                                    float16: Bool = false, logger: Logger = Logger(label: "lipsync.models")) throws -> LipSyncRenderer {
+    public static func makeRenderer(
+        _ configuration: Configuration, environment: InferenceEnvironment, detector choice: DetectorChoice,
+        float16: Bool = false, logger: Logger = Logger(label: "lipsync.models")
+    ) throws -> LipSyncRenderer {
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         let options = configuration.sessionOptions
         let generatorKind = float16 ? "wav2lip_fp16" : "wav2lip"
         for kind in ["wav2lip_mel", generatorKind, choice.rawValue] where try manifest.entry(kind).standin {
-            logger.warning("serving a stand-in model with random weights: output is not a real lip-sync",
-                           metadata: ["model": "\(kind)", "folder": "\(manifest.directory)"])
+            logger.warning(
+                "serving a stand-in model with random weights: output is not a real lip-sync",
+                metadata: ["model": "\(kind)", "folder": "\(manifest.directory)"])
         }
-        let detector: any FaceDetector = switch choice {
-        case .blazeface: try BlazeFaceDetector(manifest: manifest, environment: environment, options: options)
-        case .s3fd: try S3FDDetector(manifest: manifest, environment: environment, options: options)
-        }
+        let detector: any FaceDetector =
+            switch choice {
+            case .blazeface: try BlazeFaceDetector(manifest: manifest, environment: environment, options: options)
+            case .s3fd: try S3FDDetector(manifest: manifest, environment: environment, options: options)
+            }
         return LipSyncRenderer(
-            melFrontEnd: MelFrontEnd(session: try InferenceSession(environment: environment, modelPath: manifest.path(of: "wav2lip_mel"), options: options)),
-            generator: Wav2LipGenerator(session: try InferenceSession(environment: environment, modelPath: manifest.path(of: generatorKind), options: options)),
+            melFrontEnd: MelFrontEnd(
+                session: try InferenceSession(environment: environment, modelPath: manifest.path(of: "wav2lip_mel"), options: options)),
+            generator: Wav2LipGenerator(
+                session: try InferenceSession(environment: environment, modelPath: manifest.path(of: generatorKind), options: options)),
             detector: detector)
     }
 }

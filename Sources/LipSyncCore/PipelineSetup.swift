@@ -7,12 +7,15 @@ import Pipeline
 /// The model registry: builds the whole pipeline from a models folder — every model loaded
 /// once — and reports what was loaded.
 public enum PipelineSetup {
-    public static func makePipeline(_ configuration: Configuration, environment: InferenceEnvironment, detector: DetectorChoice = .blazeface,
-                                    float16: Bool = false, logger: Logger = Logger(label: "lipsync.models")) throws -> LipSyncPipeline {
+    public static func makePipeline(
+        _ configuration: Configuration, environment: InferenceEnvironment, detector: DetectorChoice = .blazeface,
+        float16: Bool = false, logger: Logger = Logger(label: "lipsync.models")
+    ) throws -> LipSyncPipeline {
         let clock = ContinuousClock()
         let start = clock.now
         let voice = try VoiceSetup.makeConverter(configuration, environment: environment, float16: float16, logger: logger)
-        let renderer = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: detector, float16: float16, logger: logger)
+        let renderer = try LipSyncSetup.makeRenderer(
+            configuration, environment: environment, detector: detector, float16: float16, logger: logger)
         var pipeline = LipSyncPipeline(
             speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
             voice: voice, renderer: renderer, limits: configuration.mediaLimits,
@@ -23,18 +26,22 @@ public enum PipelineSetup {
         if voice != nil { kinds += VoiceSetup.kinds(manifest, float16: float16) }
         let models = try kinds.map { kind in
             let entry = try manifest.entry(kind)
-            return ModelReport.Model(kind: kind, file: entry.file, precision: entry.precision, standin: entry.standin,
-                                     checkpoint: entry.source?["checkpoint"], sha256: entry.sha256,
-                                     sha256Verified: manifest.verifiesHashes)
+            return ModelReport.Model(
+                kind: kind, file: entry.file, precision: entry.precision, standin: entry.standin,
+                checkpoint: entry.source?["checkpoint"], sha256: entry.sha256,
+                sha256Verified: manifest.verifiesHashes)
         }
-        pipeline.models = ModelReport(provider: renderer.generator.session.activeProvider.description, models: models,
-                                      loadSeconds: (clock.now - start).seconds)
-        logger.info("models loaded", metadata: [
-            "folder": "\(configuration.modelsDirectory)", "provider": "\(pipeline.models.provider)",
-            "seconds": "\(String(format: "%.2f", pipeline.models.loadSeconds ?? 0))",
-            "voice_conversion": "\(voice == nil ? "none" : "freevc")",
-            "standins": "\(models.filter(\.standin).map(\.kind).joined(separator: ","))",
-        ])
+        pipeline.models = ModelReport(
+            provider: renderer.generator.session.activeProvider.description, models: models,
+            loadSeconds: (clock.now - start).seconds)
+        logger.info(
+            "models loaded",
+            metadata: [
+                "folder": "\(configuration.modelsDirectory)", "provider": "\(pipeline.models.provider)",
+                "seconds": "\(String(format: "%.2f", pipeline.models.loadSeconds ?? 0))",
+                "voice_conversion": "\(voice == nil ? "none" : "freevc")",
+                "standins": "\(models.filter(\.standin).map(\.kind).joined(separator: ","))",
+            ])
         return pipeline
     }
 }

@@ -7,16 +7,20 @@ import Speech
 /// frame — with an optional voice track. Used by `lipsync bench`, `lipsync clip` and
 /// `sync-bench`. Other sizes scale the face and the drift with the height.
 public enum ReferenceClip {
-    public static func write(face photoPath: String, frames: Int, audio: AudioBuffer?, to path: String,
-                             width: Int = 1920, height: Int = 1080) throws {
+    public static func write(
+        face photoPath: String, frames: Int, audio: AudioBuffer?, to path: String,
+        width: Int = 1920, height: Int = 1080
+    ) throws {
         let scale = Double(height) / 1080
         let side = Int(1000 * scale)
         let photo = try StillImage.decode(photoPath).frame.cropped(x: 125, y: 40, width: 200, height: 200)
             .resized(width: side, height: side)
-        let writer = try MediaWriter(path: path, video: VideoFormat(width: width, height: height, frameRate: Rational(30, 1)), audio: audio,
-                                     options: EncoderOptions(preset: "veryfast", crf: 20))
+        let writer = try MediaWriter(
+            path: path, video: VideoFormat(width: width, height: height, frameRate: Rational(30, 1)), audio: audio,
+            options: EncoderOptions(preset: "veryfast", crf: 20))
         let background = TestPattern.frame(width: width, height: height, index: 0)
-        let left = Int(400 * scale), top = Int(40 * scale)
+        let left = Int(400 * scale)
+        let top = Int(40 * scale)
         for i in 0..<frames {
             var frame = background
             try frame.paste(photo, x: min(left + Int(Double(i) * scale), width - side), y: top)
@@ -39,7 +43,8 @@ public enum ReferenceClip {
     /// "Model name, N cores" from /proc/cpuinfo, for benchmark headers.
     public static func machine() -> String {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
+        let model =
+            info.split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
         return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
     }

@@ -42,7 +42,9 @@ public struct StorageSettings: Sendable, Equatable {
             self.roots = roots
         }
         if let value = environment["TEMP_DIR"], !value.isEmpty {
-            guard value.hasPrefix("/") else { throw ConfigurationError.invalid(variable: "TEMP_DIR", value: value, expected: "an absolute folder") }
+            guard value.hasPrefix("/") else {
+                throw ConfigurationError.invalid(variable: "TEMP_DIR", value: value, expected: "an absolute folder")
+            }
             temporaryDirectory = value
         }
         if let value = environment["HTTPS_INPUT"] { httpsInput = try Configuration.parseBool(value, variable: "HTTPS_INPUT") }
@@ -53,7 +55,8 @@ public struct StorageSettings: Sendable, Equatable {
                 return !name.isEmpty && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }
             }
             guard valid else {
-                throw ConfigurationError.invalid(variable: "HTTPS_INPUT_ALLOWED_HOSTS", value: value, expected: "host names such as media.example.com or *.example.com")
+                throw ConfigurationError.invalid(
+                    variable: "HTTPS_INPUT_ALLOWED_HOSTS", value: value, expected: "host names such as media.example.com or *.example.com")
             }
             httpsAllowedHosts = hosts
         }
@@ -64,7 +67,8 @@ public struct StorageSettings: Sendable, Equatable {
             httpsTimeoutSeconds = try Configuration.parseInteger(value, variable: "HTTPS_INPUT_TIMEOUT_SECONDS", in: 1...3600)
         }
         if let value = environment["GCS_RESUMABLE_THRESHOLD_BYTES"] {
-            gcsResumableThreshold = Int64(try Configuration.parseInteger(value, variable: "GCS_RESUMABLE_THRESHOLD_BYTES", in: 0...(1 << 40)))
+            gcsResumableThreshold = Int64(
+                try Configuration.parseInteger(value, variable: "GCS_RESUMABLE_THRESHOLD_BYTES", in: 0...(1 << 40)))
         }
         if let value = environment["GCS_CONNECT_TIMEOUT_SECONDS"] {
             gcsConnectTimeoutSeconds = try Configuration.parseInteger(value, variable: "GCS_CONNECT_TIMEOUT_SECONDS", in: 1...60)
@@ -80,14 +84,17 @@ public struct StorageSettings: Sendable, Equatable {
 public enum StorageSetup {
     /// Local files, Cloud Storage (when credentials are usable; else gs:// URIs get a clear
     /// error naming why) and https:// inputs when switched on. Input sizes follow `MAX_INPUT_BYTES`.
-    public static func makeService(_ configuration: Configuration, client: HTTPClient? = nil,
-                                   logger: Logger = Logger(label: "lipsync.storage")) async -> StorageService {
+    public static func makeService(
+        _ configuration: Configuration, client: HTTPClient? = nil,
+        logger: Logger = Logger(label: "lipsync.storage")
+    ) async -> StorageService {
         let client = client ?? storageClient(connectTimeoutSeconds: configuration.storage.gcsConnectTimeoutSeconds)
         let settings = configuration.storage
         let maxBytes = Int64(configuration.mediaLimits.maxFileBytes)
         let local = LocalStore(roots: settings.roots, maxInputBytes: maxBytes)
-        let gcsSettings = GoogleCloudStore.Settings(resumableThreshold: settings.gcsResumableThreshold, maxInputBytes: maxBytes,
-                                                    requestTimeout: .seconds(settings.gcsTimeoutSeconds))
+        let gcsSettings = GoogleCloudStore.Settings(
+            resumableThreshold: settings.gcsResumableThreshold, maxInputBytes: maxBytes,
+            requestTimeout: .seconds(settings.gcsTimeoutSeconds))
         var gcs: GoogleCloudStore?
         var unavailable = "gs:// storage is not configured"
         do {
@@ -96,9 +103,12 @@ public enum StorageSetup {
             unavailable = "\(error)"
             logger.warning("gs:// URIs cannot be used", metadata: ["reason": "\(error)"])
         }
-        let https = settings.httpsInput
-            ? HTTPSInput(settings: .init(maxRedirects: settings.httpsMaxRedirects, maxBytes: maxBytes, timeout: .seconds(settings.httpsTimeoutSeconds),
-                                         allowedHosts: settings.httpsAllowedHosts))
+        let https =
+            settings.httpsInput
+            ? HTTPSInput(
+                settings: .init(
+                    maxRedirects: settings.httpsMaxRedirects, maxBytes: maxBytes, timeout: .seconds(settings.httpsTimeoutSeconds),
+                    allowedHosts: settings.httpsAllowedHosts))
             : nil
         let explicit: Bool
         if case .metadataServer = settings.credentials { explicit = false } else { explicit = true }

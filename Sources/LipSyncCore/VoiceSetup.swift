@@ -14,20 +14,24 @@ public enum VoiceSetup {
 
     /// The FreeVC converter when the folder has every model of `kinds`; nil otherwise (mode
     /// `none`). Logs a warning for every stand-in model served.
-    public static func makeConverter(_ configuration: Configuration, environment: InferenceEnvironment, float16: Bool = false,
-                                     logger: Logger = Logger(label: "lipsync.models")) throws -> VoiceConverter? {
+    public static func makeConverter(
+        _ configuration: Configuration, environment: InferenceEnvironment, float16: Bool = false,
+        logger: Logger = Logger(label: "lipsync.models")
+    ) throws -> VoiceConverter? {
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         let kinds = kinds(manifest, float16: float16)
         guard kinds.allSatisfy({ manifest.entries[$0] != nil }) else { return nil }
         for kind in kinds where try manifest.entry(kind).standin {
-            logger.warning("serving a stand-in model with random weights: the voice is not really converted",
-                           metadata: ["model": "\(kind)", "folder": "\(manifest.directory)"])
+            logger.warning(
+                "serving a stand-in model with random weights: the voice is not really converted",
+                metadata: ["model": "\(kind)", "folder": "\(manifest.directory)"])
         }
         let options = configuration.sessionOptions
         func session(_ kind: String) throws -> InferenceSession {
             try InferenceSession(environment: environment, modelPath: manifest.path(of: kind), options: options)
         }
-        return try VoiceConverter(embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session(kinds[2])),
-                              content: try session(kinds[0]), synthesizer: try session(kinds[1]))
+        return try VoiceConverter(
+            embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session(kinds[2])),
+            content: try session(kinds[0]), synthesizer: try session(kinds[1]))
     }
 }

@@ -89,8 +89,9 @@ final class Resampler {
         if layout.order == AV_CHANNEL_ORDER_UNSPEC || layout.nb_channels <= 0 {
             av_channel_layout_default(&layout, max(frame.pointee.ch_layout.nb_channels, 1))
         }
-        try self.init(layout: layout, format: AVSampleFormat(rawValue: frame.pointee.format),
-                      inputRate: Int(frame.pointee.sample_rate), outputRate: outputRate)
+        try self.init(
+            layout: layout, format: AVSampleFormat(rawValue: frame.pointee.format),
+            inputRate: Int(frame.pointee.sample_rate), outputRate: outputRate)
     }
 
     init(layout: AVChannelLayout, format: AVSampleFormat, inputRate: Int, outputRate: Int) throws {
@@ -104,9 +105,10 @@ final class Resampler {
         var outputLayout = layout
         channels = Int(layout.nb_channels)
         var context: OpaquePointer?
-        try ffmpegCheck(swr_alloc_set_opts2(
-            &context, &outputLayout, AV_SAMPLE_FMT_FLTP, Int32(outputRate),
-            &inputLayout, format, Int32(inputRate), 0, nil), "configuring the resampler")
+        try ffmpegCheck(
+            swr_alloc_set_opts2(
+                &context, &outputLayout, AV_SAMPLE_FMT_FLTP, Int32(outputRate),
+                &inputLayout, format, Int32(inputRate), 0, nil), "configuring the resampler")
         self.context = context
         try ffmpegCheck(swr_init(context), "starting the resampler")
     }

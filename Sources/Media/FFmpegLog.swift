@@ -31,14 +31,15 @@ public enum FFmpegLog {
         let text = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { return }
-        let swiftLevel: Logger.Level = switch level {
-        case ...AV_LOG_FATAL: .critical
-        case ...AV_LOG_ERROR: .error
-        case ...AV_LOG_WARNING: .warning
-        case ...AV_LOG_INFO: .info
-        case ...AV_LOG_VERBOSE: .debug
-        default: .trace
-        }
+        let swiftLevel: Logger.Level =
+            switch level {
+            case ...AV_LOG_FATAL: .critical
+            case ...AV_LOG_ERROR: .error
+            case ...AV_LOG_WARNING: .warning
+            case ...AV_LOG_INFO: .info
+            case ...AV_LOG_VERBOSE: .debug
+            default: .trace
+            }
         sink.withLock { $0?.log(level: swiftLevel, "\(text)", metadata: ["ffmpeg": "\(level)"]) }
     }
 

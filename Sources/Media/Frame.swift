@@ -23,13 +23,17 @@ public struct Frame: Sendable, Equatable {
     public private(set) var pixels: [UInt8]
 
     /// Throws `MediaError.invalidArgument` when the buffer does not match the geometry.
-    public init(width: Int, height: Int, stride: Int? = nil, pixelFormat: PixelFormat = .bgr24,
-                presentationTime: Double = 0, pixels: [UInt8]) throws {
+    public init(
+        width: Int, height: Int, stride: Int? = nil, pixelFormat: PixelFormat = .bgr24,
+        presentationTime: Double = 0, pixels: [UInt8]
+    ) throws {
         let rowBytes = width * pixelFormat.bytesPerPixel
         let stride = stride ?? rowBytes
         guard width > 0, height > 0, stride >= rowBytes, pixels.count >= stride * (height - 1) + rowBytes else {
             throw MediaError.invalidArgument(
-                "a \(width)×\(height) \(pixelFormat.rawValue) frame with stride \(stride) needs \(stride * max(height - 1, 0) + rowBytes) bytes, got \(pixels.count)")
+                "a \(width)×\(height) \(pixelFormat.rawValue) frame with stride \(stride) "
+                    + "needs \(stride * max(height - 1, 0) + rowBytes) bytes, got \(pixels.count)"
+            )
         }
         self.init(unchecked: width, height, stride, pixelFormat, presentationTime, pixels)
     }
@@ -69,11 +73,13 @@ public struct Frame: Sendable, Equatable {
                 "pasting a \(source.width)×\(source.height) \(source.pixelFormat.rawValue) frame at (\(x), \(y)) "
                     + "into a \(width)×\(height) \(pixelFormat.rawValue) frame")
         }
-        let rowBytes = source.width * 3, stride = self.stride
+        let rowBytes = source.width * 3
+        let stride = self.stride
         pixels.withUnsafeMutableBufferPointer { destination in
             source.pixels.withUnsafeBufferPointer { from in
                 for row in 0..<source.height {
-                    let to = (y + row) * stride + x * 3, start = row * source.stride
+                    let to = (y + row) * stride + x * 3
+                    let start = row * source.stride
                     UnsafeMutableBufferPointer(rebasing: destination[to..<(to + rowBytes)])
                         .update(fromContentsOf: from[start..<(start + rowBytes)])
                 }
@@ -94,11 +100,12 @@ public struct Frame: Sendable, Equatable {
                     let row = y * stride
                     for x in 0..<width {
                         // Where source pixel (x, y) lands after the turn.
-                        let (u, v): (Int, Int) = switch turns {
-                        case 1: (height - 1 - y, x)
-                        case 2: (width - 1 - x, height - 1 - y)
-                        default: (y, width - 1 - x)
-                        }
+                        let (u, v): (Int, Int) =
+                            switch turns {
+                            case 1: (height - 1 - y, x)
+                            case 2: (width - 1 - x, height - 1 - y)
+                            default: (y, width - 1 - x)
+                            }
                         let from = row + x * 3
                         let to = v * outStride + u * 3
                         destination[to] = source[from]

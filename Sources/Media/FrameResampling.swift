@@ -35,13 +35,17 @@ extension Frame {
         output.withUnsafeMutableBufferPointer { destination in
             pixels.withUnsafeBufferPointer { source in
                 for (row, sy) in ys.enumerated() {
-                    let top = sy.index * stride, bottom = sy.next * stride
+                    let top = sy.index * stride
+                    let bottom = sy.next * stride
                     for (column, sx) in xs.enumerated() {
-                        let left = sx.index * 3, right = sx.next * 3
+                        let left = sx.index * 3
+                        let right = sx.next * 3
                         let out = (row * outWidth + column) * 3
                         for channel in 0..<3 {
-                            let a = Float(source[top + left + channel]), b = Float(source[top + right + channel])
-                            let c = Float(source[bottom + left + channel]), d = Float(source[bottom + right + channel])
+                            let a = Float(source[top + left + channel])
+                            let b = Float(source[top + right + channel])
+                            let c = Float(source[bottom + left + channel])
+                            let d = Float(source[bottom + right + channel])
                             let upper = a + (b - a) * sx.fraction
                             let lower = c + (d - c) * sx.fraction
                             let value = upper + (lower - upper) * sy.fraction
@@ -62,8 +66,14 @@ extension Frame {
             let position = (Double(d) + 0.5) * scale - 0.5
             var index = Int(position.rounded(.down))
             var fraction = Float(position - Double(index))
-            if index < 0 { index = 0; fraction = 0 }
-            if index >= source - 1 { index = source - 1; fraction = 0 }
+            if index < 0 {
+                index = 0
+                fraction = 0
+            }
+            if index >= source - 1 {
+                index = source - 1
+                fraction = 0
+            }
             return (index, min(index + 1, source - 1), fraction)
         }
     }

@@ -99,7 +99,10 @@ final class InputFile {
         guard opened >= 0, let io else {
             throw MediaError.ffmpeg(operation: "opening the file", code: opened, message: ffmpegMessage(opened))
         }
-        defer { var owned: UnsafeMutablePointer<AVIOContext>? = io; avio_closep(&owned) }
+        defer {
+            var owned: UnsafeMutablePointer<AVIOContext>? = io
+            avio_closep(&owned)
+        }
         var format: UnsafePointer<AVInputFormat>?
         let score = av_probe_input_buffer2(io, &format, url, nil, 0, 0)
         guard score >= 0, let format else {

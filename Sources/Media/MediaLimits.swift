@@ -10,8 +10,10 @@ public struct MediaLimits: Sendable, Equatable, Codable {
     /// Most video frames (default 3600: 60 s at 60 fps).
     public var maxFrameCount: Int
 
-    public init(maxFileBytes: Int = 100_000_000, maxDurationSeconds: Double = 60,
-                maxDimension: Int = 4096, maxFrameCount: Int = 3600) {
+    public init(
+        maxFileBytes: Int = 100_000_000, maxDurationSeconds: Double = 60,
+        maxDimension: Int = 4096, maxFrameCount: Int = 3600
+    ) {
         self.maxFileBytes = maxFileBytes
         self.maxDurationSeconds = maxDurationSeconds
         self.maxDimension = maxDimension

@@ -53,7 +53,9 @@ public enum MediaProbe {
         return info
     }
 
-    private static func videoInfo(_ input: InputFile, _ stream: UnsafeMutablePointer<AVStream>, limits: MediaLimits) throws -> VideoStreamInfo {
+    private static func videoInfo(_ input: InputFile, _ stream: UnsafeMutablePointer<AVStream>, limits: MediaLimits) throws
+        -> VideoStreamInfo
+    {
         let parameters = stream.pointee.codecpar!
         let width = Int(parameters.pointee.width)
         let height = Int(parameters.pointee.height)

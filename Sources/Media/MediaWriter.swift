@@ -55,8 +55,10 @@ public struct EncoderOptions: Sendable, Equatable {
     /// writes upright frames and leaves this 0; tests use it to make phone-style files.
     public var displayRotation: Int
 
-    public init(container: Container = .mp4, videoCodec: VideoCodec = .h264, audioCodec: AudioCodec = .aac,
-                preset: String = "veryfast", crf: Int = 18, audioBitRate: Int = 128_000, displayRotation: Int = 0) {
+    public init(
+        container: Container = .mp4, videoCodec: VideoCodec = .h264, audioCodec: AudioCodec = .aac,
+        preset: String = "veryfast", crf: Int = 18, audioBitRate: Int = 128_000, displayRotation: Int = 0
+    ) {
         self.container = container
         self.videoCodec = videoCodec
         self.audioCodec = audioCodec
@@ -108,7 +110,9 @@ public final class MediaWriter {
 
     /// Encodes the next frame (timestamp = frames so far ÷ frame rate).
     public func append(_ frame: Frame) throws {
-        guard state == .writing else { throw MediaError.invalidArgument("the writer is already \(state == .finished ? "finished" : "failed")") }
+        guard state == .writing else {
+            throw MediaError.invalidArgument("the writer is already \(state == .finished ? "finished" : "failed")")
+        }
         guard let video else { throw MediaError.invalidArgument("this writer has no video track") }
         do {
             try video.encode(frame) { try write($0, stream: video.stream) }
@@ -123,7 +127,9 @@ public final class MediaWriter {
     /// Encodes the rest of the audio, flushes the encoders, writes the trailer and moves
     /// the file into place.
     public func finish() throws {
-        guard state == .writing else { throw MediaError.invalidArgument("the writer is already \(state == .finished ? "finished" : "failed")") }
+        guard state == .writing else {
+            throw MediaError.invalidArgument("the writer is already \(state == .finished ? "finished" : "failed")")
+        }
         do {
             if let video, video.framesWritten == 0 { throw MediaError.invalidArgument("no frames were appended") }
             if let audio { try audio.encode(upTo: .infinity) { try write($0, stream: audio.stream) } }
@@ -144,8 +150,9 @@ public final class MediaWriter {
 
     private func open(format: VideoFormat?, audio buffer: AudioBuffer?) throws {
         var context: UnsafeMutablePointer<AVFormatContext>?
-        try ffmpegCheck(avformat_alloc_output_context2(&context, nil, options.container.muxerName, temporaryPath),
-                        "creating a \(options.container.rawValue) file")
+        try ffmpegCheck(
+            avformat_alloc_output_context2(&context, nil, options.container.muxerName, temporaryPath),
+            "creating a \(options.container.rawValue) file")
         guard let context else { throw MediaError.invalidArgument("no \(options.container.rawValue) muxer") }
         output = context
         let globalHeader = (context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0
@@ -222,7 +229,9 @@ private func openEncoder(
 }
 
 /// Adds a stream for an opened encoder.
-private func addStream(_ output: UnsafeMutablePointer<AVFormatContext>, for encoder: UnsafeMutablePointer<AVCodecContext>) throws -> UnsafeMutablePointer<AVStream> {
+private func addStream(_ output: UnsafeMutablePointer<AVFormatContext>, for encoder: UnsafeMutablePointer<AVCodecContext>) throws
+    -> UnsafeMutablePointer<AVStream>
+{
     guard let stream = avformat_new_stream(output, nil) else {
         throw MediaError.ffmpeg(operation: "adding a stream", code: -12, message: "out of memory")
     }
@@ -253,10 +262,11 @@ private final class VideoTrack {
             context.pointee.time_base = AVRational(num: Int32(format.frameRate.denominator), den: Int32(format.frameRate.numerator))
             context.pointee.framerate = AVRational(num: Int32(format.frameRate.numerator), den: Int32(format.frameRate.denominator))
             context.pointee.thread_count = 0
-            let settings: [(String, String)] = switch options.videoCodec {
-            case .h264: [("preset", options.preset), ("crf", "\(options.crf)")]
-            case .vp9: [("crf", "\(options.crf)"), ("b", "0"), ("deadline", "realtime"), ("cpu-used", "8"), ("row-mt", "1")]
-            }
+            let settings: [(String, String)] =
+                switch options.videoCodec {
+                case .h264: [("preset", options.preset), ("crf", "\(options.crf)")]
+                case .vp9: [("crf", "\(options.crf)"), ("b", "0"), ("deadline", "realtime"), ("cpu-used", "8"), ("row-mt", "1")]
+                }
             for (key, value) in settings {
                 let target = key == "b" ? UnsafeMutableRawPointer(context) : context.pointee.priv_data
                 try ffmpegCheck(av_opt_set(target, key, value, 0), "setting \(key)=\(value) for \(options.videoCodec.rawValue)")
@@ -300,7 +310,8 @@ private final class VideoTrack {
 
     func encode(_ frame: Frame, drain: (UnsafeMutablePointer<AVCodecContext>) throws -> Void) throws {
         guard frame.width == format.width, frame.height == format.height else {
-            throw MediaError.invalidArgument("frame \(framesWritten) is \(frame.width)×\(frame.height), the video is \(format.width)×\(format.height)")
+            throw MediaError.invalidArgument(
+                "frame \(framesWritten) is \(frame.width)×\(frame.height), the video is \(format.width)×\(format.height)")
         }
         guard let picture else { return }
         let source = frame.paddedToEven()
@@ -417,7 +428,10 @@ private final class AudioTrack {
         guard let list = codec.pointee.supported_samplerates else { return rate }
         var rates: [Int] = []
         var index = 0
-        while list[index] != 0 { rates.append(Int(list[index])); index += 1 }
+        while list[index] != 0 {
+            rates.append(Int(list[index]))
+            index += 1
+        }
         if rates.contains(rate) { return rate }
         return rates.filter { $0 > rate }.min() ?? rates.max() ?? rate
     }

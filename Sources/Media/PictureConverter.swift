@@ -42,7 +42,8 @@ final class PictureConverter {
             initialized = rows == Int32(height) ? count : 0
         }
         guard rows == Int32(height) else {
-            throw MediaError.ffmpeg(operation: "converting a picture", code: rows, message: rows < 0 ? ffmpegMessage(rows) : "short conversion")
+            throw MediaError.ffmpeg(
+                operation: "converting a picture", code: rows, message: rows < 0 ? ffmpegMessage(rows) : "short conversion")
         }
         if format == .rgb24 { Self.swapRedAndBlue(&pixels) }
         return Frame(unchecked: width, height, stride, format, time, pixels)

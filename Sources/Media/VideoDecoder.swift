@@ -118,13 +118,18 @@ public final class VideoDecoder {
             let index = try count()
             let (width, height) = (Int(picture.pointee.width), Int(picture.pointee.height))
             // Without a detection size, detection sees the full picture, made as `next()` makes it.
-            let (image, scale) = if let maxSide = options.detectionMaxSide, maxSide > 0 {
-                try detectionCopy(picture, index: index, maxSide: maxSide)
-            } else {
-                (try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat,
-                                           time: time(of: picture, index: index))
-                    .rotated(clockwise: video.rotation), 1.0)
-            }
+            let (image, scale) =
+                if let maxSide = options.detectionMaxSide, maxSide > 0 {
+                    try detectionCopy(picture, index: index, maxSide: maxSide)
+                } else {
+                    (
+                        try fullConverter.convert(
+                            picture, width: width, height: height, format: options.pixelFormat,
+                            time: time(of: picture, index: index)
+                        )
+                        .rotated(clockwise: video.rotation), 1.0
+                    )
+                }
             let upright = video.rotation % 180 == 0 ? (width, height) : (height, width)
             return DetectionFrame(index: index, width: upright.0, height: upright.1, image: image, scale: scale)
         }
@@ -213,9 +218,11 @@ public final class VideoDecoder {
     private func deliver(_ picture: UnsafeMutablePointer<AVFrame>) throws -> DecodedFrame {
         let index = try count()
         let (width, height) = (Int(picture.pointee.width), Int(picture.pointee.height))
-        let full = try fullConverter.convert(picture, width: width, height: height, format: options.pixelFormat,
-                                             time: time(of: picture, index: index))
-            .rotated(clockwise: video.rotation)
+        let full = try fullConverter.convert(
+            picture, width: width, height: height, format: options.pixelFormat,
+            time: time(of: picture, index: index)
+        )
+        .rotated(clockwise: video.rotation)
 
         var detection: Frame?
         var scale = 1.0
@@ -235,8 +242,11 @@ public final class VideoDecoder {
 
 /// Still pictures (PNG, JPEG…) decoded like a one-frame video: for face photos and tests.
 public enum StillImage {
-    public static func decode(_ path: String, options: DecodeOptions = DecodeOptions(), limits: MediaLimits = MediaLimits()) throws -> DecodedFrame {
-        let decoder = try VideoDecoder(input: InputFile(path: path, limits: limits, acceptStillImages: true), options: options, limits: limits)
+    public static func decode(_ path: String, options: DecodeOptions = DecodeOptions(), limits: MediaLimits = MediaLimits()) throws
+        -> DecodedFrame
+    {
+        let decoder = try VideoDecoder(
+            input: InputFile(path: path, limits: limits, acceptStillImages: true), options: options, limits: limits)
         guard let frame = try decoder.next() else { throw MediaError.zeroFrames }
         return frame
     }

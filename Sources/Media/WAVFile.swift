@@ -23,16 +23,19 @@ public enum WAVFile {
         guard dataBytes <= Int(UInt32.max) - 44 else { throw MediaError.invalidArgument("audio too long for a WAV file") }
         var data = Data(capacity: 44 + dataBytes)
         func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
-        data.append(contentsOf: Array("RIFF".utf8)); append(UInt32(36 + dataBytes))
+        data.append(contentsOf: Array("RIFF".utf8))
+        append(UInt32(36 + dataBytes))
         data.append(contentsOf: Array("WAVE".utf8))
-        data.append(contentsOf: Array("fmt ".utf8)); append(UInt32(16))
+        data.append(contentsOf: Array("fmt ".utf8))
+        append(UInt32(16))
         append(UInt16(encoding == .float32 ? 3 : 1))  // WAVE_FORMAT_IEEE_FLOAT / PCM
         append(UInt16(1))  // channels
         append(UInt32(buffer.sampleRate))
         append(UInt32(buffer.sampleRate * bytesPerSample))
         append(UInt16(bytesPerSample))
         append(UInt16(bytesPerSample * 8))
-        data.append(contentsOf: Array("data".utf8)); append(UInt32(dataBytes))
+        data.append(contentsOf: Array("data".utf8))
+        append(UInt32(dataBytes))
         switch encoding {
         case .float32:
             for sample in buffer.samples { append(sample.bitPattern) }

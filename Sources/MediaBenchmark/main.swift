@@ -24,7 +24,9 @@ struct MediaBenchmark: ParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("media-bench-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        print("Media benchmark — FFmpeg \(FFmpegLibraries.loaded().release), \(machine()), \(width)×\(height), preset \(preset), CRF \(crf)")
+        print(
+            "Media benchmark — FFmpeg \(FFmpegLibraries.loaded().release), \(machine()), "
+                + "\(width)×\(height), preset \(preset), CRF \(crf)")
 
         let patterns = (0..<20).map { TestPattern.frame(width: width, height: height, index: $0) }
         let audio = TestPattern.tone(frequency: 220, seconds: Double(frames) / 25, sampleRate: 16_000)
@@ -50,7 +52,10 @@ struct MediaBenchmark: ParsableCommand {
             _ = try VideoDecoder(path: clip, options: DecodeOptions(detectionMaxSide: detectionSide)).frames(upTo: firstFrames)
         }
         report("decode first \(firstFrames) + \(detectionSide)px detection copy", seconds: withCopy, frames: firstFrames)
-        print(String(format: "  swscale downscale to %dpx (difference): %.2f ms/frame", detectionSide, (withCopy - first) / Double(firstFrames) * 1e3))
+        print(
+            String(
+                format: "  swscale downscale to %dpx (difference): %.2f ms/frame", detectionSide,
+                (withCopy - first) / Double(firstFrames) * 1e3))
 
         let rotation = try time { for frame in patterns { _ = frame.rotated(clockwise: 90) } }
         print(String(format: "  rotate 90° (Swift, %d×%d BGR): %.2f ms/frame", width, height, rotation / Double(patterns.count) * 1e3))
@@ -69,7 +74,8 @@ struct MediaBenchmark: ParsableCommand {
 
     private func machine() -> String {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
+        let model =
+            info.split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
         return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
     }

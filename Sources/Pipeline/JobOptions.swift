@@ -41,9 +41,11 @@ public struct JobOverrides: Sendable, Equatable {
     public var engine: SpeechEngineID?
     public var voiceMode: VoiceMode?
 
-    public init(tracking: TrackingChoice? = nil, keyframeInterval: Int? = nil, composite: CompositeMode? = nil, pads: Pads? = nil,
-                order: FrameOrder? = nil, crf: Int? = nil, preset: String? = nil, engine: SpeechEngineID? = nil,
-                voiceMode: VoiceMode? = nil) {
+    public init(
+        tracking: TrackingChoice? = nil, keyframeInterval: Int? = nil, composite: CompositeMode? = nil, pads: Pads? = nil,
+        order: FrameOrder? = nil, crf: Int? = nil, preset: String? = nil, engine: SpeechEngineID? = nil,
+        voiceMode: VoiceMode? = nil
+    ) {
         self.tracking = tracking
         self.keyframeInterval = keyframeInterval
         self.composite = composite
@@ -89,7 +91,9 @@ public struct JobOverrides: Sendable, Equatable {
         if let pads { options.tracking.pads = try Self.pads([pads.top, pads.bottom, pads.left, pads.right], field: field("pads")) }
         if let order { options.frameOrder = order }
         if let crf {
-            guard (0...51).contains(crf) else { throw InvalidOption(field: field("crf"), expected: "0–51 (lower is better quality; default 18)") }
+            guard (0...51).contains(crf) else {
+                throw InvalidOption(field: field("crf"), expected: "0–51 (lower is better quality; default 18)")
+            }
             options.encoder.crf = crf
         }
         if let preset {

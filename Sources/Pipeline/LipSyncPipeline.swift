@@ -24,8 +24,10 @@ public struct JobRequest: Sendable {
     /// Put on every log line of the job (the server's request id).
     public var requestID: String?
 
-    public init(video: String, text: String, language: String, output: String, ttsEngine: SpeechEngineID? = nil, ttsVoice: String? = nil,
-                voiceMode: VoiceMode? = nil, seed: UInt64 = 0, lipSync: LipSyncOptions = LipSyncOptions(), requestID: String? = nil) {
+    public init(
+        video: String, text: String, language: String, output: String, ttsEngine: SpeechEngineID? = nil, ttsVoice: String? = nil,
+        voiceMode: VoiceMode? = nil, seed: UInt64 = 0, lipSync: LipSyncOptions = LipSyncOptions(), requestID: String? = nil
+    ) {
         self.requestID = requestID
         self.video = video
         self.text = text
@@ -55,7 +57,10 @@ public struct JobTimings: Sendable, Equatable, Codable {
     /// (step, seconds) in pipeline order, render steps indented — the original's
     /// "Performance Analysis" block.
     public var rows: [(step: String, seconds: Double)] {
-        [("fetch input", fetchInput), ("hash input", hashInput), ("text to speech", tts), ("speaker embedding", speakerEmbedding), ("voice conversion", voiceConversion)]
+        [
+            ("fetch input", fetchInput), ("hash input", hashInput), ("text to speech", tts), ("speaker embedding", speakerEmbedding),
+            ("voice conversion", voiceConversion),
+        ]
             + render.rows.filter { $0.step != "total" }.map { ("  " + $0.step, $0.seconds) }
             + [("lip-sync render", render.total), ("store output", storeOutput), ("total", total)]
     }
@@ -101,8 +106,10 @@ public struct LipSyncPipeline: Sendable {
     public var memory = JobMemoryModel()
     private let logger: Logger
 
-    public init(speech: SpeechService, voice: VoiceConverter?, renderer: LipSyncRenderer, limits: MediaLimits = MediaLimits(),
-                cache: VideoCache? = nil, logger: Logger = Logger(label: "lipsync.pipeline")) {
+    public init(
+        speech: SpeechService, voice: VoiceConverter?, renderer: LipSyncRenderer, limits: MediaLimits = MediaLimits(),
+        cache: VideoCache? = nil, logger: Logger = Logger(label: "lipsync.pipeline")
+    ) {
         self.speech = speech
         self.voice = voice
         self.renderer = renderer
@@ -136,7 +143,8 @@ public struct LipSyncPipeline: Sendable {
         let (videoEntry, cached): (VideoCache.Entry?, Bool) = {
             // An unreadable input is reported by the decoders below, not here.
             guard let cache, let digest = try? VideoCache.digest(of: request.video) else { return (nil, false) }
-            return cache.entry(for: "\(digest)|\(type(of: renderer.detector))|\(lipSync.detectionMaxSide ?? 0)|\(lipSync.tracking.missingFace)")
+            return cache.entry(
+                for: "\(digest)|\(type(of: renderer.detector))|\(lipSync.detectionMaxSide ?? 0)|\(lipSync.tracking.missingFace)")
         }()
         lipSync.detections = videoEntry?.detections
         timings.hashInput = cache == nil ? 0 : (clock.now - hashStart).seconds
@@ -144,7 +152,8 @@ public struct LipSyncPipeline: Sendable {
         // TTS and the user's voice embedding do not depend on each other.
         async let synthesized: (SpeechResult, Double) = {
             let start = clock.now
-            let result = try await speech.synthesize(text: request.text, language: request.language, engine: request.ttsEngine, voice: request.ttsVoice)
+            let result = try await speech.synthesize(
+                text: request.text, language: request.language, engine: request.ttsEngine, voice: request.ttsVoice)
             return (result, (clock.now - start).seconds)
         }()
         async let embedded: (Result<(embedding: [Float], rms: Float), Error>?, Double) = {
@@ -197,18 +206,22 @@ public struct LipSyncPipeline: Sendable {
             break
         }
         try Task.checkCancellation()
-        let rendered = try await renderer.render(video: request.video, speech: speechAudio, output: request.output, options: lipSync,
-                                                 prepared: await prepared)
+        let rendered = try await renderer.render(
+            video: request.video, speech: speechAudio, output: request.output, options: lipSync,
+            prepared: await prepared)
         timings.render = rendered.timings
         timings.total = (clock.now - started).seconds
         // One line: every step's seconds as metadata (the table is JobTimings.rows / report()).
-        var metadata: Logger.Metadata = ["output": "\(request.output)", "voice": "\(mode.rawValue)", "tts_engine": "\(tts.engine.rawValue)",
-                                         "cached": "\(cached)"]
+        var metadata: Logger.Metadata = [
+            "output": "\(request.output)", "voice": "\(mode.rawValue)", "tts_engine": "\(tts.engine.rawValue)",
+            "cached": "\(cached)",
+        ]
         for row in timings.keyedRows { metadata["seconds_" + row.key] = "\(String(format: "%.3f", row.seconds))" }
         logger.info("job done", metadata: metadata)
-        return JobResult(output: request.output, frames: rendered.frames, width: rendered.width, height: rendered.height,
-                         ttsEngine: tts.engine, ttsVoice: tts.voice, voiceMode: mode, voiceModeReason: modeReason,
-                         ttsFallbackReason: tts.fallbackReason, cached: cached, timings: timings)
+        return JobResult(
+            output: request.output, frames: rendered.frames, width: rendered.width, height: rendered.height,
+            ttsEngine: tts.engine, ttsVoice: tts.voice, voiceMode: mode, voiceModeReason: modeReason,
+            ttsFallbackReason: tts.fallbackReason, cached: cached, timings: timings)
     }
 
     private func chooseVoice(_ request: JobRequest) -> (VoiceConverter?, String?) {

@@ -14,8 +14,10 @@ public struct ModelReport: Sendable, Codable, Equatable {
         /// Whether the file was hashed at load and matched `sha256` (VERIFY_MODELS).
         public let sha256Verified: Bool
 
-        public init(kind: String, file: String, precision: String, standin: Bool, checkpoint: String?, sha256: String,
-                    sha256Verified: Bool) {
+        public init(
+            kind: String, file: String, precision: String, standin: Bool, checkpoint: String?, sha256: String,
+            sha256Verified: Bool
+        ) {
             self.kind = kind
             self.file = file
             self.precision = precision
@@ -25,7 +27,10 @@ public struct ModelReport: Sendable, Codable, Equatable {
             self.sha256Verified = sha256Verified
         }
 
-        enum CodingKeys: String, CodingKey { case kind, file, precision, standin, checkpoint, sha256, sha256Verified = "sha256_verified" }
+        enum CodingKeys: String, CodingKey {
+            case kind, file, precision, standin, checkpoint, sha256
+            case sha256Verified = "sha256_verified"
+        }
     }
 
     /// `cpu` or `cuda`: where the lip-sync generator runs.
@@ -39,5 +44,8 @@ public struct ModelReport: Sendable, Codable, Equatable {
         self.loadSeconds = loadSeconds
     }
 
-    enum CodingKeys: String, CodingKey { case provider, models, loadSeconds = "load_seconds" }
+    enum CodingKeys: String, CodingKey {
+        case provider, models
+        case loadSeconds = "load_seconds"
+    }
 }

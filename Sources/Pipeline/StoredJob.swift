@@ -36,8 +36,10 @@ extension LipSyncPipeline {
     /// removed however the job ends, so nothing partial is left behind. The output
     /// destination is checked before any work starts. With `admission`, the fetched input is
     /// probed (nothing decoded) and the job waits until its memory estimate fits.
-    public func run(_ request: JobRequest, storage: StorageService, workspaceBase: String, label: String,
-                    admission: (any MemoryAdmission)? = nil) async throws -> JobResult {
+    public func run(
+        _ request: JobRequest, storage: StorageService, workspaceBase: String, label: String,
+        admission: (any MemoryAdmission)? = nil
+    ) async throws -> JobResult {
         let clock = ContinuousClock()
         let started = clock.now
         let input = try Self.uri(request.video, side: .input)
@@ -88,7 +90,8 @@ extension LipSyncPipeline {
 
 extension JobResult {
     func with(output: String, timings: JobTimings) -> JobResult {
-        JobResult(output: output, frames: frames, width: width, height: height, ttsEngine: ttsEngine, ttsVoice: ttsVoice, voiceMode: voiceMode,
-                  voiceModeReason: voiceModeReason, ttsFallbackReason: ttsFallbackReason, cached: cached, timings: timings)
+        JobResult(
+            output: output, frames: frames, width: width, height: height, ttsEngine: ttsEngine, ttsVoice: ttsVoice, voiceMode: voiceMode,
+            voiceModeReason: voiceModeReason, ttsFallbackReason: ttsFallbackReason, cached: cached, timings: timings)
     }
 }

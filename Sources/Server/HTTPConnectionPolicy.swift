@@ -35,8 +35,9 @@ extension LipSyncServer {
 
     /// The application serving `router()` on `host`:`port`, with this server's connection timeouts.
     public func application(host: String, port: Int, logger: Logger? = nil) -> some ApplicationProtocol {
-        Application(router: router(), server: Self.httpServer(timeouts: timeouts),
-                    configuration: .init(address: .hostname(host, port: port)), logger: logger)
+        Application(
+            router: router(), server: Self.httpServer(timeouts: timeouts),
+            configuration: .init(address: .hostname(host, port: port)), logger: logger)
     }
 }
 

@@ -107,7 +107,9 @@ public actor JobLimiter {
     }
 
     public var snapshot: Snapshot {
-        Snapshot(inFlight: inFlight, queued: queued, waitingForMemory: waitingForMemory, reservedBytes: reservedBytes, memoryBudget: memoryBudget)
+        Snapshot(
+            inFlight: inFlight, queued: queued, waitingForMemory: waitingForMemory, reservedBytes: reservedBytes, memoryBudget: memoryBudget
+        )
     }
 
     public var inFlight: Int { state.running.count }

@@ -43,21 +43,30 @@ public final class ServerMetrics: Sendable {
 
     /// Counts one answered request by route and status, and its wall time by route.
     func recordRequest(route: String, status: Int, seconds: Double) {
-        registry.makeCounter(descriptor: .init(namespace: "lipsync", metricName: "http_requests", unitName: "total",
-                                               helpText: "HTTP requests answered, by route and status."),
-                             labels: [("route", route), ("status", "\(status)")]).increment()
-        registry.makeValueHistogram(descriptor: .init(namespace: "lipsync", metricName: "http_request", unitName: "seconds",
-                                                      helpText: "Wall time of HTTP requests, by route."),
-                                    labels: [("route", route)], buckets: Self.requestBuckets).record(seconds)
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "lipsync", metricName: "http_requests", unitName: "total",
+                helpText: "HTTP requests answered, by route and status."),
+            labels: [("route", route), ("status", "\(status)")]
+        ).increment()
+        registry.makeValueHistogram(
+            descriptor: .init(
+                namespace: "lipsync", metricName: "http_request", unitName: "seconds",
+                helpText: "Wall time of HTTP requests, by route."),
+            labels: [("route", route)], buckets: Self.requestBuckets
+        ).record(seconds)
     }
 
     /// Records every step of a finished job (seconds, per step label).
     func recordJob(_ timings: JobTimings, cached: Bool) {
         for row in timings.keyedRows {
             let step = row.key
-            registry.makeValueHistogram(descriptor: .init(namespace: "lipsync", metricName: "job_step", unitName: "seconds",
-                                                          helpText: "Wall time of each job step."),
-                                        labels: [("step", step)], buckets: Self.stepBuckets).record(row.seconds)
+            registry.makeValueHistogram(
+                descriptor: .init(
+                    namespace: "lipsync", metricName: "job_step", unitName: "seconds",
+                    helpText: "Wall time of each job step."),
+                labels: [("step", step)], buckets: Self.stepBuckets
+            ).record(row.seconds)
         }
         (cached ? cacheHits : cacheMisses).increment()
     }

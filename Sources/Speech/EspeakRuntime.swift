@@ -62,10 +62,11 @@ public actor EspeakRuntime {
         var index = 0
         while let entry = list[index] {
             let voice = entry.pointee
-            voices.append(EspeakVoice(
-                name: voice.name.map { String(cString: $0) } ?? "",
-                identifier: voice.identifier.map { String(cString: $0) } ?? "",
-                languages: Self.languages(voice.languages)))
+            voices.append(
+                EspeakVoice(
+                    name: voice.name.map { String(cString: $0) } ?? "",
+                    identifier: voice.identifier.map { String(cString: $0) } ?? "",
+                    languages: Self.languages(voice.languages)))
             index += 1
         }
         installedVoices = voices
@@ -134,7 +135,9 @@ public actor EspeakRuntime {
         case .tooLong: throw SpeechError.speechTooLong(limitSeconds: maxSeconds)
         case nil: break
         }
-        guard status == EE_OK else { throw SpeechError.synthesisFailed(engine: "espeak-ng", reason: "espeak_Synth returned \(status.rawValue)") }
+        guard status == EE_OK else {
+            throw SpeechError.synthesisFailed(engine: "espeak-ng", reason: "espeak_Synth returned \(status.rawValue)")
+        }
         return AudioBuffer(samples: collector.samples.map { Float($0) / 32768 }, sampleRate: info.sampleRate)
     }
 
@@ -151,16 +154,21 @@ public actor EspeakRuntime {
             var cursor: UnsafeRawPointer? = UnsafeRawPointer(base)
             while let position = cursor, position.load(as: CChar.self) != 0 {
                 let before = position
-                guard let result = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, 0x02 /* espeakPHONEMES_IPA */) else { break }
+                let ipaMode: Int32 = 0x02  // espeakPHONEMES_IPA
+                guard let result = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, ipaMode) else { break }
                 let consumedEnd = cursor ?? UnsafeRawPointer(base + buffer.count - 1)
                 var consumed = String(decoding: UnsafeRawBufferPointer(start: before, count: consumedEnd - before), as: UTF8.self)
                 // espeak-ng reads one character past the clause (it keeps it for the next
                 // call), so the punctuation is the last non-space character before that one.
                 if cursor != nil, !consumed.isEmpty { consumed.removeLast() }
                 let ipa = String(cString: result).trimmingCharacters(in: .whitespaces)
-                let terminator = consumed.trimmingCharacters(in: .whitespacesAndNewlines).last.flatMap { PhonemeClause.terminators.contains($0) ? $0 : nil }
+                let terminator = consumed.trimmingCharacters(in: .whitespacesAndNewlines).last.flatMap {
+                    PhonemeClause.terminators.contains($0) ? $0 : nil
+                }
                 clauses.append(PhonemeClause(phonemes: ipa, terminator: terminator))
-                if consumedEnd <= before { throw SpeechError.synthesisFailed(engine: "espeak-ng", reason: "phonemisation made no progress") }
+                if consumedEnd <= before {
+                    throw SpeechError.synthesisFailed(engine: "espeak-ng", reason: "phonemisation made no progress")
+                }
             }
         }
         return clauses

@@ -61,10 +61,12 @@ public struct GTTSSynthesizer: SpeechSynthesizer {
     ]
     private static let byLowercase: [String: String] = Dictionary(uniqueKeysWithValues: languages.map { ($0.lowercased(), $0) })
 
-    public init(client: HTTPClient, endpoint: String = "https://translate.google.com", timeout: Duration = .seconds(10),
-                retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(250), maxDelay: .seconds(4)),
-                maxResponseBytes: Int = 5 * 1024 * 1024, maxSeconds: Double = 120,
-                temporaryDirectory: String = NSTemporaryDirectory(), logger: Logger = Logger(label: "lipsync.speech.gtts")) {
+    public init(
+        client: HTTPClient, endpoint: String = "https://translate.google.com", timeout: Duration = .seconds(10),
+        retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(250), maxDelay: .seconds(4)),
+        maxResponseBytes: Int = 5 * 1024 * 1024, maxSeconds: Double = 120,
+        temporaryDirectory: String = NSTemporaryDirectory(), logger: Logger = Logger(label: "lipsync.speech.gtts")
+    ) {
         self.client = client
         self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
         self.timeout = timeout
@@ -211,8 +213,9 @@ public struct GTTSSynthesizer: SpeechSynthesizer {
             throw Self.transportFailure(error)
         }
         guard status == 200 else {
-            throw SpeechError.remoteFailure(engine: "gtts", status: status, message: response.status.reasonPhrase,
-                                            retryable: status == 429 || status >= 500)
+            throw SpeechError.remoteFailure(
+                engine: "gtts", status: status, message: response.status.reasonPhrase,
+                retryable: status == 429 || status >= 500)
         }
         return try Self.audio(fromResponse: Data(buffer: bytes))
     }
@@ -242,7 +245,7 @@ public struct GTTSSynthesizer: SpeechSynthesizer {
             throw malformed("no \(rpcID) answer")
         }
         guard let outer = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Any],
-              let call = outer.first as? [Any], call.count > 2
+            let call = outer.first as? [Any], call.count > 2
         else {
             throw malformed("the \(rpcID) line is not a JSON array of calls")
         }
@@ -251,7 +254,7 @@ public struct GTTSSynthesizer: SpeechSynthesizer {
             throw SpeechError.remoteFailure(engine: "gtts", status: 200, message: "the response has no audio", retryable: false)
         }
         guard let inner = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [Any],
-              let base64 = inner.first as? String
+            let base64 = inner.first as? String
         else {
             throw malformed("the \(rpcID) payload is not a JSON array holding a string")
         }

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import Resilience
 import Media
 import NIOCore
 import NIOFoundationCompat
+import Resilience
 
 /// Google Cloud Text-to-Speech over its REST API (`POST /v1/text:synthesize`, LINEAR16).
 /// Optional and remote: needs an API key or an OAuth2 access token. Retries 429, 5xx,
@@ -39,9 +39,11 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
         "vi": "vi-VN", "th": "th-TH", "id": "id-ID", "nl": "nl-NL", "pl": "pl-PL", "tr": "tr-TR", "ar": "ar-XA",
     ]
 
-    public init(client: HTTPClient, credentials: Credentials, endpoint: String = "https://texttospeech.googleapis.com",
-                sampleRate: Int = 24_000, timeout: Duration = .seconds(10), maxAttempts: Int = 3,
-                retryDelay: Duration = .milliseconds(250), logger: Logger = Logger(label: "lipsync.speech.google")) {
+    public init(
+        client: HTTPClient, credentials: Credentials, endpoint: String = "https://texttospeech.googleapis.com",
+        sampleRate: Int = 24_000, timeout: Duration = .seconds(10), maxAttempts: Int = 3,
+        retryDelay: Duration = .milliseconds(250), logger: Logger = Logger(label: "lipsync.speech.google")
+    ) {
         self.client = client
         self.credentials = credentials
         self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
@@ -59,9 +61,10 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
     /// Google's voice names are letters, digits and hyphens (`ko-KR-Neural2-A`); nothing
     /// else is sent on.
     static func isVoiceName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
-            byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-        }
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+            }
     }
 
     static func googleLanguage(_ code: String) -> String {
@@ -93,7 +96,8 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
         request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
         switch credentials {
         case .apiKey(let key):
-            let encoded = key.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+"))) ?? key
+            let encoded =
+                key.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+"))) ?? key
             url += "?key=" + encoded
             request.url = url
         case .accessToken(let token):
@@ -103,7 +107,9 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)))
+            response = try await client.execute(
+                request,
+                timeout: .nanoseconds(Int64(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)))
             bytes = try await response.body.collect(upTo: 50 * 1024 * 1024)
         } catch {
             throw SpeechError.remoteFailure(engine: "google", status: nil, message: "request failed: \(error)", retryable: true)
@@ -115,7 +121,7 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
             throw SpeechError.remoteFailure(engine: "google", status: status, message: message, retryable: status == 429 || status >= 500)
         }
         guard let reply = try? JSONDecoder().decode(ResponseBody.self, from: data),
-              let audio = Data(base64Encoded: reply.audioContent), !audio.isEmpty
+            let audio = Data(base64Encoded: reply.audioContent), !audio.isEmpty
         else {
             throw SpeechError.remoteFailure(engine: "google", status: status, message: "the response has no audioContent", retryable: false)
         }
@@ -131,7 +137,8 @@ public struct GoogleSpeechSynthesizer: SpeechSynthesizer {
             try data.write(to: URL(fileURLWithPath: path))
             return try AudioDecoder.decode(path)
         } catch {
-            throw SpeechError.remoteFailure(engine: "google", status: 200, message: "the audio cannot be decoded: \(error)", retryable: false)
+            throw SpeechError.remoteFailure(
+                engine: "google", status: 200, message: "the audio cannot be decoded: \(error)", retryable: false)
         }
     }
 

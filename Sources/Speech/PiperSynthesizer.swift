@@ -17,8 +17,10 @@ public final class PiperSynthesizer: SpeechSynthesizer, @unchecked Sendable {
 
     /// Loads every voice in `directory`. A voice that cannot be used is an error here, at
     /// start-up, rather than on a request.
-    public init(directory: String, environment: InferenceEnvironment, options: SessionOptions = SessionOptions(),
-                runtime: EspeakRuntime = .shared, logger: Logger = Logger(label: "lipsync.speech.piper")) throws {
+    public init(
+        directory: String, environment: InferenceEnvironment, options: SessionOptions = SessionOptions(),
+        runtime: EspeakRuntime = .shared, logger: Logger = Logger(label: "lipsync.speech.piper")
+    ) throws {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".onnx") }.sorted()
@@ -60,7 +62,9 @@ public final class PiperSynthesizer: SpeechSynthesizer, @unchecked Sendable {
         }
         let code = LanguageCatalog.normalise(language)
         let primary = code.split(separator: "-").first.map(String.init) ?? code
-        if let voice = voices.first(where: { $0.language == code }) ?? voices.first(where: { $0.language.hasPrefix(primary + "-") || $0.language == primary }) {
+        if let voice = voices.first(where: { $0.language == code })
+            ?? voices.first(where: { $0.language.hasPrefix(primary + "-") || $0.language == primary })
+        {
             return voice
         }
         throw SpeechError.unsupportedLanguage(language, supported: Array(Set(voices.map(\.language))).sorted())
@@ -96,7 +100,9 @@ public final class PiperSynthesizer: SpeechSynthesizer, @unchecked Sendable {
         return sentences.map { sentence in
             let (ids, missing) = voice.ids(for: sentence)
             if !missing.isEmpty {
-                logger.debug("phonemes missing from the voice's map were skipped", metadata: ["voice": "\(voice.name)", "missing": "\(String(String.UnicodeScalarView(missing)))"])
+                logger.debug(
+                    "phonemes missing from the voice's map were skipped",
+                    metadata: ["voice": "\(voice.name)", "missing": "\(String(String.UnicodeScalarView(missing)))"])
             }
             return ids
         }

@@ -45,7 +45,8 @@ public struct PiperVoice: Sendable {
         for (phoneme, values) in config.phoneme_id_map {
             let scalars = Array(phoneme.unicodeScalars)
             guard scalars.count == 1, !values.isEmpty else {
-                throw SpeechError.invalidVoice(path: modelPath, reason: "phoneme_id_map entry '\(phoneme)' must be one character with at least one id")
+                throw SpeechError.invalidVoice(
+                    path: modelPath, reason: "phoneme_id_map entry '\(phoneme)' must be one character with at least one id")
             }
             let symbolCount = config.num_symbols.map(Int64.init)
             if let bad = values.first(where: { id in id < 0 || (symbolCount.map { id >= $0 } ?? false) }) {
@@ -73,7 +74,9 @@ public struct PiperVoice: Sendable {
     func validate(_ session: InferenceSession) throws {
         func require(_ name: String, _ type: TensorElementType, rank: Int) throws {
             guard let input = session.inputs.first(where: { $0.name == name }) else {
-                throw SpeechError.invalidVoice(path: modelPath, reason: "the model has no '\(name)' input (inputs: \(session.inputs.map(\.name).joined(separator: ", ")))")
+                throw SpeechError.invalidVoice(
+                    path: modelPath,
+                    reason: "the model has no '\(name)' input (inputs: \(session.inputs.map(\.name).joined(separator: ", ")))")
             }
             guard input.elementType == type, input.rank == rank else {
                 throw SpeechError.invalidVoice(path: modelPath, reason: "input '\(name)' is \(input), expected \(type) of rank \(rank)")
@@ -84,7 +87,8 @@ public struct PiperVoice: Sendable {
         try require("scales", .float32, rank: 1)
         if speakerCount > 1 {
             guard session.inputs.contains(where: { $0.name == "sid" }) else {
-                throw SpeechError.invalidVoice(path: modelPath, reason: "the config has \(speakerCount) speakers but the model has no 'sid' input")
+                throw SpeechError.invalidVoice(
+                    path: modelPath, reason: "the config has \(speakerCount) speakers but the model has no 'sid' input")
             }
         }
         guard let output = session.outputs.first, output.elementType == .float32 else {
@@ -99,7 +103,10 @@ public struct PiperVoice: Sendable {
         var ids = (phonemeIDs["^"] ?? []) + pad
         var missing: [Unicode.Scalar] = []
         for phoneme in phonemes {
-            guard let mapped = phonemeIDs[phoneme] else { missing.append(phoneme); continue }
+            guard let mapped = phonemeIDs[phoneme] else {
+                missing.append(phoneme)
+                continue
+            }
             ids += mapped + pad
         }
         ids += phonemeIDs["$"] ?? []

@@ -1,4 +1,5 @@
 import UserFacingErrors
+
 /// Failures of the speech engines and of the text given to them, phrased for the caller.
 public enum SpeechError: Error, Equatable, Sendable {
     /// libespeak-ng could not start (its data directory is missing or unreadable).

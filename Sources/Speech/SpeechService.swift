@@ -30,8 +30,10 @@ public struct SpeechService: Sendable {
     public let postProcessor: SpeechPostProcessor
     private let engines: [SpeechEngineID: any SpeechSynthesizer]
 
-    public init(engines: [any SpeechSynthesizer], defaultEngine: SpeechEngineID = .espeak, fallbackToEspeak: Bool = true,
-                textLimit: Int = SpeechText.defaultLimit, postProcessor: SpeechPostProcessor = SpeechPostProcessor()) throws {
+    public init(
+        engines: [any SpeechSynthesizer], defaultEngine: SpeechEngineID = .espeak, fallbackToEspeak: Bool = true,
+        textLimit: Int = SpeechText.defaultLimit, postProcessor: SpeechPostProcessor = SpeechPostProcessor()
+    ) throws {
         var byID: [SpeechEngineID: any SpeechSynthesizer] = [:]
         for engine in engines { byID[engine.engine] = engine }
         guard byID[defaultEngine] != nil else { throw SpeechError.engineUnavailable(defaultEngine.rawValue) }
@@ -45,7 +47,9 @@ public struct SpeechService: Sendable {
     /// Engines configured on this server.
     public var availableEngines: [SpeechEngineID] { SpeechEngineID.allCases.filter { engines[$0] != nil } }
 
-    public func synthesize(text: String, language: String, engine requested: SpeechEngineID? = nil, voice: String? = nil) async throws -> SpeechResult {
+    public func synthesize(text: String, language: String, engine requested: SpeechEngineID? = nil, voice: String? = nil) async throws
+        -> SpeechResult
+    {
         let text = try SpeechText(text, limit: textLimit)
         let chosen = requested ?? defaultEngine
         guard let engine = engines[chosen] else { throw SpeechError.engineUnavailable(chosen.rawValue) }
@@ -57,7 +61,9 @@ public struct SpeechService: Sendable {
         }
     }
 
-    private func run(_ engine: any SpeechSynthesizer, text: String, language: String, voice: String?, fallbackReason: String?) async throws -> SpeechResult {
+    private func run(_ engine: any SpeechSynthesizer, text: String, language: String, voice: String?, fallbackReason: String?) async throws
+        -> SpeechResult
+    {
         let clock = ContinuousClock()
         let start = clock.now
         let speech = try await engine.synthesize(text: text, language: language, voice: voice)

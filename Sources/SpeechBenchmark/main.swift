@@ -52,8 +52,11 @@ struct SpeechBenchmark: AsyncParsableCommand {
                         continue
                     }
                     let label = "\(engine.engine.rawValue) \(phrase.language) \(kind)".padding(toLength: 20, withPad: " ", startingAt: 0)
-                    print("  " + label + String(format: "%6.1f ms synthesis, %5.1f ms post-processing, %.2f s of speech (real-time factor %.3f)",
-                                                median(synthesis), median(processing), duration, median(synthesis) / 1e3 / max(duration, 1e-9)))
+                    print(
+                        "  " + label
+                            + String(
+                                format: "%6.1f ms synthesis, %5.1f ms post-processing, %.2f s of speech (real-time factor %.3f)",
+                                median(synthesis), median(processing), duration, median(synthesis) / 1e3 / max(duration, 1e-9)))
                 }
             }
         }
@@ -63,7 +66,8 @@ struct SpeechBenchmark: AsyncParsableCommand {
 
     private func machine() -> String {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
+        let model =
+            info.split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
         return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
     }

@@ -48,7 +48,9 @@ public struct AddressPolicy: Sendable {
     static func refusal(ipv6 b: [UInt8]) -> String? {
         let embedded = Array(b[12..<16])
         if b[0..<15].allSatisfy({ $0 == 0 }) { return b[15] == 1 ? "the IPv6 loopback address" : "the unspecified IPv6 address" }
-        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return refusal(ipv4: embedded).map { "an IPv4-mapped address of " + $0 } }
+        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF {
+            return refusal(ipv4: embedded).map { "an IPv4-mapped address of " + $0 }
+        }
         if b[0..<12].allSatisfy({ $0 == 0 }) { return "an IPv4-compatible IPv6 address (deprecated)" }
         if b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b[4..<12].allSatisfy({ $0 == 0 }) {
             return refusal(ipv4: embedded).map { "a NAT64 address of " + $0 }
@@ -85,7 +87,9 @@ public struct SystemResolver: HostResolver {
                 var list: UnsafeMutablePointer<addrinfo>?
                 let status = getaddrinfo(host, nil, &hints, &list)
                 guard status == 0 else {
-                    continuation.resume(throwing: StorageError.upstream(host, status: nil, message: "cannot resolve host: \(String(cString: gai_strerror(status)))"))
+                    continuation.resume(
+                        throwing: StorageError.upstream(
+                            host, status: nil, message: "cannot resolve host: \(String(cString: gai_strerror(status)))"))
                     return
                 }
                 defer { freeaddrinfo(list) }

@@ -35,8 +35,10 @@ public struct GoogleCloudStore: Sendable {
         public var requestTimeout: Duration
         public var retry: RetryPolicy
 
-        public init(endpoint: String = "https://storage.googleapis.com", resumableThreshold: Int64 = 8 << 20, chunkSize: Int = 8 << 20,
-                    maxInputBytes: Int64 = 2 << 30, requestTimeout: Duration = .seconds(300), retry: RetryPolicy = RetryPolicy()) {
+        public init(
+            endpoint: String = "https://storage.googleapis.com", resumableThreshold: Int64 = 8 << 20, chunkSize: Int = 8 << 20,
+            maxInputBytes: Int64 = 2 << 30, requestTimeout: Duration = .seconds(300), retry: RetryPolicy = RetryPolicy()
+        ) {
             self.endpoint = endpoint
             self.resumableThreshold = resumableThreshold
             self.chunkSize = max(256 << 10, chunkSize / (256 << 10) * (256 << 10))
@@ -52,7 +54,9 @@ public struct GoogleCloudStore: Sendable {
     let tokens: (any AccessTokenProvider)?
     let logger: Logger
 
-    public init(settings: Settings, client: HTTPClient, tokens: (any AccessTokenProvider)?, logger: Logger = Logger(label: "lipsync.storage.gcs")) {
+    public init(
+        settings: Settings, client: HTTPClient, tokens: (any AccessTokenProvider)?, logger: Logger = Logger(label: "lipsync.storage.gcs")
+    ) {
         self.settings = settings
         self.client = client
         self.tokens = tokens
@@ -60,8 +64,10 @@ public struct GoogleCloudStore: Sendable {
     }
 
     /// A store for `source`: the emulator's endpoint, or Google's with a token provider.
-    public static func make(source: GoogleCredentialSource, settings: Settings, client: HTTPClient,
-                            logger: Logger = Logger(label: "lipsync.storage.gcs")) async throws -> GoogleCloudStore {
+    public static func make(
+        source: GoogleCredentialSource, settings: Settings, client: HTTPClient,
+        logger: Logger = Logger(label: "lipsync.storage.gcs")
+    ) async throws -> GoogleCloudStore {
         var settings = settings
         switch source {
         case .emulator(let endpoint):
@@ -69,9 +75,11 @@ public struct GoogleCloudStore: Sendable {
             return GoogleCloudStore(settings: settings, client: client, tokens: nil, logger: logger)
         case .serviceAccount(let file):
             let key = try ServiceAccountKey.load(file)
-            return GoogleCloudStore(settings: settings, client: client, tokens: try await ServiceAccountTokenProvider(key: key, client: client), logger: logger)
+            return GoogleCloudStore(
+                settings: settings, client: client, tokens: try await ServiceAccountTokenProvider(key: key, client: client), logger: logger)
         case .metadataServer(let host):
-            return GoogleCloudStore(settings: settings, client: client, tokens: MetadataServerTokenProvider(host: host, client: client), logger: logger)
+            return GoogleCloudStore(
+                settings: settings, client: client, tokens: MetadataServerTokenProvider(host: host, client: client), logger: logger)
         }
     }
 
@@ -86,7 +94,8 @@ public struct GoogleCloudStore: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(HTTPClientRequest(url: "\(settings.endpoint)/storage/v1/b?project=lipsync"), timeout: .seconds(5))
+            response = try await client.execute(
+                HTTPClientRequest(url: "\(settings.endpoint)/storage/v1/b?project=lipsync"), timeout: .seconds(5))
         } catch {
             throw StorageError.upstream(settings.endpoint, status: nil, message: "\(error)")
         }
@@ -144,7 +153,8 @@ public struct GoogleCloudStore: Sendable {
             if size <= settings.resumableThreshold {
                 try await simpleUpload(file, size: size, bucket: bucket, object: object, contentType: contentType, generation: generation)
             } else {
-                try await resumableUpload(file, size: size, bucket: bucket, object: object, contentType: contentType, generation: generation)
+                try await resumableUpload(
+                    file, size: size, bucket: bucket, object: object, contentType: contentType, generation: generation)
             }
         } catch GCSFailure.preconditionFailed {
             guard let now = try await metadata(bucket: bucket, object: object), now.md5Hash == md5 else { throw StorageError.conflict(uri) }
@@ -154,9 +164,15 @@ public struct GoogleCloudStore: Sendable {
         }
     }
 
+    /// The JSON API's upload URL for `object`, written only if its generation is still `generation`.
+    func uploadURL(bucket: String, object: String, type: String, generation: String) -> String {
+        "\(settings.endpoint)/upload/storage/v1/b/\(GCSName.queryEncoded(bucket))/o?uploadType=\(type)"
+            + "&name=\(GCSName.queryEncoded(object))&ifGenerationMatch=\(generation)"
+    }
+
     func simpleUpload(_ file: String, size: Int64, bucket: String, object: String, contentType: String, generation: String) async throws {
         let uri = "gs://\(bucket)/\(object)"
-        let url = "\(settings.endpoint)/upload/storage/v1/b/\(GCSName.queryEncoded(bucket))/o?uploadType=media&name=\(GCSName.queryEncoded(object))&ifGenerationMatch=\(generation)"
+        let url = uploadURL(bucket: bucket, object: object, type: "media", generation: generation)
         let bytes = try Self.read(file, offset: 0, count: Int(size))
         try await retrying(uri) { _ in
             let response = try await send(.POST, url, uri: uri, headers: [("Content-Type", contentType)], body: bytes)
@@ -164,18 +180,23 @@ public struct GoogleCloudStore: Sendable {
         }
     }
 
-    func resumableUpload(_ file: String, size: Int64, bucket: String, object: String, contentType: String, generation: String) async throws {
+    func resumableUpload(_ file: String, size: Int64, bucket: String, object: String, contentType: String, generation: String) async throws
+    {
         let uri = "gs://\(bucket)/\(object)"
-        let start = "\(settings.endpoint)/upload/storage/v1/b/\(GCSName.queryEncoded(bucket))/o?uploadType=resumable&name=\(GCSName.queryEncoded(object))&ifGenerationMatch=\(generation)"
+        let start = uploadURL(bucket: bucket, object: object, type: "resumable", generation: generation)
         let metadata = try JSONEncoder().encode(["name": object, "contentType": contentType])
         let session: String = try await retrying(uri) { _ in
             let response = try await send(
                 .POST, start, uri: uri,
-                headers: [("Content-Type", "application/json; charset=UTF-8"), ("X-Upload-Content-Type", contentType), ("X-Upload-Content-Length", "\(size)")],
+                headers: [
+                    ("Content-Type", "application/json; charset=UTF-8"), ("X-Upload-Content-Type", contentType),
+                    ("X-Upload-Content-Length", "\(size)"),
+                ],
                 body: ByteBuffer(data: metadata))
             try await expect(response, [.ok, .created], uri: uri)
             guard let location = response.headers.first(name: "Location") else {
-                throw StorageError.upstream(uri, status: Int(response.status.code), message: "resumable upload started without a session URI")
+                throw StorageError.upstream(
+                    uri, status: Int(response.status.code), message: "resumable upload started without a session URI")
             }
             return location
         }
@@ -198,11 +219,13 @@ public struct GoogleCloudStore: Sendable {
                 guard settings.retry.isRetryable(error) != nil else { throw error }
                 failures += 1
                 guard failures < settings.retry.maxAttempts else { throw error }
-                logger.notice("upload of \(uri) interrupted at byte \(offset) (\(GCSFailure.unwrap(error))); asking the session how much arrived")
+                logger.notice(
+                    "upload of \(uri) interrupted at byte \(offset) (\(GCSFailure.unwrap(error))); asking the session how much arrived")
                 try await Task.sleep(for: settings.retry.delay(attempt: failures - 1))
                 // Where did the server get to? (It may have stored the chunk whose answer we lost.)
                 let status: Int64? = try await retrying(uri) { _ in
-                    let response = try await send(.PUT, session, uri: uri, headers: [("Content-Range", "bytes */\(size)")], body: ByteBuffer())
+                    let response = try await send(
+                        .PUT, session, uri: uri, headers: [("Content-Range", "bytes */\(size)")], body: ByteBuffer())
                     if let next = try await Self.committed(response, uri: uri) { return next }
                     try await expect(response, [.ok, .created], uri: uri)
                     return nil
@@ -227,7 +250,9 @@ public struct GoogleCloudStore: Sendable {
 
     // MARK: - HTTP
 
-    func send(_ method: HTTPMethod, _ url: String, uri: String, headers: [(String, String)] = [], body: ByteBuffer? = nil) async throws -> HTTPClientResponse {
+    func send(_ method: HTTPMethod, _ url: String, uri: String, headers: [(String, String)] = [], body: ByteBuffer? = nil) async throws
+        -> HTTPClientResponse
+    {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -269,7 +294,10 @@ public struct GoogleCloudStore: Sendable {
 
     /// `{"error":{"message":…}}`, as the JSON API reports failures.
     static func errorMessage(_ body: String) -> String? {
-        struct Envelope: Decodable { struct Inner: Decodable { let message: String? }; let error: Inner? }
+        struct Envelope: Decodable {
+            struct Inner: Decodable { let message: String? }
+            let error: Inner?
+        }
         return (try? JSONDecoder().decode(Envelope.self, from: Data(body.utf8)))?.error?.message
     }
 
@@ -281,9 +309,11 @@ public struct GoogleCloudStore: Sendable {
 
     private func retryingUnbounded<T: Sendable>(_ uri: String, _ operation: @Sendable (Int) async throws -> T) async throws -> T {
         do {
-            return try await settings.retry.run(retryable: { settings.retry.isRetryable($0) }, onRetry: { [logger] error, attempt, wait in
-                logger.notice("retrying \(uri) (attempt \(attempt + 1) after \(wait)): \(GCSFailure.unwrap(error))")
-            }, operation)
+            return try await settings.retry.run(
+                retryable: { settings.retry.isRetryable($0) },
+                onRetry: { [logger] error, attempt, wait in
+                    logger.notice("retrying \(uri) (attempt \(attempt + 1) after \(wait)): \(GCSFailure.unwrap(error))")
+                }, operation)
         } catch {
             throw GCSFailure.unwrap(error)
         }
@@ -293,8 +323,10 @@ public struct GoogleCloudStore: Sendable {
 
     /// Streams a response body into `file`. Connection failures while receiving become
     /// `timedOut`/`upstream` (no status); past `deadline` the download stops as `timedOut`.
-    static func stream(_ body: HTTPClientResponse.Body, to file: String, limit: Int64, uri: String,
-                       deadline: ContinuousClock.Instant? = nil) async throws {
+    static func stream(
+        _ body: HTTPClientResponse.Body, to file: String, limit: Int64, uri: String,
+        deadline: ContinuousClock.Instant? = nil
+    ) async throws {
         guard FileManager.default.createFile(atPath: file, contents: nil), let handle = FileHandle(forWritingAtPath: file) else {
             throw StorageError.permissionDenied(file, reason: "cannot create the download file")
         }

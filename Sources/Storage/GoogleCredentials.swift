@@ -49,7 +49,11 @@ public struct ServiceAccountKey: Sendable, Decodable {
     public let tokenURI: String
 
     enum CodingKeys: String, CodingKey {
-        case type, clientEmail = "client_email", privateKey = "private_key", privateKeyID = "private_key_id", tokenURI = "token_uri"
+        case type
+        case clientEmail = "client_email"
+        case privateKey = "private_key"
+        case privateKeyID = "private_key_id"
+        case tokenURI = "token_uri"
     }
 
     public static func load(_ path: String) throws(StorageError) -> ServiceAccountKey {
@@ -123,15 +127,23 @@ actor TokenCache {
 struct TokenResponse: Decodable {
     let accessToken: String
     let expiresIn: Int
-    enum CodingKeys: String, CodingKey { case accessToken = "access_token", expiresIn = "expires_in" }
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case expiresIn = "expires_in"
+    }
 
     static func read(_ response: HTTPClientResponse, from endpoint: String) async throws -> (token: String, lifetime: Duration) {
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else {
-            struct OAuthError: Decodable { let error: String?; let error_description: String? }
-            let detail = (try? JSONDecoder().decode(OAuthError.self, from: Data(buffer: body)))
+            struct OAuthError: Decodable {
+                let error: String?
+                let error_description: String?
+            }
+            let detail =
+                (try? JSONDecoder().decode(OAuthError.self, from: Data(buffer: body)))
                 .map { [$0.error, $0.error_description].compactMap { $0 }.joined(separator: ": ") } ?? ""
-            throw StorageError.credentials(reason: "token endpoint \(endpoint) answered HTTP \(response.status.code)" + (detail.isEmpty ? "" : " (\(detail))"))
+            throw StorageError.credentials(
+                reason: "token endpoint \(endpoint) answered HTTP \(response.status.code)" + (detail.isEmpty ? "" : " (\(detail))"))
         }
         guard let parsed = try? JSONDecoder().decode(TokenResponse.self, from: Data(buffer: body)), !parsed.accessToken.isEmpty else {
             throw StorageError.credentials(reason: "token endpoint \(endpoint) gave no access_token")
@@ -153,8 +165,9 @@ public struct ServiceAccountTokenProvider: AccessTokenProvider {
         self.client = client
         self.cache = TokenCache(refreshMargin: refreshMargin)
         self.keys = JWTKeyCollection()
-        await keys.add(rsa: try Insecure.RSA.PrivateKey(pem: key.privateKey), digestAlgorithm: .sha256,
-                       kid: key.privateKeyID.map { JWKIdentifier(string: $0) })
+        await keys.add(
+            rsa: try Insecure.RSA.PrivateKey(pem: key.privateKey), digestAlgorithm: .sha256,
+            kid: key.privateKeyID.map { JWKIdentifier(string: $0) })
     }
 
     public func accessToken() async throws -> String {
@@ -202,7 +215,10 @@ public struct MetadataServerTokenProvider: AccessTokenProvider {
                 response = try await client.execute(request, timeout: .seconds(3))
             } catch {
                 throw StorageError.noCredentials(
-                    reason: "GOOGLE_APPLICATION_CREDENTIALS is not set, STORAGE_EMULATOR_HOST is not set, and no metadata server answered at \(host)")
+                    reason:
+                        "GOOGLE_APPLICATION_CREDENTIALS is not set, STORAGE_EMULATOR_HOST is not set, "
+                        + "and no metadata server answered at \(host)"
+                )
             }
             return try await TokenResponse.read(response, from: url)
         }

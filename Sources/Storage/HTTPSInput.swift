@@ -19,7 +19,10 @@ public struct HTTPSInput: Sendable {
         /// Plain http:// (tests only; production inputs are https).
         public var allowPlainHTTP: Bool
 
-        public init(maxRedirects: Int = 3, maxBytes: Int64 = 2 << 30, timeout: Duration = .seconds(120), allowedHosts: [String] = [], allowPlainHTTP: Bool = false) {
+        public init(
+            maxRedirects: Int = 3, maxBytes: Int64 = 2 << 30, timeout: Duration = .seconds(120), allowedHosts: [String] = [],
+            allowPlainHTTP: Bool = false
+        ) {
             self.maxRedirects = maxRedirects
             self.maxBytes = maxBytes
             self.timeout = timeout
@@ -33,8 +36,10 @@ public struct HTTPSInput: Sendable {
     let resolver: any HostResolver
     let logger: Logger
 
-    public init(settings: Settings = Settings(), policy: AddressPolicy = AddressPolicy(), resolver: any HostResolver = SystemResolver(),
-                logger: Logger = Logger(label: "lipsync.storage.https")) {
+    public init(
+        settings: Settings = Settings(), policy: AddressPolicy = AddressPolicy(), resolver: any HostResolver = SystemResolver(),
+        logger: Logger = Logger(label: "lipsync.storage.https")
+    ) {
         self.settings = settings
         self.policy = policy
         self.resolver = resolver
@@ -48,7 +53,8 @@ public struct HTTPSInput: Sendable {
         let deadline = ContinuousClock.now + settings.timeout  // the whole download, every hop and the body
         for _ in 0...settings.maxRedirects {
             let (host, address) = try await checkedAddress(for: current, original: original)
-            var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(30)))
+            var configuration = HTTPClient.Configuration(
+                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(30)))
             configuration.dnsOverride = [host: address]
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             do {
@@ -71,7 +77,9 @@ public struct HTTPSInput: Sendable {
         guard scheme == "https" || (scheme == "http" && settings.allowPlainHTTP) else {
             throw StorageError.unsupportedURI(url.absoluteString, reason: "only https:// inputs are fetched")
         }
-        guard url.user == nil, url.password == nil else { throw StorageError.invalidURI(url.absoluteString, reason: "credentials in URLs are not accepted") }
+        guard url.user == nil, url.password == nil else {
+            throw StorageError.invalidURI(url.absoluteString, reason: "credentials in URLs are not accepted")
+        }
         guard let host = url.host?.lowercased(), !host.isEmpty else { throw StorageError.invalidURI(url.absoluteString, reason: "no host") }
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         if !settings.allowedHosts.isEmpty, !settings.allowedHosts.contains(where: { Self.matches(bare, pattern: $0.lowercased()) }) {
@@ -86,7 +94,9 @@ public struct HTTPSInput: Sendable {
     }
 
     /// One request: nil when the body was saved, else the redirect target.
-    func fetchOnce(_ url: URL, client: HTTPClient, to file: String, original: String, deadline: ContinuousClock.Instant) async throws -> URL? {
+    func fetchOnce(_ url: URL, client: HTTPClient, to file: String, original: String, deadline: ContinuousClock.Instant) async throws
+        -> URL?
+    {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .GET
         let response: HTTPClientResponse
@@ -111,7 +121,8 @@ public struct HTTPSInput: Sendable {
             try await GoogleCloudStore.stream(response.body, to: file, limit: settings.maxBytes, uri: original, deadline: deadline)
             return nil
         case 301, 302, 303, 307, 308:
-            guard let location = response.headers.first(name: "Location"), let next = URL(string: location, relativeTo: url)?.absoluteURL else {
+            guard let location = response.headers.first(name: "Location"), let next = URL(string: location, relativeTo: url)?.absoluteURL
+            else {
                 throw StorageError.upstream(original, status: Int(response.status.code), message: "redirect without a usable Location")
             }
             return next

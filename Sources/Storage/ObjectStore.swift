@@ -25,8 +25,10 @@ public struct StorageService: ObjectStore {
     /// have none and may use local paths only.
     public let checksGCSReadiness: Bool
 
-    public init(local: LocalStore, gcs: GoogleCloudStore?, gcsUnavailable: String = "gs:// storage is not configured", https: HTTPSInput?,
-                checksGCSReadiness: Bool = false) {
+    public init(
+        local: LocalStore, gcs: GoogleCloudStore?, gcsUnavailable: String = "gs:// storage is not configured", https: HTTPSInput?,
+        checksGCSReadiness: Bool = false
+    ) {
         self.local = local
         self.gcs = gcs
         self.gcsUnavailable = gcsUnavailable
@@ -46,7 +48,8 @@ public struct StorageService: ObjectStore {
             } catch {
                 try? FileManager.default.removeItem(atPath: file)
                 if StorageError.isOutOfSpace(error) { throw StorageError.noSpace(Self.workspaceFolder) }
-                throw StorageError.permissionDenied(path, reason: "could not copy it into the job's workspace: \(error.localizedDescription)")
+                throw StorageError.permissionDenied(
+                    path, reason: "could not copy it into the job's workspace: \(error.localizedDescription)")
             }
             return file
         case .gcs(let bucket, let object):
@@ -54,7 +57,10 @@ public struct StorageService: ObjectStore {
             try await requireGCS(uri).download(bucket: bucket, object: object, to: file)
             return file
         case .https(let url):
-            guard let https else { throw StorageError.unsupportedURI(uri.description, reason: "https:// inputs are switched off (HTTPS_INPUT=true enables them)") }
+            guard let https else {
+                throw StorageError.unsupportedURI(
+                    uri.description, reason: "https:// inputs are switched off (HTTPS_INPUT=true enables them)")
+            }
             let file = workspace.path("input-" + Self.fileName(url.lastPathComponent))
             try await https.download(url, to: file)
             return file
@@ -85,7 +91,8 @@ public struct StorageService: ObjectStore {
         switch uri {
         case .local(let path): _ = try local.resolveOutput(path)
         case .gcs: _ = try requireGCS(uri)
-        case .https: throw StorageError.unsupportedURI(uri.description, reason: "https:// is for inputs only; write to gs:// or a local path")
+        case .https:
+            throw StorageError.unsupportedURI(uri.description, reason: "https:// is for inputs only; write to gs:// or a local path")
         }
     }
 
@@ -118,7 +125,9 @@ public struct StorageService: ObjectStore {
     /// The last path component, kept to safe characters (its extension helps FFmpeg probing).
     static func fileName(_ name: String) -> String {
         let last = name.split(separator: "/").last.map(String.init) ?? ""
-        let safe = String(last.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) ? Character($0) : "_" }.suffix(80))
+        let safe = String(
+            last.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) ? Character($0) : "_" }
+                .suffix(80))
         return safe.isEmpty || safe.allSatisfy({ $0 == "." }) ? "object" : safe
     }
 }

@@ -15,7 +15,8 @@ public struct RequestWorkspace: Sendable {
         let name = "lipsync-\(getpid())-\(safe.isEmpty ? "job" : safe)-\(UUID().uuidString.prefix(8))"
         let directory = (base as NSString).appendingPathComponent(name)
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw StorageError.permissionDenied(base, reason: "cannot create a temporary folder: \(error.localizedDescription)")
         }
@@ -108,8 +109,8 @@ extension RequestWorkspace {
     /// This process's start as seconds since 1970 (Linux /proc), nil where unknown.
     static func processStartTime() -> Double? {
         guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")"),
-              let boot = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?
+            let close = stat.lastIndex(of: ")"),
+            let boot = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?
                 .split(separator: "\n").first(where: { $0.hasPrefix("btime ") })?.split(separator: " ").last.flatMap({ Double($0) })
         else { return nil }
         // Fields after the command name; starttime is field 22 of the whole line, the 20th here.

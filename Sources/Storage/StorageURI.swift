@@ -17,7 +17,8 @@ public enum StorageURI: Sendable, Equatable, CustomStringConvertible {
         if lower.hasPrefix("gs://") {
             let rest = text.dropFirst(5)
             guard let slash = rest.firstIndex(of: "/") else { throw .invalidURI(text, reason: "no object name after the bucket") }
-            let bucket = String(rest[..<slash]), object = String(rest[rest.index(after: slash)...])
+            let bucket = String(rest[..<slash])
+            let object = String(rest[rest.index(after: slash)...])
             try Self.checkBucket(bucket, in: text)
             try Self.checkObject(object, in: text)
             self = .gcs(bucket: bucket, object: object)
@@ -40,7 +41,8 @@ public enum StorageURI: Sendable, Equatable, CustomStringConvertible {
             guard url.user == nil, url.password == nil else { throw .invalidURI(text, reason: "credentials in URLs are not accepted") }
             self = .https(url)
         } else if let colon = text.firstIndex(of: ":"), let slash = text.firstIndex(of: "/"), colon < slash,
-                  text[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) {
+            text[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) })
+        {
             throw .unsupportedURI(text, reason: "scheme '\(text[..<colon])' is not supported (use gs://, file:// or a path)")
         } else {
             try Self.checkPath(text, in: text)
@@ -59,10 +61,12 @@ public enum StorageURI: Sendable, Equatable, CustomStringConvertible {
     /// Bucket names as Cloud Storage accepts them: 3–63 characters (222 with dots) of lowercase
     /// letters, digits, `-`, `_` and `.`, beginning and ending with a letter or digit.
     static func checkBucket(_ bucket: String, in uri: String) throws(StorageError) {
-        let allowed = bucket.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }
+        let allowed = bucket.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)
+        }
         let limit = bucket.contains(".") ? 222 : 63
         guard (3...limit).contains(bucket.count), allowed,
-              let first = bucket.first, let last = bucket.last, first.isLetter || first.isNumber, last.isLetter || last.isNumber
+            let first = bucket.first, let last = bucket.last, first.isLetter || first.isNumber, last.isLetter || last.isNumber
         else {
             throw .invalidURI(uri, reason: "'\(bucket)' is not a valid bucket name (3–63 lowercase letters, digits, '-', '_', '.')")
         }

@@ -44,7 +44,9 @@ public struct SpeakerEmbedder: Sendable {
         let end = last.upperBound * Self.samplesPerFrame
         if end >= padded.count { padded += [Float](repeating: 0, count: end - padded.count) }
         let melOutput = try melSession.run(["waveform": .float32(try Tensor(shape: [1, padded.count], scalars: padded))])
-        guard let mel = try melOutput["mel"]?.tensor(of: Float.self) else { throw VoiceConversionError.modelMismatch("speaker_mel has no 'mel' output") }
+        guard let mel = try melOutput["mel"]?.tensor(of: Float.self) else {
+            throw VoiceConversionError.modelMismatch("speaker_mel has no 'mel' output")
+        }
         let bins = mel.shape[2]
         var batch: [Float] = []
         batch.reserveCapacity(ranges.count * Self.partialFrames * bins)

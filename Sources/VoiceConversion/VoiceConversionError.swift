@@ -1,4 +1,5 @@
 import UserFacingErrors
+
 /// Why the user's voice cannot be used or the speech converted.
 public enum VoiceConversionError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The reference has too little voiced audio after trimming silence.
@@ -12,7 +13,8 @@ public enum VoiceConversionError: Error, Equatable, Sendable, CustomStringConver
         case .tooLittleVoice(let seconds, let minimum):
             String(format: "the reference has %.2f s of voiced audio after trimming silence; at least %.1f s is needed", seconds, minimum)
         case .emptySpeech: "the speech to convert is empty"
-        case .speechTooLong(let seconds, let limit): String(format: "the speech lasts %.1f s, longer than the limit of %.1f s", seconds, limit)
+        case .speechTooLong(let seconds, let limit):
+            String(format: "the speech lasts %.1f s, longer than the limit of %.1f s", seconds, limit)
         case .modelMismatch(let reason): "the voice conversion models do not fit together: \(reason)"
         }
     }

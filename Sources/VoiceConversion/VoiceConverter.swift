@@ -51,12 +51,16 @@ public struct VoiceConverter: Sendable {
         let features = width(content.outputs, "content", axis: 1)
         let expected = width(synthesizer.inputs, "content", axis: 1)
         guard features != nil, features == expected else {
-            throw VoiceConversionError.modelMismatch("WavLM gives \(features.map(String.init) ?? "?")-wide features, the synthesizer takes \(expected.map(String.init) ?? "?")")
+            throw VoiceConversionError.modelMismatch(
+                "WavLM gives \(features.map(String.init) ?? "?")-wide features, the synthesizer takes \(expected.map(String.init) ?? "?")")
         }
         let embedding = width(embedder.encoderSession.outputs, "embedding", axis: 1)
         let speakerWidth = width(synthesizer.inputs, "speaker", axis: 1)
         guard embedding != nil, embedding == speakerWidth else {
-            throw VoiceConversionError.modelMismatch("the speaker encoder gives \(embedding.map(String.init) ?? "?") values, the synthesizer takes \(speakerWidth.map(String.init) ?? "?")")
+            throw VoiceConversionError.modelMismatch(
+                "the speaker encoder gives \(embedding.map(String.init) ?? "?") values, "
+                    + "the synthesizer takes \(speakerWidth.map(String.init) ?? "?")"
+            )
         }
         self.embedder = embedder
         self.content = content
@@ -143,7 +147,10 @@ public struct VoiceConverter: Sendable {
             var position = searchFrom
             while position + 160 <= start + window {
                 let energy = samples[position..<(position + 160)].reduce(0.0) { $0 + Double($1) * Double($1) }
-                if energy < bestEnergy { bestEnergy = energy; best = position + 80 }
+                if energy < bestEnergy {
+                    bestEnergy = energy
+                    best = position + 80
+                }
                 position += 160
             }
             ranges.append(start..<best)
@@ -190,7 +197,8 @@ public struct SeededNormal: Sendable {
             self.spare = nil
             return spare
         }
-        let u = uniform(), v = uniform()
+        let u = uniform()
+        let v = uniform()
         let radius = (-2 * log(u)).squareRoot()
         spare = Float(radius * sin(2 * Double.pi * v))
         return Float(radius * cos(2 * Double.pi * v))

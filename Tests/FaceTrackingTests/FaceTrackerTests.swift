@@ -14,8 +14,10 @@ import Testing
 
     @Test func everyFrameWithPadsAndNoSmoothing() throws {
         let detector = ScriptedDetector([face(10, 20), face(12.7, 21.2), face(14, 22)])
-        let track = try FaceTracker(detector: detector, options: TrackingOptions(mode: .every, smoothing: false, pads: Pads(top: 5, bottom: 20, left: 3, right: 2)))
-            .track(frames(3))
+        let track = try FaceTracker(
+            detector: detector, options: TrackingOptions(mode: .every, smoothing: false, pads: Pads(top: 5, bottom: 20, left: 3, right: 2))
+        )
+        .track(frames(3))
         #expect(detector.calls == 3)
         #expect(track.boxes[1] == FaceBox(x1: 9, y1: 16, x2: 74, y2: 101))  // truncated, then padded
         #expect(track.boxes[0] == FaceBox(x1: 7, y1: 15, x2: 72, y2: 100))
@@ -23,15 +25,21 @@ import Testing
 
     @Test func padsAreClampedToTheFrame() throws {
         let detector = ScriptedDetector([[FaceDetection(x1: 2, y1: 1, x2: 198, y2: 150, score: 0.9)]])
-        let track = try FaceTracker(detector: detector, options: TrackingOptions(mode: .stationary, smoothing: false, pads: Pads(top: 10, bottom: 20, left: 10, right: 10)))
-            .track(frames(2))
+        let track = try FaceTracker(
+            detector: detector,
+            options: TrackingOptions(mode: .stationary, smoothing: false, pads: Pads(top: 10, bottom: 20, left: 10, right: 10))
+        )
+        .track(frames(2))
         #expect(track.boxes == [FaceBox(x1: 0, y1: 0, x2: 200, y2: 160), FaceBox(x1: 0, y1: 0, x2: 200, y2: 160)])
     }
 
     @Test func keyframesInterpolate() throws {
         let detector = ScriptedDetector([face(0, 0), face(40, 20), face(60, 30)])
-        let track = try FaceTracker(detector: detector, options: TrackingOptions(mode: .keyframes(interval: 4), smoothing: false, pads: Pads(top: 0, bottom: 0, left: 0, right: 0)))
-            .track(frames(6))
+        let track = try FaceTracker(
+            detector: detector,
+            options: TrackingOptions(mode: .keyframes(interval: 4), smoothing: false, pads: Pads(top: 0, bottom: 0, left: 0, right: 0))
+        )
+        .track(frames(6))
         #expect(detector.calls == 3)  // frames 0, 4 and the last (5)
         #expect(track.detectedFrames == 3)
         #expect(track.boxes[2] == FaceBox(x1: 20, y1: 10, x2: 80, y2: 70))
@@ -63,8 +71,10 @@ import Testing
     @Test func smoothingMatchesTheOriginal() throws {
         let xs = [0, 10, 20, 30, 40, 50, 60]
         let detector = ScriptedDetector(xs.map { face(Double($0), 0, size: 50) })
-        let track = try FaceTracker(detector: detector, options: TrackingOptions(mode: .every, smoothing: true, pads: Pads(top: 0, bottom: 0, left: 0, right: 0)))
-            .track(frames(7))
+        let track = try FaceTracker(
+            detector: detector, options: TrackingOptions(mode: .every, smoothing: true, pads: Pads(top: 0, bottom: 0, left: 0, right: 0))
+        )
+        .track(frames(7))
         // i=0..2: mean of i…i+4 → 20, 30, 40. i=3: window boxes[2:7] = [40(smoothed), 30, 40, 50, 60] → 44.
         // i=4: [40, 44, 40, 50, 60] → 46. i=5: [40, 44, 46, 50, 60] → 48. i=6: [40, 44, 46, 48, 60] → 47.
         #expect(track.boxes.map { $0?.x1 } == [20, 30, 40, 44, 46, 48, 47])
@@ -85,7 +95,8 @@ import Testing
 
     @Test func missingFaceCanPassThrough() throws {
         let detector = ScriptedDetector([face(10, 10), [], face(10, 10)])
-        let track = try FaceTracker(detector: detector, options: TrackingOptions(mode: .every, smoothing: false, missingFace: .passThrough)).track(frames(3))
+        let track = try FaceTracker(detector: detector, options: TrackingOptions(mode: .every, smoothing: false, missingFace: .passThrough))
+            .track(frames(3))
         #expect(track.boxes[1] == nil)
         #expect(track.boxes[0] != nil && track.boxes[2] != nil)
     }
@@ -112,8 +123,11 @@ import Testing
         let picture = TestPattern.frame(width: 400, height: 300, index: 0)
         let small = TestPattern.frame(width: 100, height: 75, index: 0)
         let decoded = [DecodedFrame(index: 0, frame: picture, detection: small, detectionScale: 0.25)]
-        let track = try FaceTracker(detector: ScriptedDetector([face(10, 10, size: 20)]), options: TrackingOptions(mode: .every, smoothing: false, pads: Pads(top: 0, bottom: 0, left: 0, right: 0)))
-            .track(decoded)
+        let track = try FaceTracker(
+            detector: ScriptedDetector([face(10, 10, size: 20)]),
+            options: TrackingOptions(mode: .every, smoothing: false, pads: Pads(top: 0, bottom: 0, left: 0, right: 0))
+        )
+        .track(decoded)
         #expect(track.boxes == [FaceBox(x1: 40, y1: 40, x2: 120, y2: 120)])
     }
 }

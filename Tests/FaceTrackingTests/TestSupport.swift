@@ -9,12 +9,13 @@ enum TrackingFixtures {
     static var root: String {
         ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
     }
 
     static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.tracking"), runtimeLogLevel: .critical) }
-        catch { preconditionFailure("ONNX Runtime did not start: \(error)") }
+        do { return try InferenceEnvironment(logger: Logger(label: "test.tracking"), runtimeLogLevel: .critical) } catch {
+            preconditionFailure("ONNX Runtime did not start: \(error)")
+        }
     }()
 
     static func manifest() throws -> ModelManifest { try ModelManifest(directory: root + "/models") }
@@ -35,7 +36,8 @@ final class ScriptedDetector: FaceDetector, @unchecked Sendable {
     init(_ answers: [[FaceDetection]]) { self.answers = answers }
 
     func detect(_ frame: Frame) throws -> [FaceDetection] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         calls += 1
         return answers.isEmpty ? [] : answers.removeFirst()
     }

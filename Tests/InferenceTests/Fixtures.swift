@@ -36,7 +36,9 @@ enum Fixtures {
         }
     }()
 
-    static func session(_ name: String, options: SessionOptions = SessionOptions(), environment: InferenceEnvironment = environment) throws -> InferenceSession {
+    static func session(_ name: String, options: SessionOptions = SessionOptions(), environment: InferenceEnvironment = environment) throws
+        -> InferenceSession
+    {
         try InferenceSession(environment: environment, modelPath: path(name), options: options)
     }
 }

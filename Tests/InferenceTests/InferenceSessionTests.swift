@@ -120,11 +120,12 @@ import Testing
     @Test(arguments: ["truncated", "garbage", "empty"])
     func unreadableModelGivesLoadError(kind: String) throws {
         let original = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.path("conv.onnx")))
-        let bytes: Data = switch kind {
-        case "truncated": original.prefix(original.count / 2)
-        case "garbage": Data((0..<512).map { UInt8(($0 * 97 + 13) % 251) })
-        default: Data()
-        }
+        let bytes: Data =
+            switch kind {
+            case "truncated": original.prefix(original.count / 2)
+            case "garbage": Data((0..<512).map { UInt8(($0 * 97 + 13) % 251) })
+            default: Data()
+            }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(kind)-\(UUID()).onnx").path
         try bytes.write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }

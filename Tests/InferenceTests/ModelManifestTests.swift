@@ -46,7 +46,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createSymbolicLink(atPath: folder + "/linked.onnx", withDestinationPath: outside)
         let manifest = try ModelManifest(directory: folder)
-        #expect(throws: ModelManifestError.outsideFolder(kind: "blazeface", path: folder + "/linked.onnx")) { try manifest.path(of: "blazeface") }
+        #expect(throws: ModelManifestError.outsideFolder(kind: "blazeface", path: folder + "/linked.onnx")) {
+            try manifest.path(of: "blazeface")
+        }
         // A symlink inside the folder is fine.
         try FileManager.default.removeItem(atPath: folder + "/linked.onnx")
         try FileManager.default.createSymbolicLink(atPath: folder + "/linked.onnx", withDestinationPath: folder + "/blazeface.onnx")
@@ -58,7 +60,10 @@ import Testing
         let folder = try Self.folder { $0["sha256"] = wrong }
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let error = #expect(throws: ModelManifestError.self) { try ModelManifest(directory: folder).path(of: "blazeface") }
-        guard case .hashMismatch(let kind, _, let expected, let actual)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .hashMismatch(let kind, _, let expected, let actual)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
         #expect(kind == "blazeface" && expected == wrong && actual.count == 64 && actual != wrong)
         #expect(try ModelManifest(directory: folder, verifyHashes: false).path(of: "blazeface") == folder + "/blazeface.onnx")
     }

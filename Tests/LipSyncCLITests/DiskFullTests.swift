@@ -10,17 +10,20 @@ struct DiskFullTests {
     static var fixtures: String {
         ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
     }
 
     /// Runs `lipsync generate` with `full` mounted as a 256 KiB tmpfs that is filled up first;
     /// prints the tmpfs's listing after the command (to check for leftovers).
-    func generateWithFullFolder(_ full: String, output: String, temporary: String) throws -> (status: Int32, standardError: String, listing: String) {
+    func generateWithFullFolder(_ full: String, output: String, temporary: String) throws -> (
+        status: Int32, standardError: String, listing: String
+    ) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lipsync").path
         let script = """
             mount -t tmpfs -o size=256k tmpfs "$FULL" || exit 99
             head -c 1048576 /dev/zero > "$FULL/filler" 2>/dev/null
-            TEMP_DIR="$TEMPDIR_FOR_JOB" "$LIPSYNC" generate --video "$PHOTO" --text "hello there" --lang en --models "$MODELS" --out "$OUT" --log-level error
+            TEMP_DIR="$TEMPDIR_FOR_JOB" "$LIPSYNC" generate --video "$PHOTO" --text "hello there" --lang en \\
+                --models "$MODELS" --out "$OUT" --log-level error
             status=$?
             echo "--listing--"; ls -A "$FULL"
             exit $status
@@ -32,7 +35,8 @@ struct DiskFullTests {
             "FULL": full, "TEMPDIR_FOR_JOB": temporary, "LIPSYNC": binary, "PHOTO": Self.fixtures + "/faces/astronaut.png",
             "MODELS": Self.fixtures + "/models", "OUT": output,
         ]) { _, new in new }
-        let out = Pipe(), error = Pipe()
+        let out = Pipe()
+        let error = Pipe()
         process.standardOutput = out
         process.standardError = error
         try process.run()
@@ -55,7 +59,9 @@ struct DiskFullTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let result = try generateWithFullFolder(root + "/full", output: root + "/roomy/out.mp4", temporary: root + "/full")
         #expect(result.status == 1, "\(result.standardError)")
-        #expect(result.standardError.contains("no space left on the device holding the server's temporary folder (TEMP_DIR)"), "\(result.standardError)")
+        #expect(
+            result.standardError.contains("no space left on the device holding the server's temporary folder (TEMP_DIR)"),
+            "\(result.standardError)")
         // Only the filler (and this process's lock file): the workspace went with the failure.
         #expect(result.listing.split(separator: "\n").allSatisfy { $0 == "filler" || $0.hasSuffix(".lock") }, "\(result.listing)")
         #expect(!FileManager.default.fileExists(atPath: root + "/roomy/out.mp4"))
@@ -66,7 +72,8 @@ struct DiskFullTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let result = try generateWithFullFolder(root + "/full", output: root + "/full/out.mp4", temporary: root + "/roomy")
         #expect(result.status == 1, "\(result.standardError)")
-        #expect(result.standardError.contains("no space left on the device holding the output folder \(root)/full"), "\(result.standardError)")
+        #expect(
+            result.standardError.contains("no space left on the device holding the output folder \(root)/full"), "\(result.standardError)")
         #expect(result.listing.split(separator: "\n") == ["filler"], "\(result.listing)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/roomy").filter { !$0.hasSuffix(".lock") } == [])
     }

@@ -20,16 +20,18 @@ import Testing
         process.executableURL = Self.binary
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let output = Pipe(), error = Pipe()
+        let output = Pipe()
+        let error = Pipe()
         process.standardOutput = output
         process.standardError = error
         try process.run()
         let outData = output.fileHandleForReading.readDataToEndOfFile()
         let errData = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      standardOutput: String(decoding: outData, as: UTF8.self),
-                      standardError: String(decoding: errData, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: outData, as: UTF8.self),
+            standardError: String(decoding: errData, as: UTF8.self))
     }
 
     @Test func probePrintsVideoInfoJSON() throws {
@@ -37,8 +39,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/clip.mp4"
-        let writer = try MediaWriter(path: path, video: VideoFormat(width: 64, height: 48, frameRate: Rational(25, 1)),
-                                     audio: TestPattern.tone(frequency: 440, seconds: 0.4, sampleRate: 16_000))
+        let writer = try MediaWriter(
+            path: path, video: VideoFormat(width: 64, height: 48, frameRate: Rational(25, 1)),
+            audio: TestPattern.tone(frequency: 440, seconds: 0.4, sampleRate: 16_000))
         for index in 0..<10 { try writer.append(TestPattern.frame(width: 64, height: 48, index: index)) }
         try writer.finish()
 
@@ -115,7 +118,7 @@ import Testing
     static var fixtures: String {
         ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
     }
 
     @Test func syncRendersAndPrintsTheTimingTable() throws {
@@ -123,13 +126,16 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let photo = try StillImage.decode(Self.fixtures + "/faces/astronaut.png").frame
-        let writer = try MediaWriter(path: directory + "/face.mp4", video: VideoFormat(width: 400, height: 400, frameRate: Rational(30, 1)), audio: nil)
+        let writer = try MediaWriter(
+            path: directory + "/face.mp4", video: VideoFormat(width: 400, height: 400, frameRate: Rational(30, 1)), audio: nil)
         for i in 0..<12 { try writer.append(try photo.cropped(x: 50 + i, y: 20, width: 400, height: 400)) }
         try writer.finish()
         try WAVFile.write(TestPattern.tone(frequency: 200, seconds: 0.6, sampleRate: 22_050), to: directory + "/speech.wav")
 
-        let result = try lipsync(["sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
-                                  "--out", directory + "/out.mp4", "--models", Self.fixtures + "/models"])
+        let result = try lipsync([
+            "sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
+            "--out", directory + "/out.mp4", "--models", Self.fixtures + "/models",
+        ])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("400×400 at 30/1 fps"))
         for step in ["mel", "decode", "track faces", "lip-sync inference", "composite", "encode", "total"] {
@@ -138,12 +144,16 @@ import Testing
         #expect(result.standardError.contains("serving a stand-in model"))
         #expect(try MediaProbe.probe(directory + "/out.mp4").video?.width == 400)
 
-        let missing = try lipsync(["sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
-                                   "--out", directory + "/x.mp4", "--models", directory])
+        let missing = try lipsync([
+            "sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
+            "--out", directory + "/x.mp4", "--models", directory,
+        ])
         #expect(missing.status == 1)
         #expect(missing.standardError.contains("no model manifest"))
-        let badBox = try lipsync(["sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
-                                  "--out", directory + "/y.mp4", "--models", Self.fixtures + "/models", "--box", "0", "500", "0", "100"])
+        let badBox = try lipsync([
+            "sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
+            "--out", directory + "/y.mp4", "--models", Self.fixtures + "/models", "--box", "0", "500", "0", "100",
+        ])
         #expect(badBox.status == 1)
         #expect(badBox.standardError.contains("does not lie inside the 400×400 frame"))
     }
@@ -155,21 +165,27 @@ import Testing
         let reference = try lipsync(["say", "--text", "this is the voice I want", "--lang", "en", "--out", directory + "/ref.wav"])
         #expect(reference.status == 0)
         try WAVFile.write(TestPattern.tone(frequency: 220, seconds: 1, sampleRate: 16_000), to: directory + "/speech.wav")
-        let result = try lipsync(["voice", "--reference", directory + "/ref.wav", "--speech", directory + "/speech.wav",
-                                  "--out", directory + "/out.wav", "--models", Self.fixtures + "/models", "--seed", "5"])
+        let result = try lipsync([
+            "voice", "--reference", directory + "/ref.wav", "--speech", directory + "/speech.wav",
+            "--out", directory + "/out.wav", "--models", Self.fixtures + "/models", "--seed", "5",
+        ])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("mode: freevc, seed 5"))
         #expect(result.standardOutput.contains("reference voiced span: samples "))
         for step in ["speaker embedding", "content (WavLM)", "synthesis"] { #expect(result.standardOutput.contains(step)) }
         #expect(try WAVFile.read(directory + "/out.wav").sampleRate == 16_000)
 
-        let none = try lipsync(["voice", "--reference", directory + "/ref.wav", "--speech", directory + "/speech.wav",
-                                "--out", directory + "/none.wav", "--models", Self.fixtures + "/models", "--mode", "none"])
+        let none = try lipsync([
+            "voice", "--reference", directory + "/ref.wav", "--speech", directory + "/speech.wav",
+            "--out", directory + "/none.wav", "--models", Self.fixtures + "/models", "--mode", "none",
+        ])
         #expect(none.standardOutput.contains("mode: none"))
 
         try WAVFile.write(AudioBuffer(samples: [Float](repeating: 0, count: 32_000), sampleRate: 16_000), to: directory + "/silence.wav")
-        let silent = try lipsync(["voice", "--reference", directory + "/silence.wav", "--speech", directory + "/speech.wav",
-                                  "--out", directory + "/x.wav", "--models", Self.fixtures + "/models"])
+        let silent = try lipsync([
+            "voice", "--reference", directory + "/silence.wav", "--speech", directory + "/speech.wav",
+            "--out", directory + "/x.wav", "--models", Self.fixtures + "/models",
+        ])
         #expect(silent.status == 1)
         #expect(silent.standardError.contains("0.00 s of voiced audio"))
     }
@@ -178,15 +194,18 @@ import Testing
     /// no temporary files left.
     @Test func benchPrintsBothTables() throws {
         let before = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("lipsync-bench-") }
-        let result = try lipsync(["bench", "--models", Self.fixtures + "/models", "--face", Self.fixtures + "/faces/astronaut.png",
-                                  "--frames", "12", "--runs", "2", "--warmup", "0"])
+        let result = try lipsync([
+            "bench", "--models", Self.fixtures + "/models", "--face", Self.fixtures + "/faces/astronaut.png",
+            "--frames", "12", "--runs", "2", "--warmup", "0",
+        ])
         #expect(result.status == 0, "\(result.standardError)")
         let out = result.standardOutput
         #expect(out.contains("input: 1920×1080 @ 30 fps, 12 frames"))
         #expect(out.contains("2 runs after 0 warm-up, no per-video cache:"))
         #expect(out.contains("(cached: true)"))
         for step in ["text to speech", "speaker embedding", "voice conversion", "track faces", "lip-sync render", "total"] {
-            #expect(out.components(separatedBy: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix(step) }.count == 2, "\(step)")
+            #expect(
+                out.components(separatedBy: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix(step) }.count == 2, "\(step)")
         }
         let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("lipsync-bench-") }
         #expect(Set(after) == Set(before))

@@ -1,5 +1,5 @@
-import Foundation
 import FaceTracking
+import Foundation
 import Inference
 import LipSync
 import LipSyncCore
@@ -16,7 +16,9 @@ import VoiceConversion
         #expect(configuration.libraryLogLevel == .warning)
         #expect(configuration.executionProviders == [.cuda, .cpu])
         #expect(configuration.intraOpThreads == 0)
-        #expect(configuration.mediaLimits == MediaLimits(maxFileBytes: 100_000_000, maxDurationSeconds: 60, maxDimension: 4096, maxFrameCount: 3600))
+        #expect(
+            configuration.mediaLimits
+                == MediaLimits(maxFileBytes: 100_000_000, maxDurationSeconds: 60, maxDimension: 4096, maxFrameCount: 3600))
     }
 
     /// Jobs' memory budget (default half the machine's, or the cgroup limit's) and the
@@ -42,7 +44,9 @@ import VoiceConversion
         let configuration = try Configuration.fromEnvironment([
             "MAX_INPUT_BYTES": "5000000", "MAX_DURATION_SECONDS": "20", "MAX_DIMENSION": "1920", "MAX_FRAMES": "600",
         ])
-        #expect(configuration.mediaLimits == MediaLimits(maxFileBytes: 5_000_000, maxDurationSeconds: 20, maxDimension: 1920, maxFrameCount: 600))
+        #expect(
+            configuration.mediaLimits
+                == MediaLimits(maxFileBytes: 5_000_000, maxDurationSeconds: 20, maxDimension: 1920, maxFrameCount: 600))
         #expect(throws: ConfigurationError.invalid(variable: "MAX_DIMENSION", value: "8", expected: "an integer from 16 to 16384")) {
             try Configuration.fromEnvironment(["MAX_DIMENSION": "8"])
         }
@@ -168,7 +172,10 @@ import VoiceConversion
         ("STORAGE_ROOTS", "relative/dir", "STORAGE_ROOTS=relative/dir is invalid: expected absolute folders separated by ':'"),
         ("TEMP_DIR", "tmp", "TEMP_DIR=tmp is invalid: expected an absolute folder"),
         ("HTTPS_INPUT", "maybe", "HTTPS_INPUT=maybe is invalid: expected true or false"),
-        ("HTTPS_INPUT_ALLOWED_HOSTS", "http://x.com/", "HTTPS_INPUT_ALLOWED_HOSTS=http://x.com/ is invalid: expected host names such as media.example.com or *.example.com"),
+        (
+            "HTTPS_INPUT_ALLOWED_HOSTS", "http://x.com/",
+            "HTTPS_INPUT_ALLOWED_HOSTS=http://x.com/ is invalid: expected host names such as media.example.com or *.example.com"
+        ),
         ("GCS_TIMEOUT_SECONDS", "0", "GCS_TIMEOUT_SECONDS=0 is invalid: expected an integer from 1 to 3600"),
     ])
     func invalidValuesNameTheVariable(variable: String, value: String, message: String) {
@@ -198,7 +205,10 @@ import VoiceConversion
         ("DEFAULT_PADS", "1,2,3", "DEFAULT_PADS=1,2,3 is invalid: expected four numbers 0–500: top, bottom, left, right"),
         ("DEFAULT_VOICE_MODE", "clone", "DEFAULT_VOICE_MODE=clone is invalid: expected freevc or none"),
         ("DEFAULT_CRF", "52", "DEFAULT_CRF=52 is invalid: expected an integer from 0 to 51"),
-        ("DEFAULT_PRESET", "warp", "DEFAULT_PRESET=warp is invalid: expected one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow"),
+        (
+            "DEFAULT_PRESET", "warp",
+            "DEFAULT_PRESET=warp is invalid: expected one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow"
+        ),
     ])
     func invalidValuesNameTheVariable(variable: String, value: String, message: String) {
         let error = #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment([variable: value]) }
@@ -216,7 +226,7 @@ import VoiceConversion
     static var models: String {
         (ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".fixtures").path) + "/models"
+            .appendingPathComponent(".fixtures").path) + "/models"
     }
 
     /// float16 takes the float16 FreeVC models when the folder has them, and converts speech with them.
@@ -228,10 +238,12 @@ import VoiceConversion
         var configuration = Configuration(modelsDirectory: Self.models)
         configuration.executionProviders = [.cpu]
         let environment = try InferenceEnvironment(logger: Logger(label: "test.voice-setup"), runtimeLogLevel: .critical)
-        let converter = try #require(try VoiceSetup.makeConverter(configuration, environment: environment, float16: true, logger: Logger(label: "test")))
+        let converter = try #require(
+            try VoiceSetup.makeConverter(configuration, environment: environment, float16: true, logger: Logger(label: "test")))
         let reference = TestPattern.tone(frequency: 180, seconds: 2, sampleRate: 16_000)
         let embedding = try converter.speakerEmbedding(of: reference)
-        let converted = try converter.convert(TestPattern.tone(frequency: 220, seconds: 1, sampleRate: 16_000), embedding: embedding, seed: 1, referenceRMS: 0.1)
+        let converted = try converter.convert(
+            TestPattern.tone(frequency: 220, seconds: 1, sampleRate: 16_000), embedding: embedding, seed: 1, referenceRMS: 0.1)
         #expect(abs(converted.audio.duration - 1) < 0.05 && converted.audio.samples.allSatisfy(\.isFinite))
     }
 }

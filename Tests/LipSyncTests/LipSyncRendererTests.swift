@@ -58,11 +58,14 @@ import Testing
         let decoded = try VideoDecoder(path: output).frames(upTo: 1)[0].frame
         let box = try #require(result.track.boxes[0])
         func meanDifference(rows: Range<Int>) -> Double {
-            var total = 0.0, count = 0.0
+            var total = 0.0
+            var count = 0.0
             for y in rows {
                 for x in (box.x1 + box.width / 4)..<(box.x2 - box.width / 4) {
                     for c in 0..<3 {
-                        total += abs(Double(decoded.pixels[y * decoded.stride + x * 3 + c]) - Double(clip.frames[0].pixels[y * clip.frames[0].stride + x * 3 + c]))
+                        total += abs(
+                            Double(decoded.pixels[y * decoded.stride + x * 3 + c])
+                                - Double(clip.frames[0].pixels[y * clip.frames[0].stride + x * 3 + c]))
                         count += 1
                     }
                 }
@@ -88,7 +91,8 @@ import Testing
             let sink = FrameSink()
             var options = LipSyncOptions()
             options.frameSink = { index, frame in sink.add(index, frame.pixels) }
-            let result = try await renderer.render(video: clip.path, speech: speech, output: directory + "/\(name).mp4", options: options, prepared: prepared)
+            let result = try await renderer.render(
+                video: clip.path, speech: speech, output: directory + "/\(name).mp4", options: options, prepared: prepared)
             return (sink.frames, result)
         }
         let (plain, plainResult) = try await frames(nil, "plain")
@@ -109,8 +113,9 @@ import Testing
         let clip = try faceClip(in: directory, frames: 6)
         var options = LipSyncOptions(composite: .replace)
         options.tracking = TrackingOptions(mode: .every)
-        let result = try await renderer().render(video: clip.path, speech: TestPattern.tone(frequency: 220, seconds: 0.3, sampleRate: 16_000),
-                                                 output: directory + "/out.mp4", options: options)
+        let result = try await renderer().render(
+            video: clip.path, speech: TestPattern.tone(frequency: 220, seconds: 0.3, sampleRate: 16_000),
+            output: directory + "/out.mp4", options: options)
         #expect(result.track.detectedFrames == result.sourceFramesDecoded)
         #expect(FileManager.default.fileExists(atPath: directory + "/out.mp4"))
     }
@@ -124,8 +129,9 @@ import Testing
             try await renderer.render(video: clip.path, speech: AudioBuffer(samples: [], sampleRate: 16_000), output: directory + "/a.mp4")
         }
         await #expect(throws: LipSyncError.speechTooLong(seconds: 40, limit: 30)) {
-            try await renderer.render(video: clip.path, speech: AudioBuffer(samples: [Float](repeating: 0.1, count: 640_000), sampleRate: 16_000),
-                                      output: directory + "/b.mp4")
+            try await renderer.render(
+                video: clip.path, speech: AudioBuffer(samples: [Float](repeating: 0.1, count: 640_000), sampleRate: 16_000),
+                output: directory + "/b.mp4")
         }
         // A video without a face.
         let pattern = directory + "/pattern.mp4"
@@ -133,7 +139,8 @@ import Testing
         for i in 0..<4 { try writer.append(TestPattern.frame(width: 160, height: 120, index: i)) }
         try writer.finish()
         await #expect(throws: FaceTrackingError.noFace(frame: 0)) {
-            try await renderer.render(video: pattern, speech: TestPattern.tone(frequency: 220, seconds: 0.5, sampleRate: 16_000), output: directory + "/c.mp4")
+            try await renderer.render(
+                video: pattern, speech: TestPattern.tone(frequency: 220, seconds: 0.5, sampleRate: 16_000), output: directory + "/c.mp4")
         }
         // Nothing half-written.
         #expect(!FileManager.default.fileExists(atPath: directory + "/c.mp4"))
@@ -145,6 +152,14 @@ import Testing
 final class FrameSink: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: [Int: [UInt8]] = [:]
-    func add(_ index: Int, _ pixels: [UInt8]) { lock.lock(); stored[index] = pixels; lock.unlock() }
-    var frames: [Int: [UInt8]] { lock.lock(); defer { lock.unlock() }; return stored }
+    func add(_ index: Int, _ pixels: [UInt8]) {
+        lock.lock()
+        stored[index] = pixels
+        lock.unlock()
+    }
+    var frames: [Int: [UInt8]] {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
 }

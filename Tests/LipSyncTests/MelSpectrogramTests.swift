@@ -1,20 +1,22 @@
 import Foundation
 import Inference
-@testable import LipSync
 import Logging
 import Media
 import Testing
+
+@testable import LipSync
 
 enum LipSyncFixtures {
     static var root: String {
         ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
     }
 
     static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.lipsync"), runtimeLogLevel: .critical) }
-        catch { preconditionFailure("ONNX Runtime did not start: \(error)") }
+        do { return try InferenceEnvironment(logger: Logger(label: "test.lipsync"), runtimeLogLevel: .critical) } catch {
+            preconditionFailure("ONNX Runtime did not start: \(error)")
+        }
     }()
 
     static func manifest() throws -> ModelManifest { try ModelManifest(directory: root + "/models") }
@@ -31,7 +33,10 @@ enum LipSyncFixtures {
         var i = 0
         while true {
             let start = Int(Double(i) * (80.0 / fps))
-            if start + 16 > melFrames { starts.append(melFrames - 16); return starts }
+            if start + 16 > melFrames {
+                starts.append(melFrames - 16)
+                return starts
+            }
             starts.append(start)
             i += 1
         }

@@ -32,21 +32,27 @@ import Testing
         for batchStart in stride(from: 0, to: starts.count, by: options.batchSize) {
             let outputs = Array(batchStart..<min(starts.count, batchStart + options.batchSize))
             let withFace = outputs.filter { track.boxes[schedule.sourceIndices[$0]] != nil }
-            let faces = try withFace.map { try renderer.generator.faceCrop(frames[schedule.sourceIndices[$0]].frame, box: track.boxes[schedule.sourceIndices[$0]]!) }
+            let faces = try withFace.map {
+                try renderer.generator.faceCrop(frames[schedule.sourceIndices[$0]].frame, box: track.boxes[schedule.sourceIndices[$0]]!)
+            }
             let generated = try renderer.generator.generate(faces: faces, mels: withFace.map { mel.chunk(at: starts[$0]) })
             var byOutput: [Int: Frame] = [:]
             for (i, face) in zip(withFace, generated) { byOutput[i] = face }
             for i in outputs {
                 var picture = frames[schedule.sourceIndices[i]].frame
-                if let box = track.boxes[schedule.sourceIndices[i]], let face = byOutput[i] { try compositor.composite(face, into: &picture, box: box) }
+                if let box = track.boxes[schedule.sourceIndices[i]], let face = byOutput[i] {
+                    try compositor.composite(face, into: &picture, box: box)
+                }
                 result[i] = picture.pixels
             }
         }
         return result
     }
 
-    func streamed(video: String, speech: AudioBuffer, options: LipSyncOptions, renderer: LipSyncRenderer, output: String,
-                  prepared: PreparedVideo? = nil) async throws -> ([Int: [UInt8]], RenderedVideo) {
+    func streamed(
+        video: String, speech: AudioBuffer, options: LipSyncOptions, renderer: LipSyncRenderer, output: String,
+        prepared: PreparedVideo? = nil
+    ) async throws -> ([Int: [UInt8]], RenderedVideo) {
         let sink = FrameSink()
         var options = options
         options.frameSink = { index, frame in sink.add(index, frame.pixels) }
@@ -69,8 +75,9 @@ import Testing
         var options = LipSyncOptions(frameOrder: order)
         options.frameMemoryBytes = memory
         let expected = try referenceFrames(video: clip.path, speech: speech, options: LipSyncOptions(frameOrder: order), renderer: renderer)
-        let (frames, result) = try await streamed(video: clip.path, speech: speech, options: options, renderer: renderer,
-                                                  output: directory + "/out.mp4")
+        let (frames, result) = try await streamed(
+            video: clip.path, speech: speech, options: options, renderer: renderer,
+            output: directory + "/out.mp4")
         #expect(frames.count == expected.count && result.frames == expected.count)
         #expect(frames == expected)
         #expect(try MediaProbe.probe(directory + "/out.mp4").video?.frameCount == expected.count)
@@ -85,14 +92,16 @@ import Testing
         let speech = TestPattern.tone(frequency: 220, seconds: 0.7, sampleRate: 16_000)
         let photo = LipSyncFixtures.root + "/faces/astronaut.png"
         let expected = try referenceFrames(video: photo, speech: speech, options: LipSyncOptions(), renderer: renderer)
-        let (frames, _) = try await streamed(video: photo, speech: speech, options: LipSyncOptions(), renderer: renderer, output: directory + "/p.mp4")
+        let (frames, _) = try await streamed(
+            video: photo, speech: speech, options: LipSyncOptions(), renderer: renderer, output: directory + "/p.mp4")
         #expect(frames == expected)
 
         let clip = try base.faceClip(in: directory, frames: 9)
         var every = LipSyncOptions(composite: .replace)
         every.tracking = TrackingOptions(mode: .every)
         let expectedEvery = try referenceFrames(video: clip.path, speech: speech, options: every, renderer: renderer)
-        let (framesEvery, _) = try await streamed(video: clip.path, speech: speech, options: every, renderer: renderer, output: directory + "/e.mp4")
+        let (framesEvery, _) = try await streamed(
+            video: clip.path, speech: speech, options: every, renderer: renderer, output: directory + "/e.mp4")
         #expect(framesEvery == expectedEvery)
     }
 

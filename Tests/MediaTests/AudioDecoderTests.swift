@@ -47,8 +47,9 @@ import Testing
     @Test func decodesMP3() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("voice.mp3")
-        let writer = try MediaWriter(path: path, video: nil, audio: SyntheticMedia.tone(frequency: 600, seconds: 1, sampleRate: 22_050),
-                                     options: EncoderOptions(container: .mp3, audioCodec: .mp3))
+        let writer = try MediaWriter(
+            path: path, video: nil, audio: SyntheticMedia.tone(frequency: 600, seconds: 1, sampleRate: 22_050),
+            options: EncoderOptions(container: .mp3, audioCodec: .mp3))
         try writer.finish()
         #expect(try MediaProbe.probe(path).audio?.codec == "mp3")
         let audio = try AudioDecoder.decode(path, sampleRate: 16_000)

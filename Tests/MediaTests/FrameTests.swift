@@ -18,7 +18,9 @@ import Testing
 
     @Test func cropsOutsideTheFrameAreRefused() throws {
         let frame = try Self.frame(8, 6)
-        for (x, y, w, h) in [(-1, 0, 2, 2), (0, -1, 2, 2), (7, 0, 2, 2), (0, 5, 2, 2), (0, 0, 0, 2), (0, 0, 9, 1), (Int.max, 0, 2, 2), (2, 2, Int.max, 1)] {
+        for (x, y, w, h) in [
+            (-1, 0, 2, 2), (0, -1, 2, 2), (7, 0, 2, 2), (0, 5, 2, 2), (0, 0, 0, 2), (0, 0, 9, 1), (Int.max, 0, 2, 2), (2, 2, Int.max, 1),
+        ] {
             #expect(throws: MediaError.self, "\(x),\(y) \(w)×\(h)") { try frame.cropped(x: x, y: y, width: w, height: h) }
         }
         #expect(try frame.cropped(x: 6, y: 4, width: 2, height: 2).width == 2)

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Media
 import Testing
+
+@testable import Media
 
 /// What an input file may make FFmpeg open: the file itself, through the `file` protocol,
 /// with an accepted demuxer — never another file, a device or a URL named inside it.
@@ -59,7 +60,9 @@ import Testing
         for path in [fifo, "/dev/zero", "/dev/urandom"] {
             #expect(throws: MediaError.notMediaFile(reason: "not a regular file")) { try MediaProbe.probe(path) }
         }
-        #expect(throws: MediaError.fileNotFound(path: directory.path + "/missing.mp4")) { try MediaProbe.probe(directory.path + "/missing.mp4") }
+        #expect(throws: MediaError.fileNotFound(path: directory.path + "/missing.mp4")) {
+            try MediaProbe.probe(directory.path + "/missing.mp4")
+        }
     }
 
     /// A name that looks like another protocol is still this local file.
@@ -78,8 +81,9 @@ import Testing
     @Test func acceptedContainersStillOpen() throws {
         let directory = try TemporaryDirectory()
         try SyntheticMedia.writeClip(to: directory.file("a.mp4"), frameCount: 3)
-        try SyntheticMedia.writeClip(to: directory.file("a.webm"), frameCount: 3,
-                                     options: EncoderOptions(container: .webm, videoCodec: .vp9, audioCodec: .opus, crf: 30))
+        try SyntheticMedia.writeClip(
+            to: directory.file("a.webm"), frameCount: 3,
+            options: EncoderOptions(container: .webm, videoCodec: .vp9, audioCodec: .opus, crf: 30))
         try WAVFile.write(SyntheticMedia.tone(frequency: 200, seconds: 0.3, sampleRate: 16_000), to: directory.file("a.wav"))
         #expect(try MediaProbe.probe(directory.file("a.mp4")).video != nil)
         #expect(try MediaProbe.probe(directory.file("a.webm")).video != nil)

@@ -105,9 +105,13 @@ import Testing
         let directory = try TemporaryDirectory()
         let path = directory.file("random.mp4")
         var generator = SystemRandomNumberGenerator()
-        _ = FileManager.default.createFile(atPath: path, contents: Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &generator) }))
         let error = #expect(throws: MediaError.self) { try MediaProbe.probe(path) }
-        guard case .notMediaFile? = error else { Issue.record("expected notMediaFile, got \(String(describing: error))"); return }
+        guard case .notMediaFile? = error else {
+            Issue.record("expected notMediaFile, got \(String(describing: error))")
+            return
+        }
     }
 
     @Test func pngRenamedMP4IsAStillImage() throws {
@@ -115,7 +119,10 @@ import Testing
         let path = directory.file("photo.mp4")
         _ = FileManager.default.createFile(atPath: path, contents: SyntheticMedia.png())
         let error = #expect(throws: MediaError.self) { try MediaProbe.probe(path) }
-        guard case .notAVideo(let format)? = error else { Issue.record("expected notAVideo, got \(String(describing: error))"); return }
+        guard case .notAVideo(let format)? = error else {
+            Issue.record("expected notAVideo, got \(String(describing: error))")
+            return
+        }
         #expect(format.contains("png"))
         #expect(error?.description.contains("still image") == true)
     }
@@ -128,14 +135,18 @@ import Testing
         let cut = directory.file("cut.mp4")
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: cut))
         let error = #expect(throws: MediaError.self) { try MediaProbe.probe(cut) }
-        guard case .truncated? = error else { Issue.record("expected truncated, got \(String(describing: error))"); return }
+        guard case .truncated? = error else {
+            Issue.record("expected truncated, got \(String(describing: error))")
+            return
+        }
     }
 
     /// A YUV4MPEG2 header declaring 10 000 × 10 000 (the body is never read).
     @Test func hugeDeclaredSizeIsRejected() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("huge.y4m")
-        _ = FileManager.default.createFile(atPath: path, contents: Data("YUV4MPEG2 W10000 H10000 F25:1 Ip A1:1 C420jpeg\nFRAME\n".utf8) + Data(count: 4096))
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data("YUV4MPEG2 W10000 H10000 F25:1 Ip A1:1 C420jpeg\nFRAME\n".utf8) + Data(count: 4096))
         #expect(throws: MediaError.dimensionsTooLarge(width: 10_000, height: 10_000, limit: 4096)) { try MediaProbe.probe(path) }
     }
 
@@ -148,8 +159,13 @@ import Testing
             try MediaProbe.probe(path, limits: MediaLimits(maxFileBytes: 1000))
         }
         let long = #expect(throws: MediaError.self) { try MediaProbe.probe(path, limits: MediaLimits(maxDurationSeconds: 1)) }
-        guard case .durationTooLong(_, 1)? = long else { Issue.record("got \(String(describing: long))"); return }
-        #expect(throws: MediaError.tooManyFrames(count: 50, limit: 10)) { try MediaProbe.probe(path, limits: MediaLimits(maxFrameCount: 10)) }
+        guard case .durationTooLong(_, 1)? = long else {
+            Issue.record("got \(String(describing: long))")
+            return
+        }
+        #expect(throws: MediaError.tooManyFrames(count: 50, limit: 10)) {
+            try MediaProbe.probe(path, limits: MediaLimits(maxFrameCount: 10))
+        }
         #expect(throws: MediaError.dimensionsTooLarge(width: 64, height: 48, limit: 32)) {
             try MediaProbe.probe(path, limits: MediaLimits(maxDimension: 32))
         }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Media
 import Testing
+
+@testable import Media
 
 @Suite struct MediaWriterTests {
     @Test func mp4IsFaststart() throws {
@@ -52,7 +53,8 @@ import Testing
 
     @Test func finishWithoutFramesFails() throws {
         let directory = try TemporaryDirectory()
-        let writer = try MediaWriter(path: directory.file("empty.mp4"), video: VideoFormat(width: 32, height: 32, frameRate: Rational(25, 1)), audio: nil)
+        let writer = try MediaWriter(
+            path: directory.file("empty.mp4"), video: VideoFormat(width: 32, height: 32, frameRate: Rational(25, 1)), audio: nil)
         #expect(throws: MediaError.invalidArgument("no frames were appended")) { try writer.finish() }
         #expect(directory.contents().isEmpty)
     }
@@ -67,7 +69,8 @@ import Testing
         }
         #expect(throws: MediaError.self) { try MediaWriter(path: directory.file("c.mp4"), video: nil, audio: nil) }
         #expect(throws: MediaError.self) {
-            try MediaWriter(path: "/nonexistent-dir/d.mp4", video: VideoFormat(width: 32, height: 32, frameRate: Rational(25, 1)), audio: nil)
+            try MediaWriter(
+                path: "/nonexistent-dir/d.mp4", video: VideoFormat(width: 32, height: 32, frameRate: Rational(25, 1)), audio: nil)
         }
         #expect(directory.contents().isEmpty)
     }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Media
 
 /// Test media made by code (the module's TestPattern), written with its own encoder.
@@ -14,7 +15,9 @@ enum SyntheticMedia {
             for x in 0..<width {
                 let value = UInt8((x < width / 2 ? 0 : 100) + (y < height / 2 ? 0 : 120) + 20)
                 let offset = (y * width + x) * 3
-                pixels[offset] = value; pixels[offset + 1] = value; pixels[offset + 2] = value
+                pixels[offset] = value
+                pixels[offset + 1] = value
+                pixels[offset + 2] = value
             }
         }
         return Frame(unchecked: width, height, width * 3, .bgr24, 0, pixels)
@@ -84,10 +87,15 @@ enum SyntheticMedia {
             return bigEndian(UInt32(body.count)) + typed + bigEndian(crc32(typed))
         }
         let raw: [UInt8] = [0, 255, 0, 0, 0, 255, 0, 0, 0, 0, 255, 255, 255, 255]  // two rows, filter byte 0
-        var adlerA: UInt32 = 1, adlerB: UInt32 = 0
-        for byte in raw { adlerA = (adlerA + UInt32(byte)) % 65521; adlerB = (adlerB + adlerA) % 65521 }
+        var adlerA: UInt32 = 1
+        var adlerB: UInt32 = 0
+        for byte in raw {
+            adlerA = (adlerA + UInt32(byte)) % 65521
+            adlerB = (adlerB + adlerA) % 65521
+        }
         let length = UInt16(raw.count)
-        let zlib: [UInt8] = [0x78, 0x01, 0x01, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
+        let zlib: [UInt8] =
+            [0x78, 0x01, 0x01, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
             + raw + bigEndian(adlerB << 16 | adlerA)
         let header: [UInt8] = bigEndian(2) + bigEndian(2) + [8, 2, 0, 0, 0]
         return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", []))

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Media
 import Testing
+
+@testable import Media
 
 @Suite struct VideoDecoderTests {
     @Test func roundTripKeepsCountRateSizeAndPictures() throws {
@@ -90,7 +91,8 @@ import Testing
     @Test func webmDecodes() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("clip.webm")
-        try SyntheticMedia.writeClip(to: path, frameCount: 8, options: EncoderOptions(container: .webm, videoCodec: .vp9, audioCodec: .opus, crf: 20))
+        try SyntheticMedia.writeClip(
+            to: path, frameCount: 8, options: EncoderOptions(container: .webm, videoCodec: .vp9, audioCodec: .opus, crf: 20))
         #expect(try VideoDecoder(path: path).allFrames().count == 8)
     }
 

@@ -28,6 +28,9 @@ import Testing
         let error = #expect(throws: MediaError.self) {
             try WAVFile.write(AudioBuffer(samples: [0], sampleRate: 16_000), to: "/nonexistent-dir/x.wav")
         }
-        guard case .writeFailed? = error else { Issue.record("expected writeFailed, got \(String(describing: error))"); return }
+        guard case .writeFailed? = error else {
+            Issue.record("expected writeFailed, got \(String(describing: error))")
+            return
+        }
     }
 }

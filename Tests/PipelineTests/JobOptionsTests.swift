@@ -39,8 +39,10 @@ import VoiceConversion
         let untouched = try JobOverrides().apply(to: defaults)
         #expect(untouched.tracking.pads == defaults.tracking.pads && untouched.encoder.crf == 28 && untouched.composite == .blend)
 
-        let changed = try JobOverrides(tracking: .every, composite: .replace, pads: Pads(top: 0, bottom: 10, left: 0, right: 0),
-                                       order: .loop, crf: 30, preset: "ultrafast").apply(to: defaults)
+        let changed = try JobOverrides(
+            tracking: .every, composite: .replace, pads: Pads(top: 0, bottom: 10, left: 0, right: 0),
+            order: .loop, crf: 30, preset: "ultrafast"
+        ).apply(to: defaults)
         #expect(changed.tracking.mode == .every && changed.composite == .replace && changed.frameOrder == .loop)
         #expect(changed.tracking.pads == Pads(top: 0, bottom: 10, left: 0, right: 0))
         #expect(changed.encoder.crf == 30 && changed.encoder.preset == "ultrafast")

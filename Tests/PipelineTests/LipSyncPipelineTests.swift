@@ -13,12 +13,13 @@ import VoiceConversion
     static var fixtures: String {
         ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
     }
 
     static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.pipeline"), runtimeLogLevel: .critical) }
-        catch { preconditionFailure("ONNX Runtime did not start: \(error)") }
+        do { return try InferenceEnvironment(logger: Logger(label: "test.pipeline"), runtimeLogLevel: .critical) } catch {
+            preconditionFailure("ONNX Runtime did not start: \(error)")
+        }
     }()
 
     func pipeline(withVoice: Bool = true) throws -> LipSyncPipeline {
@@ -26,22 +27,26 @@ import VoiceConversion
         func session(_ kind: String) throws -> InferenceSession {
             try InferenceSession(environment: Self.environment, modelPath: manifest.path(of: kind))
         }
-        let voice = withVoice ? try VoiceConverter(
-            embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
-            content: try session("wavlm"), synthesizer: try session("freevc")) : nil
-        let renderer = LipSyncRenderer(melFrontEnd: MelFrontEnd(session: try session("wav2lip_mel")),
-                                       generator: Wav2LipGenerator(session: try session("wav2lip")),
-                                       detector: try BlazeFaceDetector(manifest: manifest, environment: Self.environment))
+        let voice =
+            withVoice
+            ? try VoiceConverter(
+                embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
+                content: try session("wavlm"), synthesizer: try session("freevc")) : nil
+        let renderer = LipSyncRenderer(
+            melFrontEnd: MelFrontEnd(session: try session("wav2lip_mel")),
+            generator: Wav2LipGenerator(session: try session("wav2lip")),
+            detector: try BlazeFaceDetector(manifest: manifest, environment: Self.environment))
         return LipSyncPipeline(speech: try SpeechService(engines: [EspeakSynthesizer()]), voice: voice, renderer: renderer)
     }
 
     /// A 2 s selfie-like clip with a voice-like audio track.
     func clipWithVoice(in directory: String) throws -> String {
         let photo = try StillImage.decode(Self.fixtures + "/faces/astronaut.png").frame
-        let voice = AudioBuffer(samples: (0..<32_000).map { i in
-            let t = Double(i) / 16_000
-            return Float(0.3 * (sin(2 * .pi * 140 * t) + 0.5 * sin(2 * .pi * 420 * t)) * (0.6 + 0.4 * sin(2 * .pi * 3 * t)))
-        }, sampleRate: 16_000)
+        let voice = AudioBuffer(
+            samples: (0..<32_000).map { i in
+                let t = Double(i) / 16_000
+                return Float(0.3 * (sin(2 * .pi * 140 * t) + 0.5 * sin(2 * .pi * 420 * t)) * (0.6 + 0.4 * sin(2 * .pi * 3 * t)))
+            }, sampleRate: 16_000)
         let path = directory + "/selfie.mp4"
         let writer = try MediaWriter(path: path, video: VideoFormat(width: 400, height: 400, frameRate: Rational(25, 1)), audio: voice)
         for i in 0..<50 { try writer.append(try photo.cropped(x: 40 + i % 10, y: 20, width: 400, height: 400)) }
@@ -59,8 +64,10 @@ import VoiceConversion
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = directory + "/out.mp4"
-        let result = try await pipeline().run(JobRequest(video: try clipWithVoice(in: directory), text: "안녕하세요", language: "ko",
-                                                         output: output, seed: 9))
+        let result = try await pipeline().run(
+            JobRequest(
+                video: try clipWithVoice(in: directory), text: "안녕하세요", language: "ko",
+                output: output, seed: 9))
         #expect(result.voiceMode == .freevc)
         #expect(result.voiceModeReason == nil)
         #expect(result.ttsEngine == .espeak)
@@ -75,8 +82,10 @@ import VoiceConversion
     @Test func photoKeepsTheTTSVoiceAndSaysWhy() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let result = try await pipeline().run(JobRequest(video: Self.fixtures + "/faces/astronaut.png", text: "hello", language: "en",
-                                                         output: directory + "/out.mp4"))
+        let result = try await pipeline().run(
+            JobRequest(
+                video: Self.fixtures + "/faces/astronaut.png", text: "hello", language: "en",
+                output: directory + "/out.mp4"))
         #expect(result.voiceMode == VoiceMode.none)
         #expect(result.voiceModeReason == "the input has no audio track to take the voice from")
     }
@@ -85,9 +94,11 @@ import VoiceConversion
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let clip = try clipWithVoice(in: directory)
-        let off = try await pipeline().run(JobRequest(video: clip, text: "hi", language: "en", output: directory + "/a.mp4", voiceMode: VoiceMode.none))
+        let off = try await pipeline().run(
+            JobRequest(video: clip, text: "hi", language: "en", output: directory + "/a.mp4", voiceMode: VoiceMode.none))
         #expect(off.voiceModeReason == "voice conversion was not requested")
-        let missing = try await pipeline(withVoice: false).run(JobRequest(video: clip, text: "hi", language: "en", output: directory + "/b.mp4"))
+        let missing = try await pipeline(withVoice: false).run(
+            JobRequest(video: clip, text: "hi", language: "en", output: directory + "/b.mp4"))
         #expect(missing.voiceModeReason == "no voice conversion models are installed")
     }
 
@@ -95,7 +106,8 @@ import VoiceConversion
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         await #expect(throws: SpeechError.emptyText) {
-            try await pipeline().run(JobRequest(video: Self.fixtures + "/faces/astronaut.png", text: "  ", language: "ko", output: directory + "/x.mp4"))
+            try await pipeline().run(
+                JobRequest(video: Self.fixtures + "/faces/astronaut.png", text: "  ", language: "ko", output: directory + "/x.mp4"))
         }
         #expect(!FileManager.default.fileExists(atPath: directory + "/x.mp4"))
     }

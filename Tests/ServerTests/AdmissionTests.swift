@@ -100,8 +100,11 @@ import Testing
         await #expect(throws: JobLimiter.Refusal.self) { try await limiter.withSlot { _ in () } }
         await held.release()
         #expect(try await queued.value == "ran")
-        #expect(await limiter.snapshot == JobLimiter.Snapshot(inFlight: 0, queued: 0, waitingForMemory: 0, reservedBytes: 0,
-                                                               memoryBudget: .max))
+        #expect(
+            await limiter.snapshot
+                == JobLimiter.Snapshot(
+                    inFlight: 0, queued: 0, waitingForMemory: 0, reservedBytes: 0,
+                    memoryBudget: .max))
     }
 
     @Test func memoryWaitsAreWokenAndCancellable() async throws {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FaceTracking
 import Foundation
 import HTTPTypes
@@ -5,13 +6,11 @@ import Hummingbird
 import HummingbirdTesting
 import Inference
 import LipSync
-import AsyncHTTPClient
 import LipSyncCore
 import Logging
 import Media
 import NIOCore
 import Pipeline
-@testable import Server
 import ServiceLifecycle
 import Speech
 import Storage
@@ -20,16 +19,19 @@ import Synchronization
 import Testing
 import VoiceConversion
 
+@testable import Server
+
 @Suite struct LipSyncServerTests {
     static var fixtures: String {
         ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
     }
 
     static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.server"), runtimeLogLevel: .critical) }
-        catch { preconditionFailure("ONNX Runtime did not start: \(error)") }
+        do { return try InferenceEnvironment(logger: Logger(label: "test.server"), runtimeLogLevel: .critical) } catch {
+            preconditionFailure("ONNX Runtime did not start: \(error)")
+        }
     }()
 
     /// The tiny stand-in models, loaded by the registry (PipelineSetup) on first use.
@@ -43,22 +45,38 @@ import VoiceConversion
 
     /// A server whose local storage is confined to `roots` (plus the fixtures) and whose
     /// request workspaces go to `workspaces` (a fresh folder, checked empty afterwards).
-    func makeServer(limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4), roots: [String] = [], gcs: GoogleCloudStore? = nil,
-                    workspaces: String, jobTimeout: Duration = .seconds(120)) -> LipSyncServer {
-        let storage = StorageService(local: LocalStore(roots: roots + [Self.fixtures]), gcs: gcs, gcsUnavailable: "no credentials in this test", https: nil)
-        return LipSyncServer(provider: Self.provider(), limiter: limiter, storage: storage, workspaceBase: workspaces, jobTimeout: jobTimeout)
+    func makeServer(
+        limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4), roots: [String] = [], gcs: GoogleCloudStore? = nil,
+        workspaces: String, jobTimeout: Duration = .seconds(120)
+    ) -> LipSyncServer {
+        let storage = StorageService(
+            local: LocalStore(roots: roots + [Self.fixtures]), gcs: gcs, gcsUnavailable: "no credentials in this test", https: nil)
+        return LipSyncServer(
+            provider: Self.provider(), limiter: limiter, storage: storage, workspaceBase: workspaces, jobTimeout: jobTimeout)
     }
 
     /// A live server (real sockets: client disconnects are seen) on a free port.
-    func withServer(limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4), roots: [String] = [], gcs: GoogleCloudStore? = nil,
-                    jobTimeout: Duration = .seconds(120),
-                    _ body: @Sendable (any TestClientProtocol, LipSyncServer) async throws -> Void) async throws {
+    func withServer(
+        limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4), roots: [String] = [], gcs: GoogleCloudStore? = nil,
+        jobTimeout: Duration = .seconds(120),
+        _ body: @Sendable (any TestClientProtocol, LipSyncServer) async throws -> Void
+    ) async throws {
         let workspaces = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
         let server = makeServer(limiter: limiter, roots: roots, gcs: gcs, workspaces: workspaces, jobTimeout: jobTimeout)
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client, server) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: workspaces).filter { !$0.hasSuffix(".lock") } == [], "a request workspace was left behind")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: workspaces).filter { !$0.hasSuffix(".lock") } == [],
+            "a request workspace was left behind")
+    }
+
+    /// A job body (the original API's four fields, plus `extra` JSON members such as `, "crf": 30`).
+    static func job(
+        word: String = "hi", video: String = fixtures + "/faces/astronaut.png", output: String, lang: String = "en",
+        extra: String = ""
+    ) -> String {
+        #"{"word": "\#(word)", "user_video_gs": "\#(video)", "output_video_gs": "\#(output)", "tts_lang": "\#(lang)"\#(extra)}"#
     }
 
     static func jobRequest(port: Int, _ json: String) -> HTTPClientRequest {
@@ -76,7 +94,9 @@ import VoiceConversion
         let body = try await response.body.collect(upTo: 1 << 20)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
         var fields = HTTPFields()
-        for header in response.headers { if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) } }
+        for header in response.headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+        }
         return (HTTPResponse.Status(code: Int(response.status.code)), object, fields)
     }
 
@@ -96,9 +116,11 @@ import VoiceConversion
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await withServer(roots: [directory]) { client, server in
-            let (status, body, headers) = try await post(client, """
-                {"word": "안녕하세요", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "file://\(directory)/out.mp4", "tts_lang": "ko", "seed": 3, "crf": 30, "preset": "ultrafast"}
-                """)
+            let (status, body, headers) = try await post(
+                client,
+                Self.job(
+                    word: "안녕하세요", output: "file://\(directory)/out.mp4", lang: "ko",
+                    extra: #", "seed": 3, "crf": 30, "preset": "ultrafast""#))
             #expect(status == .ok, "\(body)")
             #expect(server.executor.enqueuedCount > 0)  // the job ran on the job threads
             frameCount.withLock { $0 = body["frames"] as? Int ?? -1 }
@@ -125,16 +147,16 @@ import VoiceConversion
         let bucket = GCSEmulator.bucket
         try await gcs.upload(Self.fixtures + "/faces/astronaut.png", bucket: bucket, object: "users/7/셀카.png", contentType: "image/png")
         try await withServer(gcs: gcs) { client, _ in
-            var (status, body, _) = try await post(client, """
-                {"word": "hello", "user_video_gs": "gs://\(bucket)/users/7/셀카.png", "output_video_gs": "gs://\(bucket)/out/7/hello world.mp4", "tts_lang": "en"}
-                """)
+            var (status, body, _) = try await post(
+                client,
+                Self.job(word: "hello", video: "gs://\(bucket)/users/7/셀카.png", output: "gs://\(bucket)/out/7/hello world.mp4"))
             #expect(status == .ok, "\(body)")
             #expect(body["output_video_gs"] as? String == "gs://\(bucket)/out/7/hello world.mp4")
             let timings = body["timings"] as? [String: Double]
             #expect(timings?["fetch_input"] != nil && timings?["store_output"] != nil)
-            (status, body, _) = try await post(client, """
-                {"word": "hello", "user_video_gs": "gs://\(bucket)/users/7/missing.mp4", "output_video_gs": "gs://\(bucket)/out/7/x.mp4", "tts_lang": "en"}
-                """)
+            (status, body, _) = try await post(
+                client,
+                Self.job(word: "hello", video: "gs://\(bucket)/users/7/missing.mp4", output: "gs://\(bucket)/out/7/x.mp4"))
             #expect(status == .notFound && errorCode(body) == ("input_not_found", "user_video_gs"))
         }
         let metadata = try #require(try await gcs.metadata(bucket: bucket, object: "out/7/hello world.mp4"))
@@ -161,7 +183,10 @@ import VoiceConversion
         let cases: [(body: String, status: HTTPResponse.Status, code: String, field: String?)] = [
             ("{not json", .badRequest, "invalid_json", nil),
             (#"{"user_video_gs": "/x.mp4", "output_video_gs": "/y.mp4", "tts_lang": "ko"}"#, .badRequest, "missing_field", "word"),
-            (#"{"word": 3, "user_video_gs": "/x.mp4", "output_video_gs": "/y.mp4", "tts_lang": "ko"}"#, .badRequest, "invalid_field", "word"),
+            (
+                #"{"word": 3, "user_video_gs": "/x.mp4", "output_video_gs": "/y.mp4", "tts_lang": "ko"}"#, .badRequest, "invalid_field",
+                "word"
+            ),
             (job("s3://bucket/face.mp4", out), .badRequest, "invalid_uri", "user_video_gs"),
             (job("gs://bucket/face.mp4", out), .serviceUnavailable, "storage_not_configured", "user_video_gs"),
             (job(photo, "gs://bucket/out.mp4"), .serviceUnavailable, "storage_not_configured", "output_video_gs"),
@@ -190,9 +215,9 @@ import VoiceConversion
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await withServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 0), roots: [directory]) { client, server in
             let held = try await HeldSlot.take(server.limiter)  // the only slot is taken by another job
-            let (status, body, headers) = try await post(client, """
-                {"word": "hi", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/y.mp4", "tts_lang": "en"}
-                """)
+            let (status, body, headers) = try await post(
+                client,
+                Self.job(output: "\(directory)/y.mp4"))
             #expect(status == .tooManyRequests && errorCode(body).code == "busy")
             #expect(headers[.retryAfter] == "5")
             await held.release()
@@ -204,9 +229,7 @@ import VoiceConversion
     @Test func jobsAreAdmittedByMemory() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let job = """
-            {"word": "hi", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/m.mp4", "tts_lang": "en"}
-            """
+        let job = Self.job(output: "\(directory)/m.mp4")
         try await withServer(limiter: JobLimiter(maxConcurrent: 2, maxQueued: 0, memoryBudget: 64 << 20), roots: [directory]) { client, _ in
             let (status, body, _) = try await post(client, job)
             #expect(status == .contentTooLarge && errorCode(body).code == "job_too_large" && errorCode(body).field == "user_video_gs")
@@ -214,7 +237,8 @@ import VoiceConversion
             #expect(message.contains("64 MiB") && message.contains("512×512") && message.contains("MAX_JOB_MEMORY_BYTES"), "\(message)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
-        try await withServer(limiter: JobLimiter(maxConcurrent: 2, maxQueued: 0, memoryBudget: 2 << 30), roots: [directory]) { client, server in
+        try await withServer(limiter: JobLimiter(maxConcurrent: 2, maxQueued: 0, memoryBudget: 2 << 30), roots: [directory]) {
+            client, server in
             let held = try await HeldSlot.take(server.limiter, reserving: (2 << 30) - (100 << 20))  // another job's memory
             let answer = Task { try await post(client, job).0 }
             try await waitUntil { await server.limiter.waitingForMemory == 1 }
@@ -251,10 +275,11 @@ import VoiceConversion
         defaults.encoder.crf = 28
         defaults.tracking.mode = .every
         let storage = StorageService(local: LocalStore(roots: [Self.fixtures]), gcs: nil, https: nil)
-        let server = LipSyncServer(provider: Self.provider(), limiter: JobLimiter(maxConcurrent: 1, maxQueued: 0), storage: storage,
-                                   defaults: defaults, defaultVoiceMode: VoiceMode.none)
+        let server = LipSyncServer(
+            provider: Self.provider(), limiter: JobLimiter(maxConcurrent: 1, maxQueued: 0), storage: storage,
+            defaults: defaults, defaultVoiceMode: VoiceMode.none)
         func job(_ extra: String) throws -> JobRequest {
-            let json = #"{"word": "hi", "user_video_gs": "\#(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\#(Self.fixtures)/x.mp4", "tts_lang": "en"\#(extra)}"#
+            let json = Self.job(output: Self.fixtures + "/x.mp4", extra: extra)
             return try server.makeJob(try JSONDecoder().decode(LipVideoRequest.self, from: Data(json.utf8)))
         }
         let plain = try job("")
@@ -265,8 +290,9 @@ import VoiceConversion
 
     @Test func readinessChecksCloudStorage() async throws {
         let emulator = try await GCSEmulator()
-        #expect(await StorageService(local: LocalStore(roots: ["/"]), gcs: emulator.store(), https: nil, checksGCSReadiness: true)
-            .readinessProblems(workspaceBase: NSTemporaryDirectory()).isEmpty)
+        #expect(
+            await StorageService(local: LocalStore(roots: ["/"]), gcs: emulator.store(), https: nil, checksGCSReadiness: true)
+                .readinessProblems(workspaceBase: NSTemporaryDirectory()).isEmpty)
         var settings = GoogleCloudStore.Settings()
         settings.endpoint = "http://127.0.0.1:\(try GCSEmulator.freePort())"  // nobody listens there
         let unreachable = GoogleCloudStore(settings: settings, client: .shared, tokens: nil)
@@ -278,7 +304,8 @@ import VoiceConversion
     }
 
     func get(_ client: any TestClientProtocol, _ uri: String) async throws -> (HTTPResponse.Status, String) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client.port))" + uri), timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client.port))" + uri), timeout: .seconds(30))
         return (HTTPResponse.Status(code: Int(response.status.code)), String(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
 
@@ -290,9 +317,9 @@ import VoiceConversion
             #expect(status == .ok && text.contains(#""loaded":false"#))
             var first: [String: Any] = [:]
             for (index, word) in ["hello", "good morning"].enumerated() {
-                let (status, body, _) = try await post(client, """
-                    {"word": "\(word)", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/\(index).mp4", "tts_lang": "en"}
-                    """)
+                let (status, body, _) = try await post(
+                    client,
+                    Self.job(word: "\(word)", output: "\(directory)/\(index).mp4"))
                 #expect(status == .ok, "\(body)")
                 #expect(body["cached"] as? Bool == (index == 1))  // the second job on the same photo reuses its detections
                 if index == 0 { first = body }
@@ -312,7 +339,10 @@ import VoiceConversion
             let report = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
             #expect(report["loaded"] as? Bool == true && report["provider"] as? String == "cpu")
             let models = try #require(report["models"] as? [[String: Any]])
-            #expect(Set(models.compactMap { $0["kind"] as? String }) == ["wav2lip_mel", "wav2lip", "blazeface", "speaker_mel", "speaker_encoder", "wavlm", "freevc"])
+            #expect(
+                Set(models.compactMap { $0["kind"] as? String }) == [
+                    "wav2lip_mel", "wav2lip", "blazeface", "speaker_mel", "speaker_encoder", "wavlm", "freevc",
+                ])
             #expect(models.first { $0["kind"] as? String == "wav2lip" }?["standin"] as? Bool == true)
             _ = try await get(client, "/no/such/route")
             (status, text) = try await get(client, "/metrics")
@@ -322,11 +352,20 @@ import VoiceConversion
 
     /// The property names of `components.schemas.<name>` (YAML read by indentation).
     static func schemaProperties(_ name: String, in yaml: String) -> Set<String> {
-        var names: Set<String> = [], inSchema = false, inProperties = false
+        var names: Set<String> = []
+        var inSchema = false
+        var inProperties = false
         for line in yaml.split(separator: "\n").map(String.init) {
-            if line.hasPrefix("    ") && !line.hasPrefix("     ") { inSchema = line == "    \(name):"; inProperties = false; continue }
+            if line.hasPrefix("    ") && !line.hasPrefix("     ") {
+                inSchema = line == "    \(name):"
+                inProperties = false
+                continue
+            }
             guard inSchema else { continue }
-            if line.hasPrefix("      ") && !line.hasPrefix("       ") { inProperties = line == "      properties:"; continue }
+            if line.hasPrefix("      ") && !line.hasPrefix("       ") {
+                inProperties = line == "      properties:"
+                continue
+            }
             if inProperties, line.hasPrefix("        "), !line.hasPrefix("         "), line.hasSuffix(":") {
                 names.insert(line.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ":", with: ""))
             }
@@ -344,9 +383,13 @@ import VoiceConversion
         #expect(yaml.hasPrefix("openapi: 3.1"))
         // `paths:` → two-space path keys → four-space method keys.
         var documented: Set<String> = []
-        var inPaths = false, path = ""
+        var inPaths = false
+        var path = ""
         for line in yaml.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if !line.hasPrefix(" ") && !line.isEmpty { inPaths = line == "paths:"; continue }
+            if !line.hasPrefix(" ") && !line.isEmpty {
+                inPaths = line == "paths:"
+                continue
+            }
             guard inPaths else { continue }
             if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") { path = String(line.dropFirst(2).dropLast()) }
             if line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
@@ -360,8 +403,9 @@ import VoiceConversion
         let json = #"{"word": "w", "user_video_gs": "a", "output_video_gs": "b", "tts_lang": "en"}"#
         let request = try JSONDecoder().decode(LipVideoRequest.self, from: Data(json.utf8))
         #expect(Self.schemaProperties("LipVideoRequest", in: yaml) == Set(Mirror(reflecting: request).children.compactMap(\.label)))
-        let response = LipVideoResponse(status: "ok", output_video_gs: "", request_id: "", frames: 0, width: 0, height: 0, tts_engine: "",
-                                        voice_mode: "", voice_mode_reason: nil, tts_fallback_reason: nil, cached: false, timings: [:])
+        let response = LipVideoResponse(
+            status: "ok", output_video_gs: "", request_id: "", frames: 0, width: 0, height: 0, tts_engine: "",
+            voice_mode: "", voice_mode_reason: nil, tts_fallback_reason: nil, cached: false, timings: [:])
         #expect(Self.schemaProperties("LipVideoResponse", in: yaml) == Set(Mirror(reflecting: response).children.compactMap(\.label)))
         try await withServer { client, _ in
             let (status, text) = try await get(client, "/openapi.yaml")
@@ -374,11 +418,12 @@ import VoiceConversion
     @Test func deadlineCancelsTheJob() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], jobTimeout: .milliseconds(300)) { client, server in
+        try await withServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], jobTimeout: .milliseconds(300)) {
+            client, server in
             let held = try await HeldSlot.take(server.limiter)
-            let (status, body, _) = try await post(client, """
-                {"word": "hello there", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/late.mp4", "tts_lang": "en"}
-                """)
+            let (status, body, _) = try await post(
+                client,
+                Self.job(word: "hello there", output: "\(directory)/late.mp4"))
             #expect(status == .gatewayTimeout && errorCode(body).code == "deadline_exceeded", "\(body)")
             #expect(await server.limiter.queued == 0)
             await held.release()
@@ -416,10 +461,12 @@ import VoiceConversion
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         let text = String(repeating: "This sentence makes the speech long enough to outlast the client. ", count: 3)  // < 200 characters
         try await app.test(.live) { client in
-            let request = Self.jobRequest(port: try #require(client.port), """
-                {"word": "\(text)", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/gone.mp4", "tts_lang": "en"}
-                """)
-            await #expect(throws: (any Error).self) { _ = try await HTTPClient.shared.execute(request, timeout: .milliseconds(whileQueued ? 300 : 100)) }
+            let request = Self.jobRequest(
+                port: try #require(client.port),
+                Self.job(word: "\(text)", output: "\(directory)/gone.mp4"))
+            await #expect(throws: (any Error).self) {
+                _ = try await HTTPClient.shared.execute(request, timeout: .milliseconds(whileQueued ? 300 : 100))
+            }
             if whileQueued {
                 for _ in 0..<300 where await server.limiter.queued > 0 { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(await server.limiter.queued == 0)
@@ -446,18 +493,22 @@ import VoiceConversion
         _ = try await server.provider.pipeline()
         let held = try await HeldSlot.take(server.limiter)
         let port = Mutex<Int?>(nil)
-        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
+        let app = Application(
+            router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
         var configuration = ServiceGroupConfiguration(services: [app], logger: Logger(label: "test.shutdown"))
         configuration.maximumGracefulShutdownDuration = drains ? .seconds(60) : .milliseconds(100)
         let group = ServiceGroup(configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var bound: Int?
-            for _ in 0..<500 where bound == nil { try await Task.sleep(for: .milliseconds(10)); bound = port.withLock { $0 } }
-            let request = Self.jobRequest(port: try #require(bound), """
-                {"word": "goodbye", "user_video_gs": "\(Self.fixtures)/faces/astronaut.png", "output_video_gs": "\(directory)/out.mp4", "tts_lang": "en"}
-                """)
+            for _ in 0..<500 where bound == nil {
+                try await Task.sleep(for: .milliseconds(10))
+                bound = port.withLock { $0 }
+            }
+            let request = Self.jobRequest(
+                port: try #require(bound),
+                Self.job(word: "goodbye", output: "\(directory)/out.mp4"))
             let answer = Task { try await HTTPClient.shared.execute(request, timeout: .seconds(60)).status }
             for _ in 0..<1000 where await server.limiter.queued == 0 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(await server.limiter.queued == 1)

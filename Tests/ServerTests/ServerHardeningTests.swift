@@ -1,17 +1,18 @@
-import Foundation
-import VoiceConversion
-import LipSync
-import Inference
 import FaceTracking
+import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Inference
+import LipSync
 import Media
-@testable import Server
-import Speech
 import Pipeline
+import Speech
 import Storage
 import Testing
+import VoiceConversion
+
+@testable import Server
 
 /// What one hostile request or connection can no longer do (issue 14).
 @Suite struct ServerHardeningTests {
@@ -31,7 +32,8 @@ import Testing
         let cases: [(body: String, status: HTTPResponse.Status, code: String, field: String?)] = [
             (job(extra: #", "tts_voice": "../../../../dev/zero""#), .badRequest, "invalid_tts", "tts_voice"),
             (job(extra: #", "tts_voice": "/etc/passwd""#), .badRequest, "invalid_tts", "tts_voice"),
-            (job(extra: #", "tts_engine": "google", "tts_voice": "x/../y""#), .badRequest, "invalid_tts", "tts_engine"),  // not configured here
+            // google is not configured here
+            (job(extra: #", "tts_engine": "google", "tts_voice": "x/../y""#), .badRequest, "invalid_tts", "tts_engine"),
             (job(word: emoji, lang: "ko"), .badRequest, "invalid_text", "word"),
             (job(output: directory + "/" + String(repeating: "n", count: 300) + ".mp4"), .badRequest, "invalid_uri", "output_video_gs"),
             (job(output: directory + "/a\u{202E}4pm.mp4"), .badRequest, "invalid_uri", "output_video_gs"),
@@ -43,7 +45,8 @@ import Testing
                 let clock = ContinuousClock()
                 let start = clock.now
                 let (status, body, _) = try await base.post(client, item.body)
-                #expect(status == item.status && base.errorCode(body) == (item.code, item.field), "\(item.body.prefix(120)) → \(status) \(body)")
+                let seen = "\(item.body.prefix(120)) → \(status) \(body)"
+                #expect(status == item.status && base.errorCode(body) == (item.code, item.field), "\(seen)")
                 #expect(clock.now - start < .seconds(20))
             }
             // Emoji in English are spoken by name: a normal answer or a clear 4xx, never a 5xx.
@@ -78,8 +81,10 @@ import Testing
             #expect(!api.status.reasonPhrase.isEmpty)
         }
         // The server's own faults: a generic message, never the details.
-        for error: any Error in [LipSyncError.modelMismatch("secret detail"), InferenceError.runtime(code: 6, message: "secret detail"),
-                                 MediaError.writeFailed(path: "/srv/secret", reason: "EIO"), CocoaError(.fileReadUnknown)] {
+        for error: any Error in [
+            LipSyncError.modelMismatch("secret detail"), InferenceError.runtime(code: 6, message: "secret detail"),
+            MediaError.writeFailed(path: "/srv/secret", reason: "EIO"), CocoaError(.fileReadUnknown),
+        ] {
             let api = LipSyncServer.apiError(for: error)
             #expect(api.status.code == 500 && api.code == "internal_error" && !api.message.contains("secret"), "\(error) → \(api)")
         }
@@ -100,13 +105,16 @@ import Testing
     // MARK: - Connections
 
     /// A live server with short connection limits (one second by default).
-    func withQuickTimeouts(idle: Duration = .seconds(1), body bodyTimeout: Duration = .seconds(1),
-                           _ body: @Sendable (Int) async throws -> Void) async throws {
+    func withQuickTimeouts(
+        idle: Duration = .seconds(1), body bodyTimeout: Duration = .seconds(1),
+        _ body: @Sendable (Int) async throws -> Void
+    ) async throws {
         let workspaces = try base.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
         let storage = StorageService(local: LocalStore(roots: [LipSyncServerTests.fixtures]), gcs: nil, https: nil)
-        let server = LipSyncServer(provider: LipSyncServerTests.provider(), limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), storage: storage,
-                                   workspaceBase: workspaces, timeouts: ConnectionTimeouts(idle: idle, body: bodyTimeout))
+        let server = LipSyncServer(
+            provider: LipSyncServerTests.provider(), limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), storage: storage,
+            workspaceBase: workspaces, timeouts: ConnectionTimeouts(idle: idle, body: bodyTimeout))
         try await server.application(host: "127.0.0.1", port: 0).test(.live) { client in try await body(try #require(client.port)) }
     }
 
@@ -134,7 +142,10 @@ import Testing
             let start = clock.now
             var closed = false
             while !closed, clock.now - start < .seconds(20) {
-                if (try? connection.send("a")) == nil { closed = true; break }
+                if (try? connection.send("a")) == nil {
+                    closed = true
+                    break
+                }
                 closed = try await connection.isClosed(within: .milliseconds(300))
             }
             #expect(closed)
@@ -146,7 +157,8 @@ import Testing
         // pause for a second, which must not end the connection before the body limit does.
         try await withQuickTimeouts(idle: .seconds(20)) { port in
             let connection = try RawConnection(port: port)
-            try connection.send("POST /api/v1/lip-video HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
+            try connection.send(
+                "POST /api/v1/lip-video HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
             // A byte every 200 ms keeps the connection active but the body never completes.
             var answer = ""
             let deadline = ContinuousClock.now + .seconds(30)  // the 408 comes after 1 s; slack for a busy machine
@@ -199,13 +211,18 @@ final class RawConnection: @unchecked Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { close(descriptor); throw POSIXError(.ECONNREFUSED) }
+        guard connected == 0 else {
+            close(descriptor)
+            throw POSIXError(.ECONNREFUSED)
+        }
     }
 
     deinit { close(descriptor) }
 
     func send(_ text: String) throws {
-        let sent = text.utf8CString.withUnsafeBufferPointer { Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        let sent = text.utf8CString.withUnsafeBufferPointer {
+            Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+        }
         guard sent == text.utf8.count else { throw POSIXError(.EPIPE) }
     }
 

@@ -45,7 +45,10 @@ import Testing
         defer { unlink(fifo) }
         let clock = ContinuousClock()
         let start = clock.now
-        for name in [fifo, "./" + fifo, "../../../../../../dev/zero", "/dev/zero", "variants/../../\(fifo)", "en-us+" + fifo, String(repeating: "a", count: 5000)] {
+        for name in [
+            fifo, "./" + fifo, "../../../../../../dev/zero", "/dev/zero", "variants/../../\(fifo)", "en-us+" + fifo,
+            String(repeating: "a", count: 5000),
+        ] {
             await #expect(throws: SpeechError.voiceNotFound(engine: "espeak-ng", voice: name)) {
                 try await engine.synthesize(text: "hello", language: "en", voice: name)
             }

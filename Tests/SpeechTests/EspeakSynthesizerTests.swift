@@ -1,6 +1,7 @@
 import Media
-@testable import Speech
 import Testing
+
+@testable import Speech
 
 @Suite struct EspeakSynthesizerTests {
     let engine = EspeakSynthesizer()
@@ -27,14 +28,19 @@ import Testing
 
     @Test func unsupportedLanguageListsTheSupportedOnes() async throws {
         let error = await #expect(throws: SpeechError.self) { try await engine.synthesize(text: "hi", language: "tlh", voice: nil) }
-        guard case .unsupportedLanguage(let code, let supported)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .unsupportedLanguage(let code, let supported)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
         #expect(code == "tlh")
         #expect(supported.contains("ko") && supported.contains("en"))
     }
 
     @Test func rateChangesDuration() async throws {
-        let slow = try await EspeakSynthesizer(rate: 100).synthesize(text: "this is a test of the speaking rate", language: "en", voice: nil)
-        let fast = try await EspeakSynthesizer(rate: 300).synthesize(text: "this is a test of the speaking rate", language: "en", voice: nil)
+        let slow = try await EspeakSynthesizer(rate: 100).synthesize(
+            text: "this is a test of the speaking rate", language: "en", voice: nil)
+        let fast = try await EspeakSynthesizer(rate: 300).synthesize(
+            text: "this is a test of the speaking rate", language: "en", voice: nil)
         #expect(fast.audio.duration < slow.audio.duration * 0.6)
     }
 
@@ -47,7 +53,8 @@ import Testing
     /// best with its own request's.
     @Test func concurrentRequestsGetDistinctCorrectAudio() async throws {
         let requests: [(String, String)] = [
-            ("안녕하세요", "ko"), ("hello there, how are you", "en"), ("테스트", "ko"), ("guten Tag", "de"), ("bonjour", "fr"), ("one two three four five", "en"),
+            ("안녕하세요", "ko"), ("hello there, how are you", "en"), ("테스트", "ko"), ("guten Tag", "de"), ("bonjour", "fr"),
+            ("one two three four five", "en"),
         ]
         let trimmer = SpeechPostProcessor(margin: 0)
         var serial: [AudioBuffer] = []
@@ -72,7 +79,9 @@ import Testing
             #expect(abs(lengthRatio - 1) < 0.05, "request \(index) (\(requests[index].0)): length ratio \(lengthRatio)")
             let scores = serial.map { Self.correlation(trimmed, $0) }
             let best = scores.indices.max { scores[$0] < scores[$1] }
-            #expect(best == index, "request \(index) (\(requests[index].0)) correlates best with request \(String(describing: best)): \(scores)")
+            #expect(
+                best == index, "request \(index) (\(requests[index].0)) correlates best with request \(String(describing: best)): \(scores)"
+            )
         }
     }
 
@@ -88,7 +97,11 @@ import Testing
         guard x.count > 1 else { return 0 }
         let (mx, my) = (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count))
         var (sxy, sxx, syy) = (0.0, 0.0, 0.0)
-        for (u, v) in zip(x, y) { sxy += (u - mx) * (v - my); sxx += (u - mx) * (u - mx); syy += (v - my) * (v - my) }
+        for (u, v) in zip(x, y) {
+            sxy += (u - mx) * (v - my)
+            sxx += (u - mx) * (u - mx)
+            syy += (v - my) * (v - my)
+        }
         return sxx > 0 && syy > 0 ? sxy / (sxx * syy).squareRoot() : 0
     }
 

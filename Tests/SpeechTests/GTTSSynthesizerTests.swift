@@ -3,10 +3,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Media
-@testable import Speech
+import Resilience
 import Synchronization
 import Testing
-import Resilience
+
+@testable import Speech
 
 /// A local stand-in for translate.google.com's `batchexecute` speech call: decodes each
 /// request's `f.req` form field as gTTS sends it and answers from a script, in the line
@@ -45,16 +46,17 @@ final class GTTSStub: Sendable {
     /// Translate's framing: an anti-JSON guard, then length-prefixed JSON lines.
     static func frame(payload: Any) throws -> String {
         let call: [Any] = ["wrb.fr", GTTSSynthesizer.rpcID, payload, NSNull(), NSNull(), NSNull(), "generic"]
-        let line = String(decoding: try JSONSerialization.data(withJSONObject: [call, ["di", 42], ["af.httprm", 41, "-123", 7]]),
-                          as: UTF8.self)
+        let line = String(
+            decoding: try JSONSerialization.data(withJSONObject: [call, ["di", 42], ["af.httprm", 41, "-123", 7]]),
+            as: UTF8.self)
         return ")]}'\n\n\(line.utf8.count)\n\(line)\n25\n[[\"e\",4,null,null,131]]\n"
     }
 
     static func parse(_ body: String) -> (rpc: String?, arguments: [Any]?) {
         guard body.hasPrefix("f.req="), let json = String(body.dropFirst(6)).removingPercentEncoding,
-              let outer = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[[Any]]],
-              let call = outer.first?.first, call.count == 4, call[2] is NSNull, call[3] as? String == "generic",
-              let arguments = call[1] as? String
+            let outer = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[[Any]]],
+            let call = outer.first?.first, call.count == 4, call[2] is NSNull, call[3] as? String == "generic",
+            let arguments = call[1] as? String
         else { return (nil, nil) }
         return (call[0] as? String, try? JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [Any])
     }
@@ -65,10 +67,12 @@ final class GTTSStub: Sendable {
             let bytes = try await request.body.collect(upTo: 1 << 20)
             let (rpc, arguments) = Self.parse(String(buffer: bytes))
             self.seen.withLock {
-                $0.append(Seen(contentType: request.headers[.contentType], rpcID: rpc, text: arguments?.first as? String,
-                               language: (arguments?.count ?? 0) > 1 ? arguments?[1] as? String : nil,
-                               speed: (arguments?.count ?? 0) > 2 ? arguments?[2] as? Bool : nil,
-                               fourth: (arguments?.count ?? 0) > 3 ? arguments?[3] as? String : nil))
+                $0.append(
+                    Seen(
+                        contentType: request.headers[.contentType], rpcID: rpc, text: arguments?.first as? String,
+                        language: (arguments?.count ?? 0) > 1 ? arguments?[1] as? String : nil,
+                        speed: (arguments?.count ?? 0) > 2 ? arguments?[2] as? Bool : nil,
+                        fourth: (arguments?.count ?? 0) > 3 ? arguments?[3] as? String : nil))
             }
             let reply = self.script.withLock { $0.isEmpty ? .audio : $0.removeFirst() }
             let text: String
@@ -88,8 +92,9 @@ final class GTTSStub: Sendable {
                 try await Task.sleep(for: duration)
                 text = try Self.frame(payload: NSNull())
             }
-            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: text)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
@@ -105,8 +110,9 @@ final class GTTSStub: Sendable {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let path = folder.appendingPathComponent("tone.mp3").path
-            let writer = try MediaWriter(path: path, video: nil, audio: TestPattern.tone(frequency: 440, seconds: 0.5, sampleRate: 24_000),
-                                         options: EncoderOptions(container: .mp3, audioCodec: .mp3))
+            let writer = try MediaWriter(
+                path: path, video: nil, audio: TestPattern.tone(frequency: 440, seconds: 0.5, sampleRate: 24_000),
+                options: EncoderOptions(container: .mp3, audioCodec: .mp3))
             try writer.finish()
             return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
@@ -174,7 +180,10 @@ final class GTTSStub: Sendable {
         try await withStub([]) { stub, endpoint in
             let gtts = GTTSSynthesizer(client: .shared, endpoint: endpoint, retry: Self.quickRetry)
             let error = await #expect(throws: SpeechError.self) { try await gtts.synthesize(text: "hi", language: "xx", voice: nil) }
-            guard case .unsupportedLanguage("xx", let supported)? = error else { Issue.record("got \(String(describing: error))"); return }
+            guard case .unsupportedLanguage("xx", let supported)? = error else {
+                Issue.record("got \(String(describing: error))")
+                return
+            }
             #expect(supported.contains("ko"))
             await #expect(throws: SpeechError.voiceNotFound(engine: "gtts", voice: "en-US-Wavenet-A")) {
                 try await gtts.synthesize(text: "hi", language: "en", voice: "en-US-Wavenet-A")
@@ -184,7 +193,8 @@ final class GTTSStub: Sendable {
     }
 
     @Test func longTextIsSentInPiecesOfAtMost100Characters() async throws {
-        let text = "Hello, this is my own voice, and this is my face; the quick brown fox jumps over the lazy dog again and again. "
+        let text =
+            "Hello, this is my own voice, and this is my face; the quick brown fox jumps over the lazy dog again and again. "
             + "It was a bright cold day in April, and the clocks were striking thirteen, while everybody waited for the train "
             + "that never came to the little station at the end of the line."
         #expect(text.count > 200)
@@ -279,8 +289,11 @@ final class GTTSStub: Sendable {
     @Test func oversizedResponseIsRefused() async throws {
         try await withStub([.bytes(200_000)]) { stub, endpoint in
             let gtts = GTTSSynthesizer(client: .shared, endpoint: endpoint, retry: Self.quickRetry, maxResponseBytes: 64 * 1024)
-            await #expect(throws: SpeechError.remoteFailure(engine: "gtts", status: 200, message: "the response is larger than 65536 bytes",
-                                                            retryable: false)) {
+            await #expect(
+                throws: SpeechError.remoteFailure(
+                    engine: "gtts", status: 200, message: "the response is larger than 65536 bytes",
+                    retryable: false)
+            ) {
                 try await gtts.synthesize(text: "hello", language: "en", voice: nil)
             }
             #expect(stub.seen.withLock { $0.count } == 1)
@@ -289,13 +302,17 @@ final class GTTSStub: Sendable {
 
     @Test func slowAnswerTimesOutAndIsRetried() async throws {
         try await withStub([.stall(.seconds(6)), .stall(.seconds(6))]) { stub, endpoint in
-            let gtts = GTTSSynthesizer(client: .shared, endpoint: endpoint, timeout: .milliseconds(200),
-                                       retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5), maxDelay: .milliseconds(5)))
+            let gtts = GTTSSynthesizer(
+                client: .shared, endpoint: endpoint, timeout: .milliseconds(200),
+                retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5), maxDelay: .milliseconds(5)))
             let clock = ContinuousClock()
             let start = clock.now
             let error = await #expect(throws: SpeechError.self) { try await gtts.synthesize(text: "hello", language: "en", voice: nil) }
             #expect(clock.now - start < .seconds(4))  // two 200 ms attempts, not the stub's 6 s stalls (generous: suites run in parallel)
-            guard case .remoteFailure("gtts", nil, _, true)? = error else { Issue.record("got \(String(describing: error))"); return }
+            guard case .remoteFailure("gtts", nil, _, true)? = error else {
+                Issue.record("got \(String(describing: error))")
+                return
+            }
             #expect(stub.seen.withLock { $0.count } == 2)
         }
     }
@@ -311,10 +328,14 @@ final class GTTSStub: Sendable {
 
     @Test func unreachableServerIsARetryableFailure() async throws {
         // Nothing listens on port 9 (discard) of loopback here.
-        let gtts = GTTSSynthesizer(client: .shared, endpoint: "http://127.0.0.1:9", timeout: .seconds(2),
-                                   retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5), maxDelay: .milliseconds(5)))
+        let gtts = GTTSSynthesizer(
+            client: .shared, endpoint: "http://127.0.0.1:9", timeout: .seconds(2),
+            retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5), maxDelay: .milliseconds(5)))
         let error = await #expect(throws: SpeechError.self) { try await gtts.synthesize(text: "hello", language: "en", voice: nil) }
-        guard case .remoteFailure("gtts", nil, _, true)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .remoteFailure("gtts", nil, _, true)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
     }
 
     @Test func outageFallsBackToEspeakLikeGoogle() async throws {

@@ -3,9 +3,10 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Media
-@testable import Speech
 import Synchronization
 import Testing
+
+@testable import Speech
 
 /// A local stand-in for texttospeech.googleapis.com: checks each request against the
 /// documented shape and answers from a script (status codes, then a WAV).
@@ -33,13 +34,17 @@ final class GoogleStub: Sendable {
             let bytes = try await request.body.collect(upTo: 1 << 20)
             let body = try? JSONDecoder().decode(GoogleSpeechSynthesizer.RequestBody.self, from: Data(buffer: bytes))
             self.seen.withLock {
-                $0.append(Seen(path: request.uri.path, query: request.uri.query, authorization: request.headers[.authorization],
-                               contentType: request.headers[.contentType], body: body))
+                $0.append(
+                    Seen(
+                        path: request.uri.path, query: request.uri.query, authorization: request.headers[.authorization],
+                        contentType: request.headers[.contentType], body: body))
             }
             let status = self.script.withLock { $0.isEmpty ? 200 : $0.removeFirst() }
             if status != 200 {
                 let error = #"{"error":{"code":\#(status),"message":"scripted failure \#(status)","status":"UNAVAILABLE"}}"#
-                return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: error)))
+                return Response(
+                    status: .init(code: status), headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: error)))
             }
             let reply = #"{"audioContent":"\#(self.wav.base64EncodedString())","timepoints":[]}"#
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: reply)))
@@ -77,8 +82,11 @@ final class GoogleStub: Sendable {
             #expect(request.query == "key=k3y/with%2Bchars")
             #expect(request.authorization == nil)
             #expect(request.contentType?.hasPrefix("application/json") == true)
-            #expect(request.body == .init(input: .init(text: "안녕하세요"), voice: .init(languageCode: "ko-KR", name: nil),
-                                          audioConfig: .init(audioEncoding: "LINEAR16", sampleRateHertz: 24_000)))
+            #expect(
+                request.body
+                    == .init(
+                        input: .init(text: "안녕하세요"), voice: .init(languageCode: "ko-KR", name: nil),
+                        audioConfig: .init(audioEncoding: "LINEAR16", sampleRateHertz: 24_000)))
         }
     }
 
@@ -95,7 +103,8 @@ final class GoogleStub: Sendable {
 
     @Test func retriesTransientFailures() async throws {
         try await withStub(statuses: [503, 429]) { stub, endpoint in
-            let google = GoogleSpeechSynthesizer(client: .shared, credentials: .apiKey("k"), endpoint: endpoint, retryDelay: .milliseconds(10))
+            let google = GoogleSpeechSynthesizer(
+                client: .shared, credentials: .apiKey("k"), endpoint: endpoint, retryDelay: .milliseconds(10))
             let speech = try await google.synthesize(text: "hello", language: "en", voice: nil)
             #expect(speech.audio.samples.count > 0)
             #expect(stub.seen.withLock { $0.count } == 3)
@@ -104,8 +113,11 @@ final class GoogleStub: Sendable {
 
     @Test func givesUpAfterMaxAttempts() async throws {
         try await withStub(statuses: [500, 500, 500, 500]) { stub, endpoint in
-            let google = GoogleSpeechSynthesizer(client: .shared, credentials: .apiKey("k"), endpoint: endpoint, maxAttempts: 3, retryDelay: .milliseconds(5))
-            await #expect(throws: SpeechError.remoteFailure(engine: "google", status: 500, message: "scripted failure 500", retryable: true)) {
+            let google = GoogleSpeechSynthesizer(
+                client: .shared, credentials: .apiKey("k"), endpoint: endpoint, maxAttempts: 3, retryDelay: .milliseconds(5))
+            await #expect(
+                throws: SpeechError.remoteFailure(engine: "google", status: 500, message: "scripted failure 500", retryable: true)
+            ) {
                 try await google.synthesize(text: "hello", language: "en", voice: nil)
             }
             #expect(stub.seen.withLock { $0.count } == 3)
@@ -114,8 +126,11 @@ final class GoogleStub: Sendable {
 
     @Test func clientErrorsAreNotRetried() async throws {
         try await withStub(statuses: [403]) { stub, endpoint in
-            let google = GoogleSpeechSynthesizer(client: .shared, credentials: .apiKey("bad"), endpoint: endpoint, retryDelay: .milliseconds(5))
-            await #expect(throws: SpeechError.remoteFailure(engine: "google", status: 403, message: "scripted failure 403", retryable: false)) {
+            let google = GoogleSpeechSynthesizer(
+                client: .shared, credentials: .apiKey("bad"), endpoint: endpoint, retryDelay: .milliseconds(5))
+            await #expect(
+                throws: SpeechError.remoteFailure(engine: "google", status: 403, message: "scripted failure 403", retryable: false)
+            ) {
                 try await google.synthesize(text: "hello", language: "en", voice: nil)
             }
             #expect(stub.seen.withLock { $0.count } == 1)
@@ -124,10 +139,14 @@ final class GoogleStub: Sendable {
 
     @Test func unreachableServerIsARetryableFailure() async throws {
         // Nothing listens on port 9 (discard) of loopback here.
-        let google = GoogleSpeechSynthesizer(client: .shared, credentials: .apiKey("k"), endpoint: "http://127.0.0.1:9",
-                                             timeout: .seconds(2), maxAttempts: 2, retryDelay: .milliseconds(5))
+        let google = GoogleSpeechSynthesizer(
+            client: .shared, credentials: .apiKey("k"), endpoint: "http://127.0.0.1:9",
+            timeout: .seconds(2), maxAttempts: 2, retryDelay: .milliseconds(5))
         let error = await #expect(throws: SpeechError.self) { try await google.synthesize(text: "hello", language: "en", voice: nil) }
-        guard case .remoteFailure("google", nil, _, true)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .remoteFailure("google", nil, _, true)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
     }
 
     @Test func languageCodes() {

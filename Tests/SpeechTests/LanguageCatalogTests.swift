@@ -1,5 +1,6 @@
-@testable import Speech
 import Testing
+
+@testable import Speech
 
 @Suite struct LanguageCatalogTests {
     let installed: Set<String> = ["en-us", "en-gb", "en", "ko", "ja", "cmn", "yue", "de", "fr-fr", "es", "pt", "pt-br"]

@@ -1,8 +1,9 @@
 import Foundation
 import Inference
 import Media
-@testable import Speech
 import Testing
+
+@testable import Speech
 
 @Suite struct PiperSynthesizerTests {
     func synthesizer() throws -> PiperSynthesizer {
@@ -109,7 +110,8 @@ import Testing
     }
 
     @Test func modelWithoutPipersSignature() throws {
-        let addModel = URL(fileURLWithPath: SpeechFixtures.piperDirectory).deletingLastPathComponent().appendingPathComponent("add.onnx").path
+        let addModel = URL(fileURLWithPath: SpeechFixtures.piperDirectory).deletingLastPathComponent().appendingPathComponent("add.onnx")
+            .path
         let directory = try voiceDirectory(config: try json(try goodConfig()), model: addModel)
         #expect(reason(loadError(directory)).contains("has no 'input' input"))
     }

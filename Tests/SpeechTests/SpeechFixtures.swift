@@ -5,9 +5,10 @@ import Logging
 /// Stand-in Piper voices written by `make fixtures` (tools/modelkit piper-standin).
 enum SpeechFixtures {
     static var piperDirectory: String {
-        let root = ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
+        let root =
+            ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
         return root + "/piper"
     }
 

@@ -1,6 +1,7 @@
 import Media
-@testable import Speech
 import Testing
+
+@testable import Speech
 
 @Suite struct SpeechPostProcessorTests {
     /// 0.5 s silence, 1 s tone, 0.5 s silence at 22 050 Hz.
@@ -28,7 +29,9 @@ import Testing
     }
 
     @Test func silenceIsAnError() {
-        #expect(throws: SpeechError.silentOutput) { try SpeechPostProcessor().process(AudioBuffer(samples: [Float](repeating: 0, count: 4000), sampleRate: 16_000)) }
+        #expect(throws: SpeechError.silentOutput) {
+            try SpeechPostProcessor().process(AudioBuffer(samples: [Float](repeating: 0, count: 4000), sampleRate: 16_000))
+        }
         #expect(throws: SpeechError.silentOutput) { try SpeechPostProcessor().process(AudioBuffer(samples: [], sampleRate: 16_000)) }
     }
 }

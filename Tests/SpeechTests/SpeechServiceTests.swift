@@ -25,7 +25,9 @@ struct FailingRemoteEngine: SpeechSynthesizer {
     @Test func textIsValidatedFirst() async throws {
         let service = try SpeechService(engines: [EspeakSynthesizer()], textLimit: 5)
         await #expect(throws: SpeechError.emptyText) { try await service.synthesize(text: "   ", language: "ko") }
-        await #expect(throws: SpeechError.textTooLong(characters: 6, limit: 5)) { try await service.synthesize(text: "abcdef", language: "en") }
+        await #expect(throws: SpeechError.textTooLong(characters: 6, limit: 5)) {
+            try await service.synthesize(text: "abcdef", language: "en")
+        }
     }
 
     @Test func unconfiguredEngineIsAnError() async throws {
@@ -33,7 +35,9 @@ struct FailingRemoteEngine: SpeechSynthesizer {
         await #expect(throws: SpeechError.engineUnavailable("piper")) {
             try await service.synthesize(text: "hi", language: "en", engine: .piper)
         }
-        #expect(throws: SpeechError.engineUnavailable("google")) { try SpeechService(engines: [EspeakSynthesizer()], defaultEngine: .google) }
+        #expect(throws: SpeechError.engineUnavailable("google")) {
+            try SpeechService(engines: [EspeakSynthesizer()], defaultEngine: .google)
+        }
     }
 
     @Test func remoteFailureFallsBackToEspeak() async throws {
@@ -44,7 +48,8 @@ struct FailingRemoteEngine: SpeechSynthesizer {
     }
 
     @Test func fallbackCanBeTurnedOff() async throws {
-        let service = try SpeechService(engines: [EspeakSynthesizer(), FailingRemoteEngine()], defaultEngine: .google, fallbackToEspeak: false)
+        let service = try SpeechService(
+            engines: [EspeakSynthesizer(), FailingRemoteEngine()], defaultEngine: .google, fallbackToEspeak: false)
         await #expect(throws: SpeechError.remoteFailure(engine: "google", status: 503, message: "service unavailable", retryable: true)) {
             try await service.synthesize(text: "hello", language: "en")
         }

@@ -72,7 +72,7 @@ public func temporaryFile(bytes count: Int, seed: UInt64 = 1) throws -> String {
     var state = seed &+ 0x9E37_79B9_7F4A_7C15
     var data = Data(capacity: count)
     for _ in 0..<count {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         data.append(UInt8(truncatingIfNeeded: state >> 33))
     }
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("storage-\(UUID().uuidString)").path

@@ -5,11 +5,12 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import NIOHTTP1
+import Resilience
+import StorageTestSupport
 import Synchronization
 import Testing
+
 @testable import Storage
-import StorageTestSupport
-import Resilience
 
 /// A fault-injecting proxy in front of the emulator: forwards every request, except that a
 /// script can answer a request with a 503 instead, before or after forwarding it (the latter
@@ -17,7 +18,12 @@ import Resilience
 /// Location headers are rewritten to point back at the proxy.
 final class FaultyProxy: Sendable {
     enum Fault: Sendable { case failBeforeForwarding, failAfterForwarding, cutBodyHalfway }
-    struct Seen: Sendable { let method: String; let path: String; let contentRange: String?; let authorization: String? }
+    struct Seen: Sendable {
+        let method: String
+        let path: String
+        let contentRange: String?
+        let authorization: String?
+    }
 
     let upstream: String
     /// (method, n-th request of that method counting from 1) → fault.
@@ -42,8 +48,13 @@ final class FaultyProxy: Sendable {
 
     func forward(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let method = request.method.rawValue
-        let entry = Seen(method: method, path: request.uri.path, contentRange: request.headers[.contentRange], authorization: request.headers[.authorization])
-        let number = seen.withLock { $0.append(entry); return $0.filter { $0.method == method }.count }
+        let entry = Seen(
+            method: method, path: request.uri.path, contentRange: request.headers[.contentRange],
+            authorization: request.headers[.authorization])
+        let number = seen.withLock {
+            $0.append(entry)
+            return $0.filter { $0.method == method }.count
+        }
         let fault = faults.withLock { $0[method]?[number] }
         let body = try await request.body.collect(upTo: 64 << 20)
         if fault == .failBeforeForwarding { return Self.unavailable() }
@@ -60,13 +71,16 @@ final class FaultyProxy: Sendable {
             // The status and the full length go out, then half the bytes, then the connection drops.
             struct Dropped: Error {}
             let half = payload.getSlice(at: payload.readerIndex, length: payload.readableBytes / 2) ?? ByteBuffer()
-            return Response(status: .ok, headers: [.contentLength: "\(payload.readableBytes)"], body: ResponseBody { writer in
-                try await writer.write(half)
-                throw Dropped()
-            })
+            return Response(
+                status: .ok, headers: [.contentLength: "\(payload.readableBytes)"],
+                body: ResponseBody { writer in
+                    try await writer.write(half)
+                    throw Dropped()
+                })
         }
         var headers = HTTPFields()
-        for header in response.headers where !["content-length", "transfer-encoding", "connection", "server", "date"].contains(header.name.lowercased()) {
+        for header in response.headers
+        where !["content-length", "transfer-encoding", "connection", "server", "date"].contains(header.name.lowercased()) {
             guard let name = HTTPField.Name(header.name) else { continue }
             var value = header.value
             if name == .location { value = value.replacingOccurrences(of: upstream, with: ownEndpoint.withLock { $0 }) }
@@ -77,7 +91,8 @@ final class FaultyProxy: Sendable {
 
     static func unavailable() -> Response {
         let body = #"{"error":{"code":503,"message":"injected failure"}}"#
-        return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        return Response(
+            status: .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     /// Runs `body` with the proxy listening; its endpoint is the argument.
@@ -94,4 +109,3 @@ extension RetryPolicy {
     /// Retries without the production waits.
     static let fast = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(5), maxDelay: .milliseconds(20))
 }
-

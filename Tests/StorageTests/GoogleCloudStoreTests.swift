@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-@testable import Storage
-import StorageTestSupport
 import Resilience
+import StorageTestSupport
+import Testing
+
+@testable import Storage
 
 /// Cloud Storage client against a real emulator (and a fault-injecting proxy in front of it).
 @Suite(.serialized) struct GoogleCloudStoreTests {
@@ -21,7 +22,10 @@ import Resilience
         #expect(metadata.size == "123457")
 
         let copy = file + ".down"
-        defer { try? FileManager.default.removeItem(atPath: copy); try? FileManager.default.removeItem(atPath: file) }
+        defer {
+            try? FileManager.default.removeItem(atPath: copy)
+            try? FileManager.default.removeItem(atPath: file)
+        }
         try await store.download(bucket: bucket, object: object, to: copy)
         #expect(FileManager.default.contents(atPath: copy) == FileManager.default.contents(atPath: file))
         // The slash is part of the name: "clips" alone is no object.
@@ -31,8 +35,12 @@ import Resilience
     @Test func overwritingAnExistingObjectUsesItsGeneration() async throws {
         let emulator = try await GCSEmulator()
         let store = emulator.store()
-        let first = try temporaryFile(bytes: 1000, seed: 1), second = try temporaryFile(bytes: 2000, seed: 2)
-        defer { try? FileManager.default.removeItem(atPath: first); try? FileManager.default.removeItem(atPath: second) }
+        let first = try temporaryFile(bytes: 1000, seed: 1)
+        let second = try temporaryFile(bytes: 2000, seed: 2)
+        defer {
+            try? FileManager.default.removeItem(atPath: first)
+            try? FileManager.default.removeItem(atPath: second)
+        }
         try await store.upload(first, bucket: bucket, object: "out.mp4", contentType: "video/mp4")
         try await store.upload(second, bucket: bucket, object: "out.mp4", contentType: "video/mp4")
         #expect(try await store.metadata(bucket: bucket, object: "out.mp4")?.size == "2000")
@@ -62,10 +70,11 @@ import Resilience
             try await store.upload(file, bucket: bucket, object: "big/résumé.mp4", contentType: "video/mp4")
         }
         let puts = proxy.seen.withLock { $0.filter { $0.method == "PUT" }.map { $0.contentRange ?? "" } }
-        #expect(puts == [
-            "bytes 0-262143/700000", "bytes 262144-524287/700000", "bytes */700000",
-            "bytes 524288-699999/700000", "bytes */700000", "bytes 524288-699999/700000",
-        ])
+        #expect(
+            puts == [
+                "bytes 0-262143/700000", "bytes 262144-524287/700000", "bytes */700000",
+                "bytes 524288-699999/700000", "bytes */700000", "bytes 524288-699999/700000",
+            ])
         let copy = file + ".down"
         defer { try? FileManager.default.removeItem(atPath: copy) }
         try await emulator.store().download(bucket: bucket, object: "big/résumé.mp4", to: copy)
@@ -97,7 +106,8 @@ import Resilience
         let copy = file + ".down"
         defer { try? FileManager.default.removeItem(atPath: copy) }
         try await proxy.run { endpoint in
-            try await emulator.store(settings: .init(retry: .fast), endpoint: endpoint).download(bucket: bucket, object: "cut.mp4", to: copy)
+            try await emulator.store(settings: .init(retry: .fast), endpoint: endpoint).download(
+                bucket: bucket, object: "cut.mp4", to: copy)
         }
         #expect(proxy.count("GET") == 2)  // the cut answer, then a whole one
         #expect(FileManager.default.contents(atPath: copy) == FileManager.default.contents(atPath: file))
@@ -105,10 +115,13 @@ import Resilience
 
     @Test func persistentFailureEndsWithTheLastStatus() async throws {
         let emulator = try await GCSEmulator()
-        let proxy = FaultyProxy(upstream: emulator.endpoint, faults: ["GET": [1: .failBeforeForwarding, 2: .failBeforeForwarding, 3: .failBeforeForwarding, 4: .failBeforeForwarding]])
+        let proxy = FaultyProxy(
+            upstream: emulator.endpoint,
+            faults: ["GET": [1: .failBeforeForwarding, 2: .failBeforeForwarding, 3: .failBeforeForwarding, 4: .failBeforeForwarding]])
         try await proxy.run { endpoint in
             await #expect(throws: StorageError.upstream("gs://\(bucket)/in.mp4", status: 503, message: "injected failure")) {
-                try await emulator.store(settings: .init(retry: .fast), endpoint: endpoint).download(bucket: bucket, object: "in.mp4", to: NSTemporaryDirectory() + "/x-\(UUID())")
+                try await emulator.store(settings: .init(retry: .fast), endpoint: endpoint).download(
+                    bucket: bucket, object: "in.mp4", to: NSTemporaryDirectory() + "/x-\(UUID())")
             }
         }
         #expect(proxy.count("GET") == RetryPolicy.fast.maxAttempts)

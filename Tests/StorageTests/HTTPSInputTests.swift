@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+
 @testable import Storage
 
 /// Maps test host names to fixed addresses (the real resolver is used for IP literals and localhost).
@@ -25,7 +26,9 @@ struct TableResolver: HostResolver {
         #expect(AddressPolicy().refusal(address) != nil)
     }
 
-    @Test(arguments: ["8.8.8.8", "142.250.74.78", "172.32.0.1", "100.128.0.1", "2607:f8b0:4004:800::200e", "::ffff:8.8.8.8", "64:ff9b::808:808"])
+    @Test(arguments: [
+        "8.8.8.8", "142.250.74.78", "172.32.0.1", "100.128.0.1", "2607:f8b0:4004:800::200e", "::ffff:8.8.8.8", "64:ff9b::808:808",
+    ])
     func publicAddressesAreAllowed(_ address: String) {
         #expect(AddressPolicy().refusal(address) == nil)
     }
@@ -72,26 +75,32 @@ struct TableResolver: HostResolver {
 
     /// A loopback server plays a public host ("media.public.test"); its redirects lead to
     /// private places, which must be refused at that hop.
-    func withServer(_ settings: HTTPSInput.Settings = .init(allowPlainHTTP: true), _ body: @Sendable (HTTPSInput, Int) async throws -> Void) async throws {
+    func withServer(_ settings: HTTPSInput.Settings = .init(allowPlainHTTP: true), _ body: @Sendable (HTTPSInput, Int) async throws -> Void)
+        async throws
+    {
         let router = Router()
         router.get("/video.mp4") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 7, count: 5000))) }
         router.get("/to-internal") { request, _ in
             let port = request.head.authority?.split(separator: ":").last ?? "80"
             return Response(status: .found, headers: [.location: "http://internal.corp.test:\(port)/video.mp4"])
         }
-        router.get("/to-metadata") { _, _ in Response(status: .temporaryRedirect, headers: [.location: "http://169.254.169.254/computeMetadata/v1/"]) }
+        router.get("/to-metadata") { _, _ in
+            Response(status: .temporaryRedirect, headers: [.location: "http://169.254.169.254/computeMetadata/v1/"])
+        }
         router.get("/to-self") { _, _ in Response(status: .movedPermanently, headers: [.location: "/video.mp4"]) }
         router.get("/loop") { _, _ in Response(status: .found, headers: [.location: "/loop"]) }
         router.get("/missing") { _, _ in Response(status: .notFound) }
         // Headers at once, then a byte every 50 ms for 5 s: only a whole-download deadline stops it.
         router.get("/drip") { _, _ in
-            Response(status: .ok, body: ResponseBody { writer in
-                for _ in 0..<100 {
-                    try await writer.write(ByteBuffer(repeating: 1, count: 1))
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                try await writer.finish(nil)
-            })
+            Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    for _ in 0..<100 {
+                        try await writer.write(ByteBuffer(repeating: 1, count: 1))
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    try await writer.finish(nil)
+                })
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
@@ -116,11 +125,17 @@ struct TableResolver: HostResolver {
 
     @Test func redirectToAPrivateHostIsRefused() async throws {
         try await withServer { input, port in
-            await #expect(throws: StorageError.refusedAddress(host: "internal.corp.test", address: "10.0.0.7", reason: "a private address (10.0.0.0/8)")) {
+            await #expect(
+                throws: StorageError.refusedAddress(
+                    host: "internal.corp.test", address: "10.0.0.7", reason: "a private address (10.0.0.0/8)")
+            ) {
                 try await input.download(URL(string: "http://media.public.test:\(port)/to-internal")!, to: Self.target())
             }
-            await #expect(throws: StorageError.refusedAddress(
-                host: "169.254.169.254", address: "169.254.169.254", reason: "a link-local address (169.254.0.0/16, cloud metadata lives here)")) {
+            await #expect(
+                throws: StorageError.refusedAddress(
+                    host: "169.254.169.254", address: "169.254.169.254",
+                    reason: "a link-local address (169.254.0.0/16, cloud metadata lives here)")
+            ) {
                 try await input.download(URL(string: "http://media.public.test:\(port)/to-metadata")!, to: Self.target())
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Storage
 
 @Suite struct StorageURITests {
@@ -10,7 +11,8 @@ import Testing
         #expect(try StorageURI(parsing: "file://localhost/srv/a.mp4") == .local(path: "/srv/a.mp4"))
         #expect(try StorageURI(parsing: "/srv/a.mp4") == .local(path: "/srv/a.mp4"))
         #expect(try StorageURI(parsing: "clips/a.mp4") == .local(path: "clips/a.mp4"))
-        #expect(try StorageURI(parsing: "https://cdn.example.com/v.mp4?sig=1") == .https(URL(string: "https://cdn.example.com/v.mp4?sig=1")!))
+        #expect(
+            try StorageURI(parsing: "https://cdn.example.com/v.mp4?sig=1") == .https(URL(string: "https://cdn.example.com/v.mp4?sig=1")!))
     }
 
     @Test(arguments: [
@@ -30,13 +32,18 @@ import Testing
     }
 
     @Test func unknownSchemesAreNamed() {
-        #expect(throws: StorageError.unsupportedURI("s3://bucket/x.mp4", reason: "scheme 's3' is not supported (use gs://, file:// or a path)")) {
+        #expect(
+            throws: StorageError.unsupportedURI("s3://bucket/x.mp4", reason: "scheme 's3' is not supported (use gs://, file:// or a path)")
+        ) {
             try StorageURI(parsing: "s3://bucket/x.mp4")
         }
         #expect(throws: StorageError.invalidURI(String(repeating: "a", count: 5000), reason: "longer than 4096 bytes")) {
             try StorageURI(parsing: String(repeating: "a", count: 5000))
         }
-        #expect(throws: StorageError.invalidURI("gs://bucket/" + String(repeating: "é", count: 600), reason: "the object name is longer than 1024 bytes")) {
+        #expect(
+            throws: StorageError.invalidURI(
+                "gs://bucket/" + String(repeating: "é", count: 600), reason: "the object name is longer than 1024 bytes")
+        ) {
             try StorageURI(parsing: "gs://bucket/" + String(repeating: "é", count: 600))
         }
     }
@@ -72,16 +79,25 @@ import Testing
         let layout = try Layout()
         defer { layout.remove() }
         let store = LocalStore(roots: [layout.root])
-        #expect(throws: StorageError.outsideRoots(layout.root + "/../secret.txt")) { try store.resolveInput(layout.root + "/../secret.txt") }
-        #expect(throws: StorageError.outsideRoots(layout.root + "/sub/../../secret.txt")) { try store.resolveInput(layout.root + "/sub/../../secret.txt") }
+        #expect(throws: StorageError.outsideRoots(layout.root + "/../secret.txt")) {
+            try store.resolveInput(layout.root + "/../secret.txt")
+        }
+        #expect(throws: StorageError.outsideRoots(layout.root + "/sub/../../secret.txt")) {
+            try store.resolveInput(layout.root + "/sub/../../secret.txt")
+        }
         // file:// with percent-encoded dots decodes to the same escape.
-        guard case .local(let decoded) = try StorageURI(parsing: "file://" + layout.root + "/%2e%2e/secret.txt") else { Issue.record("not local"); return }
+        guard case .local(let decoded) = try StorageURI(parsing: "file://" + layout.root + "/%2e%2e/secret.txt") else {
+            Issue.record("not local")
+            return
+        }
         #expect(throws: StorageError.outsideRoots(decoded)) { try store.resolveInput(decoded) }
         // A symlink inside the root that points outside it.
         try FileManager.default.createSymbolicLink(atPath: layout.root + "/link.mp4", withDestinationPath: layout.secret)
         #expect(throws: StorageError.outsideRoots(layout.root + "/link.mp4")) { try store.resolveInput(layout.root + "/link.mp4") }
         try FileManager.default.createSymbolicLink(atPath: layout.root + "/out", withDestinationPath: layout.base)
-        #expect(throws: StorageError.outsideRoots(layout.root + "/out/secret.txt")) { try store.resolveInput(layout.root + "/out/secret.txt") }
+        #expect(throws: StorageError.outsideRoots(layout.root + "/out/secret.txt")) {
+            try store.resolveInput(layout.root + "/out/secret.txt")
+        }
         #expect(throws: StorageError.outsideRoots(layout.root + "/out/new.mp4")) { try store.resolveOutput(layout.root + "/out/new.mp4") }
         #expect(throws: StorageError.outsideRoots(layout.root + "/link.mp4")) { try store.resolveOutput(layout.root + "/link.mp4") }
         #expect(throws: StorageError.outsideRoots("/etc/passwd")) { try store.resolveInput("/etc/passwd") }
@@ -92,10 +108,14 @@ import Testing
         defer { layout.remove() }
         let store = LocalStore(roots: [layout.root], maxInputBytes: 3)
         #expect(throws: StorageError.notFound(layout.root + "/nope.mp4")) { try store.resolveInput(layout.root + "/nope.mp4") }
-        #expect(throws: StorageError.invalidURI(layout.root + "/sub", reason: "it is not a regular file")) { try store.resolveInput(layout.root + "/sub") }
+        #expect(throws: StorageError.invalidURI(layout.root + "/sub", reason: "it is not a regular file")) {
+            try store.resolveInput(layout.root + "/sub")
+        }
         #expect(throws: StorageError.tooLarge(layout.root + "/in.mp4", limit: 3)) { try store.resolveInput(layout.root + "/in.mp4") }
         #expect(throws: StorageError.notFound(layout.root + "/no/such")) { try store.resolveOutput(layout.root + "/no/such/out.mp4") }
-        #expect(throws: StorageError.invalidURI(layout.root + "/sub/", reason: "it names a folder, not a file")) { try store.resolveOutput(layout.root + "/sub/") }
+        #expect(throws: StorageError.invalidURI(layout.root + "/sub/", reason: "it names a folder, not a file")) {
+            try store.resolveOutput(layout.root + "/sub/")
+        }
     }
 
     @Test func writesAreAtomicAndLeaveNoTemporaryFiles() throws {

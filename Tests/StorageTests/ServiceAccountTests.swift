@@ -1,4 +1,3 @@
-import _CryptoExtras
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
@@ -7,6 +6,8 @@ import JWTKit
 import NIOCore
 import Synchronization
 import Testing
+import _CryptoExtras
+
 @testable import Storage
 
 /// A local OAuth2 token endpoint that verifies the JWT-bearer assertion with the public half
@@ -27,11 +28,15 @@ final class TokenEndpoint: Sendable {
         let router = Router()
         router.post("/token") { request, _ -> Response in
             let form = String(buffer: try await request.body.collect(upTo: 1 << 20))
-            let fields = Dictionary(form.split(separator: "&").map { pair -> (String, String) in
-                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
-                return (parts[0], parts.count > 1 ? parts[1] : "")
-            }, uniquingKeysWith: { $1 })
-            let number = self.tokenRequests.withLock { $0 += 1; return $0 }
+            let fields = Dictionary(
+                form.split(separator: "&").map { pair -> (String, String) in
+                    let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+                    return (parts[0], parts.count > 1 ? parts[1] : "")
+                }, uniquingKeysWith: { $1 })
+            let number = self.tokenRequests.withLock {
+                $0 += 1
+                return $0
+            }
             guard fields["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer", let assertion = fields["assertion"] else {
                 return Self.json(.badRequest, #"{"error":"unsupported_grant_type"}"#)
             }
@@ -48,7 +53,9 @@ final class TokenEndpoint: Sendable {
         router.get("/storage/v1/b/:bucket/o/:object") { request, context -> Response in
             let authorization = request.headers[.authorization] ?? ""
             self.authorizations.withLock { $0.append(authorization) }
-            guard authorization.hasPrefix("Bearer token-") else { return Self.json(.unauthorized, #"{"error":{"message":"Login Required"}}"#) }
+            guard authorization.hasPrefix("Bearer token-") else {
+                return Self.json(.unauthorized, #"{"error":{"message":"Login Required"}}"#)
+            }
             let object = context.parameters.get("object") ?? ""
             return Self.json(.ok, #"{"name":"\#(object)","bucket":"b","generation":"42","size":"1"}"#)
         }
@@ -83,7 +90,8 @@ final class TokenEndpoint: Sendable {
         try await endpoint.run { base in
             let file = try Self.keyFile(privateKeyPEM: key.pemRepresentation, tokenURI: base + "/token")
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let store = try await GoogleCloudStore.make(source: .serviceAccount(keyFile: file), settings: .init(endpoint: base), client: .shared)
+            let store = try await GoogleCloudStore.make(
+                source: .serviceAccount(keyFile: file), settings: .init(endpoint: base), client: .shared)
             #expect(try await store.metadata(bucket: "b", object: "o1")?.generation == "42")
             #expect(try await store.metadata(bucket: "b", object: "o2")?.generation == "42")
         }
@@ -102,20 +110,26 @@ final class TokenEndpoint: Sendable {
         try await endpoint.run { base in
             let file = try Self.keyFile(privateKeyPEM: key.pemRepresentation, tokenURI: base + "/token")
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let provider = try await ServiceAccountTokenProvider(key: try ServiceAccountKey.load(file), client: .shared, refreshMargin: .seconds(300))
+            let provider = try await ServiceAccountTokenProvider(
+                key: try ServiceAccountKey.load(file), client: .shared, refreshMargin: .seconds(300))
             #expect(try await provider.accessToken() == "token-1")
             #expect(try await provider.accessToken() == "token-2")
         }
     }
 
     @Test func assertionSignedWithAnotherKeyIsRefusedClearly() async throws {
-        let trusted = try _RSA.Signing.PrivateKey(keySize: .bits2048), other = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let trusted = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let other = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         let endpoint = TokenEndpoint(publicKeyPEM: trusted.publicKey.pemRepresentation)
         try await endpoint.run { base in
             let file = try Self.keyFile(privateKeyPEM: other.pemRepresentation, tokenURI: base + "/token")
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let store = try await GoogleCloudStore.make(source: .serviceAccount(keyFile: file), settings: .init(endpoint: base), client: .shared)
-            await #expect(throws: StorageError.credentials(reason: "token endpoint \(base)/token answered HTTP 400 (invalid_grant: Invalid JWT Signature.)")) {
+            let store = try await GoogleCloudStore.make(
+                source: .serviceAccount(keyFile: file), settings: .init(endpoint: base), client: .shared)
+            await #expect(
+                throws: StorageError.credentials(
+                    reason: "token endpoint \(base)/token answered HTTP 400 (invalid_grant: Invalid JWT Signature.)")
+            ) {
                 try await store.metadata(bucket: "b", object: "o")
             }
         }
@@ -129,25 +143,36 @@ final class TokenEndpoint: Sendable {
         let garbage = NSTemporaryDirectory() + "garbage-\(UUID()).json"
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: garbage))
         defer { try? FileManager.default.removeItem(atPath: garbage) }
-        #expect(throws: StorageError.credentials(reason: "\(garbage) is not a service-account key file (not valid JSON)")) { try ServiceAccountKey.load(garbage) }
+        #expect(throws: StorageError.credentials(reason: "\(garbage) is not a service-account key file (not valid JSON)")) {
+            try ServiceAccountKey.load(garbage)
+        }
 
         let partial = NSTemporaryDirectory() + "partial-\(UUID()).json"
         try Data(#"{"type":"service_account","client_email":"a@b"}"#.utf8).write(to: URL(fileURLWithPath: partial))
         defer { try? FileManager.default.removeItem(atPath: partial) }
-        #expect(throws: StorageError.credentials(reason: "\(partial) is not a service-account key file (missing field 'private_key')")) { try ServiceAccountKey.load(partial) }
+        #expect(throws: StorageError.credentials(reason: "\(partial) is not a service-account key file (missing field 'private_key')")) {
+            try ServiceAccountKey.load(partial)
+        }
 
         let user = try Self.keyFile(privateKeyPEM: "x", tokenURI: "https://oauth2.googleapis.com/token", type: "authorized_user")
         defer { try? FileManager.default.removeItem(atPath: user) }
-        #expect(throws: StorageError.credentials(reason: "\(user) has type 'authorized_user'; only 'service_account' keys are supported")) { try ServiceAccountKey.load(user) }
+        #expect(throws: StorageError.credentials(reason: "\(user) has type 'authorized_user'; only 'service_account' keys are supported")) {
+            try ServiceAccountKey.load(user)
+        }
 
-        let badPEM = try Self.keyFile(privateKeyPEM: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", tokenURI: "https://oauth2.googleapis.com/token")
+        let badPEM = try Self.keyFile(
+            privateKeyPEM: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", tokenURI: "https://oauth2.googleapis.com/token"
+        )
         defer { try? FileManager.default.removeItem(atPath: badPEM) }
-        #expect(throws: StorageError.credentials(reason: "the private_key in \(badPEM) is not an RSA private key in PEM form")) { try ServiceAccountKey.load(badPEM) }
+        #expect(throws: StorageError.credentials(reason: "the private_key in \(badPEM) is not an RSA private key in PEM form")) {
+            try ServiceAccountKey.load(badPEM)
+        }
     }
 
     @Test func credentialSourceFollowsGooglesOrder() {
-        #expect(GoogleCredentialSource(environment: ["STORAGE_EMULATOR_HOST": "localhost:9023", "GOOGLE_APPLICATION_CREDENTIALS": "/k.json"])
-            == .emulator(endpoint: "http://localhost:9023"))
+        #expect(
+            GoogleCredentialSource(environment: ["STORAGE_EMULATOR_HOST": "localhost:9023", "GOOGLE_APPLICATION_CREDENTIALS": "/k.json"])
+                == .emulator(endpoint: "http://localhost:9023"))
         #expect(GoogleCredentialSource(environment: ["GOOGLE_APPLICATION_CREDENTIALS": "/k.json"]) == .serviceAccount(keyFile: "/k.json"))
         #expect(GoogleCredentialSource(environment: [:]) == .metadataServer(host: "metadata.google.internal"))
         #expect(GoogleCredentialSource(environment: ["GCE_METADATA_HOST": "127.0.0.1:8080"]) == .metadataServer(host: "127.0.0.1:8080"))
@@ -156,8 +181,13 @@ final class TokenEndpoint: Sendable {
     @Test func noMetadataServerMeansAClearNoCredentialsError() async throws {
         // Port 9 (discard) on loopback: nothing answers there.
         let provider = MetadataServerTokenProvider(host: "127.0.0.1:9", client: .shared)
-        await #expect(throws: StorageError.noCredentials(
-            reason: "GOOGLE_APPLICATION_CREDENTIALS is not set, STORAGE_EMULATOR_HOST is not set, and no metadata server answered at 127.0.0.1:9")) {
+        await #expect(
+            throws: StorageError.noCredentials(
+                reason:
+                    "GOOGLE_APPLICATION_CREDENTIALS is not set, STORAGE_EMULATOR_HOST is not set, "
+                    + "and no metadata server answered at 127.0.0.1:9"
+            )
+        ) {
             try await provider.accessToken()
         }
     }

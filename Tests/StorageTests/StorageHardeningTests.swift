@@ -2,9 +2,10 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOPosix
-@testable import Storage
-import Testing
 import Resilience
+import Testing
+
+@testable import Storage
 
 /// Names the filesystem or a reader would trip over are refused before any work.
 @Suite struct StorageNameTests {
@@ -24,7 +25,10 @@ import Resilience
     @Test func namesOverTheFilesystemLimitAreRefusedUpFront() throws {
         let long = String(repeating: "n", count: 256)
         let error = #expect(throws: StorageError.self) { try StorageURI(parsing: "/tmp/" + long + ".mp4") }
-        guard case .invalidURI(_, let reason)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .invalidURI(_, let reason)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
         #expect(reason.contains("260 bytes long; the limit is 255"))
         #expect(throws: StorageError.self) { try StorageURI(parsing: "file:///tmp/" + long) }
         // 255 bytes of UTF-8 (85 three-byte characters) is the longest name, and it can be written.
@@ -34,7 +38,10 @@ import Resilience
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let source = folder + "/source.bin"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: source))
-        guard case .local(let path) = try StorageURI(parsing: folder + "/" + longest) else { Issue.record("not local"); return }
+        guard case .local(let path) = try StorageURI(parsing: folder + "/" + longest) else {
+            Issue.record("not local")
+            return
+        }
         try LocalStore(roots: [folder], maxInputBytes: 1 << 20).write(source, to: path)
         #expect(FileManager.default.contents(atPath: path) == Data([1, 2, 3]))
     }
@@ -73,8 +80,11 @@ import Resilience
         #expect(Set(removed) == [dead, killed])
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: base))
         #expect(!left.contains("lipsync-4194311-job-abcd1234") && !left.contains("lipsync-4194312-job-dcba4321"))
-        #expect(left.isSuperset(of: ["lipsync-4194313-job-11112222", "lipsync-bench-xyz", "other", "lipsync-4194311-file",
-                                     (mine.directory as NSString).lastPathComponent]))
+        #expect(
+            left.isSuperset(of: [
+                "lipsync-4194313-job-11112222", "lipsync-bench-xyz", "other", "lipsync-4194311-file",
+                (mine.directory as NSString).lastPathComponent,
+            ]))
         // Once the live process is gone, its workspace goes too.
         flock(descriptor, LOCK_UN)
         #expect(try RequestWorkspace.sweepStale(in: base) == [live])
@@ -111,14 +121,20 @@ import Resilience
     @Test func refusedConnectionFailsFast() async throws {
         let port = try Self.unusedPort()
         // An operation bound far away: what ends the download is the refusals, not the bound.
-        let store = GoogleCloudStore(settings: .init(endpoint: "http://127.0.0.1:\(port)", requestTimeout: .seconds(600)), client: Self.client, tokens: nil)
+        let store = GoogleCloudStore(
+            settings: .init(endpoint: "http://127.0.0.1:\(port)", requestTimeout: .seconds(600)), client: Self.client, tokens: nil)
         let clock = ContinuousClock()
         let start = clock.now
-        let error = await #expect(throws: StorageError.self) { try await store.download(bucket: "bucket", object: "in.mp4", to: "/dev/null") }
+        let error = await #expect(throws: StorageError.self) {
+            try await store.download(bucket: "bucket", object: "in.mp4", to: "/dev/null")
+        }
         // Five refused attempts and their backoff (≤ 7.5 s): seconds alone, tens of seconds on a
         // machine busy with the whole suite — not the 600 s each attempt waited before.
         #expect(clock.now - start < .seconds(90))
-        guard case .upstream(_, nil, _)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .upstream(_, nil, _)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
     }
 
     /// A server that accepts and never answers: the whole operation, retries included, ends
@@ -130,11 +146,14 @@ import Resilience
         let port = try #require(silent.localAddress?.port)
         // 100 attempts of 1 s each would take minutes; the operation bound ends it after 1 s.
         let retry = RetryPolicy(maxAttempts: 100, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))
-        let store = GoogleCloudStore(settings: .init(endpoint: "http://127.0.0.1:\(port)", requestTimeout: .seconds(1), retry: retry),
-                                     client: Self.client, tokens: nil)
+        let store = GoogleCloudStore(
+            settings: .init(endpoint: "http://127.0.0.1:\(port)", requestTimeout: .seconds(1), retry: retry),
+            client: Self.client, tokens: nil)
         let clock = ContinuousClock()
         let start = clock.now
-        await #expect(throws: StorageError.timedOut("gs://bucket/in.mp4")) { try await store.download(bucket: "bucket", object: "in.mp4", to: "/dev/null") }
+        await #expect(throws: StorageError.timedOut("gs://bucket/in.mp4")) {
+            try await store.download(bucket: "bucket", object: "in.mp4", to: "/dev/null")
+        }
         #expect(clock.now - start < .seconds(30))
     }
 

@@ -2,19 +2,21 @@ import Foundation
 import Inference
 import Logging
 import Media
-@testable import VoiceConversion
 import Testing
+
+@testable import VoiceConversion
 
 enum VoiceFixtures {
     static var models: String {
         (ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".fixtures").path) + "/models"
+            .deletingLastPathComponent().appendingPathComponent(".fixtures").path) + "/models"
     }
 
     static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.voice"), runtimeLogLevel: .critical) }
-        catch { preconditionFailure("ONNX Runtime did not start: \(error)") }
+        do { return try InferenceEnvironment(logger: Logger(label: "test.voice"), runtimeLogLevel: .critical) } catch {
+            preconditionFailure("ONNX Runtime did not start: \(error)")
+        }
     }()
 
     static func converter() throws -> VoiceConverter {
@@ -22,8 +24,9 @@ enum VoiceFixtures {
         func session(_ kind: String) throws -> InferenceSession {
             try InferenceSession(environment: environment, modelPath: manifest.path(of: kind))
         }
-        return try VoiceConverter(embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
-                              content: try session("wavlm"), synthesizer: try session("freevc"))
+        return try VoiceConverter(
+            embedder: SpeakerEmbedder(melSession: try session("speaker_mel"), encoderSession: try session("speaker_encoder")),
+            content: try session("wavlm"), synthesizer: try session("freevc"))
     }
 
     /// `seconds` of a voiced-like signal (two tones with a slow envelope) inside silence.
@@ -82,7 +85,10 @@ enum VoiceFixtures {
         let error = #expect(throws: VoiceConversionError.self) {
             try converter.speakerEmbedding(of: VoiceFixtures.voice(seconds: 0.3, silence: 1))
         }
-        guard case .tooLittleVoice(let seconds, 1.0)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .tooLittleVoice(let seconds, 1.0)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
         #expect(seconds > 0.2 && seconds < 0.6)
     }
 }
@@ -123,8 +129,9 @@ enum VoiceFixtures {
         }
         converter.maxSpeechSeconds = 1
         #expect(throws: VoiceConversionError.speechTooLong(seconds: 2, limit: 1)) {
-            try converter.convert(AudioBuffer(samples: [Float](repeating: 0.1, count: 32_000), sampleRate: 16_000),
-                                  embedding: [Float](repeating: 0.0625, count: 256), seed: 0)
+            try converter.convert(
+                AudioBuffer(samples: [Float](repeating: 0.1, count: 32_000), sampleRate: 16_000),
+                embedding: [Float](repeating: 0.0625, count: 256), seed: 0)
         }
     }
 
@@ -139,12 +146,16 @@ enum VoiceFixtures {
         let error = #expect(throws: VoiceConversionError.self) {
             try VoiceConverter(embedder: embedder, content: try session("wav2lip_mel"), synthesizer: try session("freevc"))
         }
-        guard case .modelMismatch(let reason)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .modelMismatch(let reason)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
         #expect(reason.contains("the synthesizer takes 64"))
     }
 
     @Test func seededNormalIsStandard() {
-        var a = SeededNormal(seed: 7), b = SeededNormal(seed: 7)
+        var a = SeededNormal(seed: 7)
+        var b = SeededNormal(seed: 7)
         let xs = (0..<20_000).map { _ in a.next() }
         #expect((0..<20_000).map { _ in b.next() } == xs)
         let mean = xs.reduce(0, +) / Float(xs.count)

@@ -43,20 +43,29 @@ struct Clip {
 }
 
 let clips = [
-    Clip(name: "h264-aac.mp4", ext: "mp4", options: EncoderOptions(preset: "ultrafast", crf: 40, audioBitRate: 16_000),
-         width: 16, height: 16, frames: 3, withVideo: true, withAudio: true),
-    Clip(name: "h264-rotated90.mp4", ext: "mp4", options: EncoderOptions(preset: "ultrafast", crf: 45, audioBitRate: 16_000, displayRotation: 90),
-         width: 24, height: 16, frames: 2, withVideo: true, withAudio: false),
-    Clip(name: "h264-odd-size.mov", ext: "mov", options: EncoderOptions(container: .mov, preset: "ultrafast", crf: 45, audioBitRate: 16_000),
-         width: 17, height: 9, frames: 2, withVideo: true, withAudio: true),
-    Clip(name: "vp9-opus.webm", ext: "webm", options: EncoderOptions(container: .webm, videoCodec: .vp9, audioCodec: .opus, crf: 60, audioBitRate: 16_000),
-         width: 16, height: 16, frames: 2, withVideo: true, withAudio: true),
-    Clip(name: "h264.mkv", ext: "mkv", options: EncoderOptions(container: .matroska, preset: "ultrafast", crf: 45, audioBitRate: 16_000),
-         width: 16, height: 16, frames: 2, withVideo: true, withAudio: false),
-    Clip(name: "aac.m4a", ext: "m4a", options: EncoderOptions(container: .m4a, audioBitRate: 16_000),
-         width: 0, height: 0, frames: 0, withVideo: false, withAudio: true),
-    Clip(name: "mp3.mp3", ext: "mp3", options: EncoderOptions(container: .mp3, audioCodec: .mp3, audioBitRate: 32_000),
-         width: 0, height: 0, frames: 0, withVideo: false, withAudio: true),
+    Clip(
+        name: "h264-aac.mp4", ext: "mp4", options: EncoderOptions(preset: "ultrafast", crf: 40, audioBitRate: 16_000),
+        width: 16, height: 16, frames: 3, withVideo: true, withAudio: true),
+    Clip(
+        name: "h264-rotated90.mp4", ext: "mp4",
+        options: EncoderOptions(preset: "ultrafast", crf: 45, audioBitRate: 16_000, displayRotation: 90),
+        width: 24, height: 16, frames: 2, withVideo: true, withAudio: false),
+    Clip(
+        name: "h264-odd-size.mov", ext: "mov", options: EncoderOptions(container: .mov, preset: "ultrafast", crf: 45, audioBitRate: 16_000),
+        width: 17, height: 9, frames: 2, withVideo: true, withAudio: true),
+    Clip(
+        name: "vp9-opus.webm", ext: "webm",
+        options: EncoderOptions(container: .webm, videoCodec: .vp9, audioCodec: .opus, crf: 60, audioBitRate: 16_000),
+        width: 16, height: 16, frames: 2, withVideo: true, withAudio: true),
+    Clip(
+        name: "h264.mkv", ext: "mkv", options: EncoderOptions(container: .matroska, preset: "ultrafast", crf: 45, audioBitRate: 16_000),
+        width: 16, height: 16, frames: 2, withVideo: true, withAudio: false),
+    Clip(
+        name: "aac.m4a", ext: "m4a", options: EncoderOptions(container: .m4a, audioBitRate: 16_000),
+        width: 0, height: 0, frames: 0, withVideo: false, withAudio: true),
+    Clip(
+        name: "mp3.mp3", ext: "mp3", options: EncoderOptions(container: .mp3, audioCodec: .mp3, audioBitRate: 32_000),
+        width: 0, height: 0, frames: 0, withVideo: false, withAudio: true),
 ]
 
 for clip in clips {
@@ -70,8 +79,10 @@ for clip in clips {
 }
 
 // WAV seeds: the writer's two encodings, at the rates the speech engines produce.
-for (rate, encoding, name) in [(22_050, WAVFile.Encoding.pcm16, "pcm16-22050.wav"), (16_000, .float32, "float32-16000.wav"),
-                               (24_000, .pcm16, "pcm16-24000.wav")] {
+for (rate, encoding, name) in [
+    (22_050, WAVFile.Encoding.pcm16, "pcm16-22050.wav"), (16_000, .float32, "float32-16000.wav"),
+    (24_000, .pcm16, "pcm16-24000.wav"),
+] {
     let path = wavDirectory + "/" + name
     try WAVFile.write(TestPattern.tone(frequency: 220, seconds: 0.01, sampleRate: rate), to: path, encoding: encoding)
     print("\(name): \((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) bytes")

@@ -64,8 +64,10 @@ public let fuzzLimits = MediaLimits(maxFileBytes: 1 << 20, maxDurationSeconds: 1
 
 /// A property of the parsed result that must hold for every input: a violation is a bug, and
 /// stops the fuzzer with a crash report naming it.
-public func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-                    file: StaticString = #fileID, line: UInt = #line) {
+public func require(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+    file: StaticString = #fileID, line: UInt = #line
+) {
     if !condition() {
         fatalError("fuzz invariant violated: \(message())", file: file, line: line)
     }

@@ -23,7 +23,9 @@ public func fuzzMedia(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     do {
         info = try MediaProbe.probe(path, limits: fuzzLimits)
     } catch MediaError.notAVideo {
-        if imageExtensions.contains(ext), let still = try? StillImage.decode(path, options: DecodeOptions(detectionMaxSide: 48), limits: fuzzLimits) {
+        if imageExtensions.contains(ext),
+            let still = try? StillImage.decode(path, options: DecodeOptions(detectionMaxSide: 48), limits: fuzzLimits)
+        {
             checkFrame(still.frame, "still image")
             if let detection = still.detection { checkFrame(detection, "still image (detection copy)") }
         }
@@ -35,8 +37,9 @@ public func fuzzMedia(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     require(info.fileBytes == size - 1, "probe reports \(info.fileBytes) bytes for a \(size - 1)-byte file")
 
     if let video = info.video {
-        require(video.width > 0 && video.height > 0 && video.width <= fuzzLimits.maxDimension && video.height <= fuzzLimits.maxDimension,
-                "probe accepted a \(video.width)×\(video.height) video")
+        require(
+            video.width > 0 && video.height > 0 && video.width <= fuzzLimits.maxDimension && video.height <= fuzzLimits.maxDimension,
+            "probe accepted a \(video.width)×\(video.height) video")
         require([0, 90, 180, 270].contains(video.rotation), "rotation \(video.rotation)")
         if let counted = try? MediaProbe.countFrames(path, limits: fuzzLimits) {
             require(counted >= 0 && counted <= fuzzLimits.maxFrameCount, "countFrames returned \(counted)")
@@ -55,7 +58,9 @@ public func fuzzMedia(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     if info.audio != nil, let audio = try? AudioDecoder.decode(path, sampleRate: 16_000, limits: fuzzLimits) {
         require(audio.sampleRate == 16_000, "audio decoded at \(audio.sampleRate) Hz, asked for 16 kHz")
-        require(audio.samples.count <= Int((fuzzLimits.maxDurationSeconds + 1) * 16_000), "\(audio.samples.count) samples exceed the duration limit")
+        require(
+            audio.samples.count <= Int((fuzzLimits.maxDurationSeconds + 1) * 16_000),
+            "\(audio.samples.count) samples exceed the duration limit")
     }
     return 0
 }
@@ -65,7 +70,8 @@ func checkFrame(_ frame: Frame, _ what: String) {
     let rowBytes = frame.width * frame.pixelFormat.bytesPerPixel
     require(frame.width > 0 && frame.height > 0, "\(what): \(frame.width)×\(frame.height)")
     require(frame.stride >= rowBytes, "\(what): stride \(frame.stride) < row of \(rowBytes) bytes")
-    require(frame.pixels.count >= (frame.height - 1) * frame.stride + rowBytes,
-            "\(what): \(frame.pixels.count) bytes of pixels for \(frame.width)×\(frame.height), stride \(frame.stride)")
+    require(
+        frame.pixels.count >= (frame.height - 1) * frame.stride + rowBytes,
+        "\(what): \(frame.pixels.count) bytes of pixels for \(frame.width)×\(frame.height), stride \(frame.stride)")
     require(frame.presentationTime.isFinite, "\(what): presentation time \(frame.presentationTime)")
 }

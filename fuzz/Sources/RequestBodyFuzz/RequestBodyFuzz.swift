@@ -49,7 +49,8 @@ let application: Application<RouterResponder<ChannelContext>> = {
     let outer = Router(context: ChannelContext.self)
     outer.post("/api/v1/lip-video") { request, context -> Response in
         defer { context.channel.close(promise: nil) }
-        return try await responder.respond(to: request, context: BasicRequestContext(source: .init(channel: context.channel, logger: FuzzLogging.quiet)))
+        return try await responder.respond(
+            to: request, context: BasicRequestContext(source: .init(channel: context.channel, logger: FuzzLogging.quiet)))
     }
     return Application(router: outer, logger: FuzzLogging.quiet)
 }()
@@ -70,7 +71,8 @@ public func fuzzRequestBody(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
     Task {
         do {
             try await app.test(.router) { client in
-                try await client.execute(uri: "/api/v1/lip-video", method: .post, headers: [.contentType: "application/json"], body: body) { response in
+                try await client.execute(uri: "/api/v1/lip-video", method: .post, headers: [.contentType: "application/json"], body: body) {
+                    response in
                     outcome.value.withLock { $0 = (Int(response.status.code), Data(buffer: response.body)) }
                 }
             }
@@ -83,7 +85,10 @@ public func fuzzRequestBody(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
 
     let input = String(decoding: UnsafeBufferPointer(start: data, count: min(size, 2000)), as: UTF8.self).debugDescription
     if let failure = outcome.failure.withLock({ $0 }) { require(false, "the request failed in the test client: \(failure); body \(input)") }
-    guard let (status, answer) = outcome.value.withLock({ $0 }) else { require(false, "no answer; body \(input)"); return 0 }
+    guard let (status, answer) = outcome.value.withLock({ $0 }) else {
+        require(false, "no answer; body \(input)")
+        return 0
+    }
     let text = String(decoding: answer, as: UTF8.self)
     require(status != 500, "500 for body \(input): \(text)")
     require(status >= 400, "status \(status) with no models loaded, for body \(input): \(text)")

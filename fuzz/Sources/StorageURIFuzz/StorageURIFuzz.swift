@@ -14,13 +14,16 @@ public func fuzzStorageURI(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 
     switch uri {
     case .gcs(let bucket, let object):
         check(bucket.utf8.count >= 3 && bucket.utf8.count <= 222, "bucket '\(bucket)' of \(bucket.utf8.count) bytes", text)
-        check(bucket.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) },
-              "bucket '\(bucket)' has characters Cloud Storage refuses", text)
+        check(
+            bucket.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) },
+            "bucket '\(bucket)' has characters Cloud Storage refuses", text)
         check(!object.isEmpty && object.utf8.count <= 1024 && object != "." && object != "..", "object name '\(object)'", text)
         check(!object.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "object name with control characters", text)
     case .local(let path):
         check(!path.isEmpty && !path.contains("\0"), "local path '\(path)'", text)
-        check(!path.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "local path \(path.debugDescription) has control characters", text)
+        check(
+            !path.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
+            "local path \(path.debugDescription) has control characters", text)
     case .https(let url):
         check(url.host.map { !$0.isEmpty } ?? false, "https URL without a host", text)
         check(url.user == nil && url.password == nil, "https URL with credentials", text)

@@ -15,8 +15,9 @@ public func fuzzWAV(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 
     guard let audio = try? WAVFile.read(path, limits: fuzzLimits) else { return 0 }
     require(audio.sampleRate > 0, "read a buffer with sample rate \(audio.sampleRate)")
-    require(Double(audio.samples.count) <= (fuzzLimits.maxDurationSeconds + 1) * Double(audio.sampleRate),
-            "\(audio.samples.count) samples at \(audio.sampleRate) Hz exceed the duration limit")
+    require(
+        Double(audio.samples.count) <= (fuzzLimits.maxDurationSeconds + 1) * Double(audio.sampleRate),
+        "\(audio.samples.count) samples at \(audio.sampleRate) Hz exceed the duration limit")
     if let resampled = try? WAVFile.read(path, sampleRate: 16_000, limits: fuzzLimits) {
         require(resampled.sampleRate == 16_000, "resampled to \(resampled.sampleRate) Hz, asked for 16 kHz")
     }
@@ -29,13 +30,16 @@ public func fuzzWAV(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         try WAVFile.write(audio, to: copy, encoding: .float32)
         let again = try WAVFile.read(copy)
         require(again.sampleRate == audio.sampleRate, "float32 copy reads back at \(again.sampleRate) Hz, wrote \(audio.sampleRate)")
-        require(again.samples.count == audio.samples.count, "float32 copy reads back \(again.samples.count) samples, wrote \(audio.samples.count)")
+        require(
+            again.samples.count == audio.samples.count,
+            "float32 copy reads back \(again.samples.count) samples, wrote \(audio.samples.count)")
         for (a, b) in zip(again.samples, audio.samples) where a.bitPattern != b.bitPattern && !(a.isNaN && b.isNaN) {
             require(false, "float32 copy changed a sample: \(b) → \(a)")
         }
         try WAVFile.write(audio, to: copy, encoding: .pcm16)
         let pcm = try WAVFile.read(copy)
-        require(pcm.samples.count == audio.samples.count, "pcm16 copy reads back \(pcm.samples.count) samples, wrote \(audio.samples.count)")
+        require(
+            pcm.samples.count == audio.samples.count, "pcm16 copy reads back \(pcm.samples.count) samples, wrote \(audio.samples.count)")
     } catch {
         require(false, "a WAV file this module wrote cannot be read back: \(error)")
     }
