@@ -103,20 +103,24 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.yaml")]),
 
-        // Core: configuration, logging set-up, diagnostics shared by the executables.
+        // The composition root: configuration, logging set-up, the wiring of every part (one
+        // `ServerAssembly` for `serve` and the tests), the doctor report, the bench clip.
         .target(
-            name: "LipSyncCore",
+            name: "Composition",
             dependencies: [
-                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Storage",
+                "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Storage", "Server",
                 .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
 
         // Delivery.
         .executableTarget(
             name: "lipsync",
             dependencies: [
-                "LipSyncCore", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server",
+                "Composition", "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Server",
                 "Storage",
                 "UserFacingErrors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
@@ -125,7 +129,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "InferenceBenchmark",
-            dependencies: ["Inference", "LipSyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Inference", "Composition", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(
             name: "MediaBenchmark",
@@ -144,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "LipSyncBenchmark",
             dependencies: [
-                "LipSync", "LipSyncCore", "FaceTracking", "Inference", "Media", "Pipeline",
+                "LipSync", "Composition", "FaceTracking", "Inference", "Media", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]),
 
@@ -165,7 +169,7 @@ let package = Package(
             dependencies: [
                 "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference", "Storage",
                 "StorageTestSupport",
-                "LipSyncCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "Composition", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,7 +179,7 @@ let package = Package(
             dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "InferenceTests",
-            dependencies: ["Inference", "LipSyncCore", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Inference", "Composition", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "SpeechTests",
@@ -202,9 +206,9 @@ let package = Package(
             ]),
         .testTarget(name: "LipSyncCLITests", dependencies: ["lipsync", "Media"]),
         .testTarget(
-            name: "LipSyncCoreTests",
+            name: "CompositionTests",
             dependencies: [
-                "LipSyncCore", "Inference", "Media", "Storage", "FaceTracking", "LipSync", "VoiceConversion",
+                "Composition", "Inference", "Media", "Storage", "FaceTracking", "LipSync", "VoiceConversion",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ],

@@ -1,9 +1,9 @@
 import ArgumentParser
+import Composition
 import FaceTracking
 import Foundation
 import Inference
 import LipSync
-import LipSyncCore
 import Logging
 import Media
 import Pipeline

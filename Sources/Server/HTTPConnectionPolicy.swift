@@ -34,10 +34,14 @@ extension LipSyncServer {
     }
 
     /// The application serving `router()` on `host`:`port`, with this server's connection timeouts.
-    public func application(host: String, port: Int, logger: Logger? = nil) -> some ApplicationProtocol {
+    /// `onServerRunning` is told the bound address (port 0 picks a free port).
+    public func application(
+        host: String, port: Int, logger: Logger? = nil,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         Application(
             router: router(), server: Self.httpServer(timeouts: timeouts),
-            configuration: .init(address: .hostname(host, port: port)), logger: logger)
+            configuration: .init(address: .hostname(host, port: port)), onServerRunning: onServerRunning, logger: logger)
     }
 }
 

@@ -1,6 +1,6 @@
+import Composition
 import Foundation
 import Inference
-import LipSyncCore
 import Logging
 import Synchronization
 

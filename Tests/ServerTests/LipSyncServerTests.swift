@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Composition
 import FaceTracking
 import Foundation
 import HTTPTypes
@@ -6,7 +7,6 @@ import Hummingbird
 import HummingbirdTesting
 import Inference
 import LipSync
-import LipSyncCore
 import Logging
 import Media
 import NIOCore
@@ -480,41 +480,44 @@ import VoiceConversion
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspaces).filter { !$0.hasSuffix(".lock") } == [])
     }
 
-    /// SIGTERM-style shutdown with a job accepted: within the drain timeout the job finishes and
-    /// its answer is sent; past it the job is cancelled and leaves nothing behind. (The job
-    /// waits for the only slot, held by the test, so the timing does not depend on the
-    /// machine's speed.)
+    /// SIGTERM-style shutdown with a job accepted, run by the same assembly as `lipsync serve`
+    /// (ServerAssembly): within the drain timeout the job finishes and its answer is sent; past
+    /// it the job is cancelled and leaves nothing behind. (The job waits for the only slot,
+    /// held by the test, so the timing does not depend on the machine's speed.)
     @Test(arguments: [true, false]) func shutdownDrainsOrCancelsTheAcceptedJob(drains: Bool) async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let workspaces = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
-        let server = makeServer(limiter: JobLimiter(maxConcurrent: 1, maxQueued: 1), roots: [directory], workspaces: workspaces)
-        _ = try await server.provider.pipeline()
+        var configuration = Configuration(modelsDirectory: Self.fixtures + "/models")
+        configuration.executionProviders = [.cpu]
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.maxConcurrentJobs = 1
+        configuration.maxQueuedJobs = 1
+        configuration.drainTimeoutSeconds = drains ? 60 : 0
+        configuration.storage.roots = [directory, Self.fixtures]
+        configuration.storage.temporaryDirectory = workspaces
+        configuration.storage.credentials = .emulator(endpoint: "http://127.0.0.1:9")  // no gs:// in this test
+        let assembly = try await ServerAssembly.build(configuration, environment: Self.environment)
+        let server = assembly.server
+        #expect(await server.provider.isLoaded)  // PRELOAD
         let held = try await HeldSlot.take(server.limiter)
-        let port = Mutex<Int?>(nil)
-        let app = Application(
-            router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
-        var configuration = ServiceGroupConfiguration(services: [app], logger: Logger(label: "test.shutdown"))
-        configuration.maximumGracefulShutdownDuration = drains ? .seconds(60) : .milliseconds(100)
-        let group = ServiceGroup(configuration: configuration)
+        let (bound, binding) = AsyncStream<Int>.makeStream()
+        let group = assembly.serviceGroup(signals: []) { channel in
+            if let port = channel.localAddress?.port { binding.yield(port) }
+        }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var bound: Int?
-            for _ in 0..<500 where bound == nil {
-                try await Task.sleep(for: .milliseconds(10))
-                bound = port.withLock { $0 }
-            }
-            let request = Self.jobRequest(
-                port: try #require(bound),
-                Self.job(word: "goodbye", output: "\(directory)/out.mp4"))
+            tasks.addTask { try await assembly.run(group) }
+            let port = try #require(await bound.first { _ in true })
+            let request = Self.jobRequest(port: port, Self.job(word: "goodbye", output: "\(directory)/out.mp4"))
             let answer = Task { try await HTTPClient.shared.execute(request, timeout: .seconds(60)).status }
-            for _ in 0..<1000 where await server.limiter.queued == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(await server.limiter.queued == 1)
+            try await waitUntil { await server.limiter.queued == 1 }
             await group.triggerGracefulShutdown()
             if drains {
-                try await Task.sleep(for: .milliseconds(200))
+                // The drain has begun once the listener is closed: new connections are refused.
+                let health = HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")
+                try await waitUntil { (try? await HTTPClient.shared.execute(health, timeout: .milliseconds(500))) == nil }
                 await held.release()  // the job gets its slot during the drain and completes
                 #expect(try await answer.value == .ok)
             } else {
@@ -523,8 +526,8 @@ import VoiceConversion
             }
             try await tasks.waitForAll()
         }
-        for _ in 0..<100 where await server.limiter.inFlight > 0 { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(await server.limiter.inFlight == 0)
+        #expect(await !server.provider.isLoaded)  // released after the group stopped
+        try await waitUntil { await server.limiter.inFlight == 0 }
         #expect(await server.limiter.queued == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == (drains ? ["out.mp4"] : []))
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspaces).filter { !$0.hasSuffix(".lock") } == [])

@@ -1,11 +1,11 @@
 import ArgumentParser
 import AsyncHTTPClient
+import Composition
 import FaceTracking
 import Foundation
 import Hummingbird
 import Inference
 import LipSync
-import LipSyncCore
 import Logging
 import Media
 import Pipeline

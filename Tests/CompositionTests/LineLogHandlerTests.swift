@@ -1,4 +1,4 @@
-import LipSyncCore
+import Composition
 import Logging
 import Synchronization
 import Testing

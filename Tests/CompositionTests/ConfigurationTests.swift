@@ -1,8 +1,8 @@
+import Composition
 import FaceTracking
 import Foundation
 import Inference
 import LipSync
-import LipSyncCore
 import Logging
 import Media
 import Storage

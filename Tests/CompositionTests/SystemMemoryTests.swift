@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import LipSyncCore
+@testable import Composition
 
 @Suite struct SystemMemoryTests {
     @Test func limitFiles() throws {

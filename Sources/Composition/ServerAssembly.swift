@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import Inference
+import Logging
+import NIOCore
+import Pipeline
+import Server
+import ServiceLifecycle
+import Storage
+import UnixSignals
+
+/// The composition root of `lipsync serve`: every part of the server built from one
+/// `Configuration`, and the one service group that runs it — the HTTP service, graceful drain
+/// on SIGTERM/SIGINT for `DRAIN_TIMEOUT_SECONDS`, then the models released. The tests run
+/// the same assembly (with a test configuration) rather than a copy of this wiring.
+public struct ServerAssembly: Sendable {
+    public let configuration: Configuration
+    public let provider: PipelineProvider
+    public let server: LipSyncServer
+    let logger: Logger
+
+    /// Builds the server: the thread budget applied, the models loaded when `PRELOAD`, the
+    /// storage set up, and the workspaces a killed predecessor left in `TEMP_DIR` removed.
+    public static func build(
+        _ configuration: Configuration, environment: InferenceEnvironment, logger: Logger = Logger(label: "lipsync.server")
+    ) async throws -> ServerAssembly {
+        let configuration = configuration.withServerThreadBudget()
+        let provider = PipelineProvider { try PipelineSetup.makePipeline(configuration, environment: environment) }
+        if configuration.preload { _ = try await provider.pipeline() }
+        let server = LipSyncServer(
+            provider: provider,
+            limiter: JobLimiter(
+                maxConcurrent: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs,
+                memoryBudget: configuration.maxJobMemoryBytes),
+            storage: await StorageSetup.makeService(configuration), workspaceBase: configuration.storage.temporaryDirectory,
+            defaults: configuration.lipSyncDefaults, defaultVoiceMode: configuration.jobDefaults.voiceMode,
+            jobTimeout: .seconds(configuration.jobTimeoutSeconds),
+            timeouts: ConnectionTimeouts(idle: configuration.connectionTimeouts.idle, body: configuration.connectionTimeouts.body),
+            logger: logger)
+        let swept = try RequestWorkspace.sweepStale(in: configuration.storage.temporaryDirectory)
+        if !swept.isEmpty {
+            logger.notice(
+                "removed workspaces left by stopped processes",
+                metadata: ["count": "\(swept.count)", "folder": "\(configuration.storage.temporaryDirectory)"])
+        }
+        return ServerAssembly(configuration: configuration, provider: provider, server: server, logger: logger)
+    }
+
+    /// The HTTP service in a group that drains on `signals` (none in tests: they trigger the
+    /// shutdown themselves) for `DRAIN_TIMEOUT_SECONDS`, then cancels what is left.
+    public func serviceGroup(
+        signals: [UnixSignal] = [.sigterm, .sigint], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> ServiceGroup {
+        let app = server.application(
+            host: configuration.host, port: configuration.port, logger: logger, onServerRunning: onServerRunning)
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: signals, logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(configuration.drainTimeoutSeconds)
+        return ServiceGroup(configuration: group)
+    }
+
+    /// Runs `group` (from `serviceGroup`) until it stops, then releases the models.
+    public func run(_ group: ServiceGroup) async throws {
+        logger.info(
+            "listening",
+            metadata: [
+                "host": "\(configuration.host)", "port": "\(configuration.port)",
+                "max_concurrent_jobs": "\(configuration.maxConcurrentJobs)", "max_queued_jobs": "\(configuration.maxQueuedJobs)",
+            ])
+        try await group.run()
+        await provider.release()
+        logger.info("stopped; models released")
+    }
+}
