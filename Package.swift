@@ -154,19 +154,21 @@ let package = Package(
 
         .testTarget(
             name: "FaceTrackingTests",
-            dependencies: ["FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["TestFixtures", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "VoiceConversionTests",
-            dependencies: ["VoiceConversion", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["TestFixtures", "VoiceConversion", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "PipelineTests",
             dependencies: [
+                "TestFixtures",
                 "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
+                "TestFixtures",
                 "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference", "Storage",
                 "StorageTestSupport",
                 "Composition", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -176,20 +178,28 @@ let package = Package(
             ]),
         .testTarget(
             name: "LipSyncTests",
-            dependencies: ["LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "TestFixtures", "LipSync", "FaceTracking", "Media", "Inference", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "InferenceTests",
-            dependencies: ["Inference", "Composition", "InferenceBenchmark", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "TestFixtures", "Inference", "Composition", "InferenceBenchmark", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "SpeechTests",
             dependencies: [
+                "TestFixtures",
                 "Speech", "Media", "Inference", "Resilience", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         // A real Cloud Storage emulator for the Storage and Server tests.
+        .target(
+            name: "TestFixtures",
+            path: "Tests/TestFixtures"),
         .target(
             name: "StorageTestSupport",
             dependencies: ["Storage", .product(name: "AsyncHTTPClient", package: "async-http-client")],
@@ -204,10 +214,11 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
-        .testTarget(name: "LipSyncCLITests", dependencies: ["lipsync", "Media"]),
+        .testTarget(name: "LipSyncCLITests", dependencies: ["TestFixtures", "lipsync", "Media"]),
         .testTarget(
             name: "CompositionTests",
             dependencies: [
+                "TestFixtures",
                 "Composition", "Inference", "Media", "Storage", "FaceTracking", "LipSync", "VoiceConversion",
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -196,25 +196,30 @@ public struct GTTSSynthesizer: SpeechSynthesizer {
         // The endpoint serves Translate's web page; gTTS presents itself as a browser too.
         request.headers.add(name: "User-Agent", value: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)")
         request.body = .bytes(ByteBuffer(string: body))
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(request, timeout: .nanoseconds(Self.nanoseconds(timeout)))
-        } catch {
-            throw Self.transportFailure(error)
-        }
-        let status = Int(response.status.code)
-        let bytes: ByteBuffer
-        do {
-            bytes = try await response.body.collect(upTo: maxResponseBytes)
-        } catch is NIOTooManyBytesError {
-            throw SpeechError.remoteFailure(
-                engine: "gtts", status: status, message: "the response is larger than \(maxResponseBytes) bytes", retryable: false)
-        } catch {
-            throw Self.transportFailure(error)
+        // The whole attempt (answer and body) within `timeout`: the task is cancelled when it
+        // passes, whatever the connection is doing.
+        let noAnswer = SpeechError.remoteFailure(engine: "gtts", status: nil, message: "no answer within \(timeout)", retryable: true)
+        let (status, reason, bytes) = try await withTimeLimit(timeout, timeout: noAnswer) {
+            [client, request, timeout, maxResponseBytes] () async throws -> (Int, String, ByteBuffer) in
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(request, timeout: .nanoseconds(Self.nanoseconds(timeout)))
+            } catch {
+                throw Self.transportFailure(error)
+            }
+            let status = Int(response.status.code)
+            do {
+                return (status, response.status.reasonPhrase, try await response.body.collect(upTo: maxResponseBytes))
+            } catch is NIOTooManyBytesError {
+                throw SpeechError.remoteFailure(
+                    engine: "gtts", status: status, message: "the response is larger than \(maxResponseBytes) bytes", retryable: false)
+            } catch {
+                throw Self.transportFailure(error)
+            }
         }
         guard status == 200 else {
             throw SpeechError.remoteFailure(
-                engine: "gtts", status: status, message: response.status.reasonPhrase,
+                engine: "gtts", status: status, message: reason,
                 retryable: status == 429 || status >= 500)
         }
         return try Self.audio(fromResponse: Data(buffer: bytes))

@@ -6,6 +6,7 @@ import LipSync
 import Logging
 import Media
 import Storage
+import TestFixtures
 import Testing
 import VoiceConversion
 
@@ -223,11 +224,7 @@ import VoiceConversion
 }
 
 @Suite struct VoiceSetupTests {
-    static var models: String {
-        (ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".fixtures").path) + "/models"
-    }
+    static var models: String { TestFixtures.models }
 
     /// float16 takes the float16 FreeVC models when the folder has them, and converts speech with them.
     @Test func float16UsesTheFloat16WavLMAndSynthesizer() throws {

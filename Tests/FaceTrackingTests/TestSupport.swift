@@ -3,13 +3,12 @@ import Foundation
 import Inference
 import Logging
 import Media
+import TestFixtures
 
 /// Fixtures written by `make fixtures`: tiny stand-in models, BlazeFace, a face photo.
 enum TrackingFixtures {
     static var root: String {
-        ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+        TestFixtures.root
     }
 
     static let environment: InferenceEnvironment = {

@@ -3,15 +3,11 @@ import Foundation
 import Inference
 import Logging
 import Synchronization
+import TestFixtures
 
 /// The tiny models written by `make fixtures` (tools/modelkit/modelkit/testmodels.py).
 enum Fixtures {
-    static let directory: String = {
-        if let path = ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"] { return path }
-        // Tests/InferenceTests/Fixtures.swift → repository root/.fixtures
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
-    }()
+    static let directory = TestFixtures.root
 
     static func path(_ name: String) throws -> String {
         let path = directory + "/" + name

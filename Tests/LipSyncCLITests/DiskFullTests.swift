@@ -1,4 +1,5 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// A full disk is reported as such, naming the side that is full, and leaves nothing
@@ -8,9 +9,7 @@ import Testing
 struct DiskFullTests {
 
     static var fixtures: String {
-        ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+        TestFixtures.root
     }
 
     /// Runs `lipsync generate` with `full` mounted as a 256 KiB tmpfs that is filled up first;

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import TestFixtures
 import Testing
 
 /// Runs the built `lipsync` binary as a user would.
@@ -116,9 +117,7 @@ import Testing
     }
 
     static var fixtures: String {
-        ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+        TestFixtures.root
     }
 
     @Test func syncRendersAndPrintsTheTimingTable() throws {

@@ -2,15 +2,14 @@ import Foundation
 import Inference
 import Logging
 import Media
+import TestFixtures
 import Testing
 
 @testable import LipSync
 
 enum LipSyncFixtures {
     static var root: String {
-        ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+        TestFixtures.root
     }
 
     static let environment: InferenceEnvironment = {

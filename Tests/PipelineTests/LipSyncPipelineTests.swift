@@ -6,14 +6,13 @@ import Logging
 import Media
 import Pipeline
 import Speech
+import TestFixtures
 import Testing
 import VoiceConversion
 
 @Suite struct LipSyncPipelineTests {
     static var fixtures: String {
-        ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+        TestFixtures.root
     }
 
     static let environment: InferenceEnvironment = {

@@ -16,6 +16,7 @@ import Speech
 import Storage
 import StorageTestSupport
 import Synchronization
+import TestFixtures
 import Testing
 import VoiceConversion
 
@@ -23,9 +24,7 @@ import VoiceConversion
 
 @Suite struct LipSyncServerTests {
     static var fixtures: String {
-        ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+        TestFixtures.root
     }
 
     static let environment: InferenceEnvironment = {
@@ -468,13 +467,14 @@ import VoiceConversion
                 _ = try await HTTPClient.shared.execute(request, timeout: .milliseconds(whileQueued ? 300 : 100))
             }
             if whileQueued {
-                for _ in 0..<300 where await server.limiter.queued > 0 { try await Task.sleep(for: .milliseconds(10)) }
-                #expect(await server.limiter.queued == 0)
+                try await waitUntil { await server.limiter.queued == 0 }
                 await held?.release()
             }
-            for _ in 0..<300 where await server.limiter.inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(await server.limiter.inFlight == 0)
-            try await Task.sleep(for: .milliseconds(300))
+            try await waitUntil { await server.limiter.inFlight == 0 }
+            // The job's workspace goes as its task unwinds.
+            try await waitUntil {
+                (try? FileManager.default.contentsOfDirectory(atPath: workspaces).allSatisfy { $0.hasSuffix(".lock") }) == true
+            }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspaces).filter { !$0.hasSuffix(".lock") } == [])

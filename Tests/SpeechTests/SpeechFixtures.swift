@@ -1,14 +1,13 @@
 import Foundation
 import Inference
 import Logging
+import TestFixtures
 
 /// Stand-in Piper voices written by `make fixtures` (tools/modelkit piper-standin).
 enum SpeechFixtures {
     static var piperDirectory: String {
         let root =
-            ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path
+            TestFixtures.root
         return root + "/piper"
     }
 

@@ -148,13 +148,15 @@ import Testing
                 throw Boom()
             }
         }
+        let (written, wrote) = AsyncStream<Void>.makeStream()
         let task = Task {
             try await RequestWorkspace.with(in: base, label: "cancel") { workspace in
                 try Data("x".utf8).write(to: URL(fileURLWithPath: workspace.path("../escape.mp4")))
+                wrote.yield()
                 try await Task.sleep(for: .seconds(30))
             }
         }
-        try await Task.sleep(for: .milliseconds(100))
+        for await _ in written { break }  // the file is written: now cancel
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         #expect(try FileManager.default.contentsOfDirectory(atPath: base).filter { !$0.hasSuffix(".lock") } == [])

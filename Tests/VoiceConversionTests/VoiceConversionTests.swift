@@ -2,16 +2,13 @@ import Foundation
 import Inference
 import Logging
 import Media
+import TestFixtures
 import Testing
 
 @testable import VoiceConversion
 
 enum VoiceFixtures {
-    static var models: String {
-        (ProcessInfo.processInfo.environment["LIPSYNC_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".fixtures").path) + "/models"
-    }
+    static var models: String { TestFixtures.models }
 
     static let environment: InferenceEnvironment = {
         do { return try InferenceEnvironment(logger: Logger(label: "test.voice"), runtimeLogLevel: .critical) } catch {
