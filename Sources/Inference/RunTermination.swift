@@ -1,4 +1,4 @@
-import CONNXRuntime
+internal import CONNXRuntime
 import Synchronization
 
 /// Stops the model runs of one job. A job sets itself as `current` (a task-local, so every

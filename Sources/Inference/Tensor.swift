@@ -1,4 +1,4 @@
-import CONNXRuntime
+internal import CONNXRuntime
 
 /// ONNX tensor element types (raw values are ONNX's `TensorProto.DataType` codes).
 public enum TensorElementType: Int, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// Decodes the audio of any file FFmpeg reads (a video's audio track, WAV, MP3, AAC,
 /// Opus…) to mono Float32 at a chosen rate.

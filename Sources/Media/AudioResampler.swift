@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// Sample-rate conversion of mono buffers (e.g. TTS at 22 050 Hz → 16 000 Hz for the
 /// models) with libswresample.

@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 import Glibc
 
 /// FFmpeg's error codes that are macros in C (not imported into Swift): FFERRTAG.

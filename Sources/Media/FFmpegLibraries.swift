@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// Versions of the FFmpeg libraries this process loaded, and which codecs we rely on exist.
 public struct FFmpegLibraries: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 import Foundation
 
 /// An opened media file (libavformat demuxer). Owns the AVFormatContext; closing happens

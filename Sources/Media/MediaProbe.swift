@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// Reads what a media file holds without decoding it, and checks it against limits.
 public enum MediaProbe {

@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// Converts decoded pictures (any FFmpeg pixel format, any size) to packed 8-bit frames
 /// with libswscale. Keeps one cached SwsContext; not for concurrent use.

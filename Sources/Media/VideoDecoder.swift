@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// One decoded video frame at full resolution, upright, with an optional downscaled copy
 /// for face detection.
