@@ -225,3 +225,14 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Compiler-enforced boundaries for every Swift target: existentials spelled `any`, members
+// visible only through a module imported in the file itself, and imports internal unless
+// marked `public` (so C modules and dependencies never leak through a public API).
+for target in package.targets where target.type != .system {
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),
+            .enableUpcomingFeature("InternalImportsByDefault"),
+        ]
+}

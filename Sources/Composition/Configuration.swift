@@ -1,8 +1,12 @@
-import Foundation
-import Inference
-import Logging
-import Media
-import Speech
+import FaceTracking
+public import Foundation
+public import Inference
+import LipSync
+public import Logging
+public import Media
+public import Speech
+import Storage
+import VoiceConversion
 
 /// Every setting of the server and CLI in one validated value, built from environment
 /// variables (documented in docs/configuration.md) and overridden by CLI flags.

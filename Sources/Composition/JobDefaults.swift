@@ -1,8 +1,9 @@
-import FaceTracking
-import LipSync
+public import FaceTracking
+import Foundation
+public import LipSync
 import Media
 import Pipeline
-import VoiceConversion
+public import VoiceConversion
 
 /// Defaults of a request's optional lip-sync fields (a request's own fields win).
 public struct JobDefaults: Sendable, Equatable {

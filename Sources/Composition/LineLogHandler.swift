@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 
 /// swift-log handler writing one line per event:
 /// `2026-11-24T19:00:00.123Z warning lipsync.inference: message key=value request_id=abc`.

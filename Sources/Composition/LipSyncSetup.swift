@@ -1,7 +1,7 @@
 import FaceTracking
-import Inference
-import LipSync
-import Logging
+public import Inference
+public import LipSync
+public import Logging
 
 /// Which face detector a render uses.
 public enum DetectorChoice: String, Sendable, CaseIterable {

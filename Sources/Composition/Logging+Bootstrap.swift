@@ -1,4 +1,4 @@
-import Logging
+public import Logging
 import Media
 
 /// Process-wide logging set-up for the executables: one-line handler at the configured

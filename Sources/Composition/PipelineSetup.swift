@@ -1,8 +1,10 @@
+import AsyncHTTPClient
 import Foundation
-import Inference
-import Logging
+public import Inference
+import LipSync
+public import Logging
 import Media
-import Pipeline
+public import Pipeline
 
 /// The model registry: builds the whole pipeline from a models folder — every model loaded
 /// once — and reports what was loaded.

@@ -1,6 +1,6 @@
 import Foundation
-import Media
-import Speech
+public import Media
+public import Speech
 
 /// The benchmark's reference input: a 1920×1080, 30 fps selfie-like clip — the photo's face
 /// region (a 200×200 crop around it) scaled to 1000×1000 on a gradient, drifting 1 px per

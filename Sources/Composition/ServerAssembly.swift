@@ -1,13 +1,13 @@
 import Foundation
 import Hummingbird
-import Inference
-import Logging
-import NIOCore
+public import Inference
+public import Logging
+public import NIOCore
 import Pipeline
-import Server
-import ServiceLifecycle
+public import Server
+public import ServiceLifecycle
 import Storage
-import UnixSignals
+public import UnixSignals
 
 /// The composition root of `lipsync serve`: every part of the server built from one
 /// `Configuration`, and the one service group that runs it — the HTTP service, graceful drain

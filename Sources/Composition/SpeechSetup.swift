@@ -1,7 +1,7 @@
-import AsyncHTTPClient
-import Inference
+public import AsyncHTTPClient
+public import Inference
 import Logging
-import Speech
+public import Speech
 
 /// Builds the speech engines the configuration asks for.
 public enum SpeechSetup {

@@ -1,7 +1,9 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Foundation
-import Logging
-import Storage
+public import Logging
+import Media
+import NIOCore
+public import Storage
 import Synchronization
 
 /// Storage configuration (docs/storage.md).

@@ -1,7 +1,7 @@
-import Inference
+public import Inference
 import Logging
-import Media
-import Speech
+public import Media
+public import Speech
 
 /// What `lipsync doctor` prints: the native libraries this process loaded and whether
 /// everything the server needs is present.

@@ -1,6 +1,6 @@
-import Inference
-import Logging
-import VoiceConversion
+public import Inference
+public import Logging
+public import VoiceConversion
 
 /// Builds the voice conversion stage from a models folder, or reports why it cannot.
 public enum VoiceSetup {

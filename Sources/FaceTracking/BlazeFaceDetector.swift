@@ -1,6 +1,6 @@
 import Foundation
-import Inference
-import Media
+public import Inference
+public import Media
 
 /// MediaPipe BlazeFace short-range (the default detector): letterbox to 128×128, run the
 /// ONNX model, decode anchors, sigmoid threshold, weighted NMS, project back. The steps and

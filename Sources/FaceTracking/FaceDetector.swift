@@ -1,4 +1,4 @@
-import Media
+public import Media
 
 /// Finds faces in one RGB frame; coordinates in that frame's pixels, best first.
 public protocol FaceDetector: Sendable {

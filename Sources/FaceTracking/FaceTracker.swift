@@ -1,4 +1,4 @@
-import Media
+public import Media
 
 /// Where faces are looked for.
 public enum TrackingMode: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import UserFacingErrors
+public import UserFacingErrors
 
 /// Why faces could not be tracked, naming the frame where it matters.
 public enum FaceTrackingError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import Foundation
-import Inference
-import Media
+public import Inference
+public import Media
 
 /// S3FD as the original Wav2Lip runs it (../shared/reference/s3fd.md §4): per level the
 /// face probability and box regression at each position; prior boxes of side 4·stride

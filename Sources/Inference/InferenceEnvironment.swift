@@ -1,5 +1,5 @@
 internal import CONNXRuntime
-import Logging
+public import Logging
 import Synchronization
 
 /// The process's ONNX Runtime environment (threading, logging). Create one at start-up and

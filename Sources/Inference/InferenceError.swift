@@ -1,5 +1,6 @@
 import Foundation
-import UserFacingErrors
+public import Foundation
+public import UserFacingErrors
 
 /// Everything that can go wrong loading or running a model, with what the caller needs to
 /// fix it. ONNX Runtime's own failures keep ORT's message verbatim.

@@ -1,5 +1,5 @@
-import FaceTracking
-import Media
+public import FaceTracking
+public import Media
 
 /// How the generated face goes back into the frame.
 public enum CompositeMode: String, Sendable, Equatable, CaseIterable, Codable {

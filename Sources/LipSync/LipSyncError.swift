@@ -1,5 +1,6 @@
 import FaceTracking
-import UserFacingErrors
+import Foundation
+public import UserFacingErrors
 
 /// Why a lip-sync render cannot be made.
 public enum LipSyncError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,8 +1,8 @@
-import FaceTracking
+public import FaceTracking
 import Foundation
 import Inference
-import Logging
-import Media
+public import Logging
+public import Media
 
 /// Everything a render can be asked to do differently.
 public struct LipSyncOptions: Sendable {

@@ -1,5 +1,5 @@
-import Inference
-import Media
+public import Inference
+public import Media
 
 /// Wav2Lip's normalised mel spectrogram of the speech: `bins` rows × `frames` columns,
 /// 80 frames per second of 16 kHz audio (computed by the `wav2lip_mel` model).

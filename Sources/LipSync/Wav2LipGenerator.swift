@@ -1,6 +1,6 @@
-import FaceTracking
-import Inference
-import Media
+public import FaceTracking
+public import Inference
+public import Media
 
 /// Runs the Wav2Lip generator on batches: model input assembly exactly as the original
 /// inference.py (reference/wav2lip.md §8): the face crop resized to 96×96 (bilinear),

@@ -1,6 +1,6 @@
 internal import CFFmpeg
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 
 /// Routes FFmpeg's own log output (normally printed to stderr) into swift-log.

@@ -1,5 +1,6 @@
 import Foundation
-import UserFacingErrors
+public import Foundation
+public import UserFacingErrors
 
 /// Why a media file cannot be used or written, phrased for the person who supplied it.
 public enum MediaError: Error, Equatable, Sendable {

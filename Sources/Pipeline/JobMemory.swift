@@ -1,6 +1,6 @@
 import Media
-import UserFacingErrors
-import VoiceConversion
+public import UserFacingErrors
+public import VoiceConversion
 
 /// What one job adds to the process's memory, estimated from its input before any frame is
 /// decoded. Calibrated on peak-RSS measurements of `lipsync generate` with the full-size

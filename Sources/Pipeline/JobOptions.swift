@@ -1,9 +1,10 @@
-import FaceTracking
-import LipSync
+public import FaceTracking
+import Foundation
+public import LipSync
 import Media
-import Speech
-import UserFacingErrors
-import VoiceConversion
+public import Speech
+public import UserFacingErrors
+public import VoiceConversion
 
 /// Face tracking as a job names it (`tracking` in a request, `--tracking`, `DEFAULT_TRACKING`).
 public enum TrackingChoice: String, Sendable, Equatable, CaseIterable, Codable {

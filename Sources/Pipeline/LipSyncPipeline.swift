@@ -1,11 +1,11 @@
 import FaceTracking
 import Foundation
 import Inference
-import LipSync
-import Logging
-import Media
-import Speech
-import VoiceConversion
+public import LipSync
+public import Logging
+public import Media
+public import Speech
+public import VoiceConversion
 
 /// One job: a video (or photo) of a face + a phrase + a language → the face saying the phrase.
 public struct JobRequest: Sendable {
@@ -156,7 +156,7 @@ public struct LipSyncPipeline: Sendable {
                 text: request.text, language: request.language, engine: request.ttsEngine, voice: request.ttsVoice)
             return (result, (clock.now - start).seconds)
         }()
-        async let embedded: (Result<(embedding: [Float], rms: Float), Error>?, Double) = {
+        async let embedded: (Result<(embedding: [Float], rms: Float), any Error>?, Double) = {
             guard let converter else { return (nil, 0) }
             let start = clock.now
             if let known = videoEntry?.speaker { return (.success(known), (clock.now - start).seconds) }

@@ -1,6 +1,7 @@
 import Foundation
-import Storage
-import UserFacingErrors
+import Media
+public import Storage
+public import UserFacingErrors
 
 /// A storage failure of a job, with the side it happened on (so the server can name the
 /// request field at fault).

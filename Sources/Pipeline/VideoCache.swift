@@ -1,5 +1,5 @@
 import Crypto
-import FaceTracking
+public import FaceTracking
 import Foundation
 import Synchronization
 

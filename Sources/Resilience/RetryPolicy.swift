@@ -24,8 +24,8 @@ public struct RetryPolicy: Sendable {
     /// Runs `operation` until it succeeds, throws an error `retryable` refuses, or attempts run
     /// out (then the last error is thrown). `retryable` may return a minimum wait (Retry-After).
     public func run<T: Sendable>(
-        retryable: @Sendable (Error) -> Duration?,
-        onRetry: @Sendable (Error, Int, Duration) -> Void = { _, _, _ in },
+        retryable: @Sendable (any Error) -> Duration?,
+        onRetry: @Sendable (any Error, Int, Duration) -> Void = { _, _, _ in },
         _ operation: @Sendable (_ attempt: Int) async throws -> T
     ) async throws -> T {
         var attempt = 0

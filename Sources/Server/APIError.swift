@@ -1,7 +1,8 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
+public import HTTPTypes
+public import Hummingbird
 import NIOCore
+import NIOFoundationCompat
 
 /// The JSON error body every failure gets: `{"error": {"code", "message", "field"?}, "request_id"}`.
 public struct APIError: Error, HTTPResponseError, Sendable {

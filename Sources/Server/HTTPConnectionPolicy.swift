@@ -1,7 +1,7 @@
-import Hummingbird
-import HummingbirdCore
-import Logging
-import NIOCore
+public import Hummingbird
+public import HummingbirdCore
+public import Logging
+public import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 

@@ -1,4 +1,4 @@
-import Pipeline
+public import Pipeline
 
 /// Bounds the jobs that run at once — by count (`maxConcurrent`) and by their memory
 /// estimates (`memoryBudget`) — and the queue of waiting ones; when the queue is full a new job

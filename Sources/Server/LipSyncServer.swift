@@ -1,18 +1,18 @@
 import FaceTracking
-import Foundation
+public import Foundation
 import HTTPTypes
-import Hummingbird
-import LipSync
-import Logging
+public import Hummingbird
+public import LipSync
+public import Logging
 import Media
 import NIOCore
 import NIOFoundationCompat
 import Pipeline
 import Resilience
 import Speech
-import Storage
+public import Storage
 import UserFacingErrors
-import VoiceConversion
+public import VoiceConversion
 
 /// HTTP front of the pipeline, compatible with the original API (docs/server.md).
 public struct LipSyncServer: Sendable {

@@ -1,10 +1,10 @@
-import Pipeline
+public import Pipeline
 
 /// Loads the pipeline (all models) once — at start-up when preloading, else on first use —
 /// with a single load even when the first requests arrive together.
 public actor PipelineProvider {
     private let load: @Sendable () async throws -> LipSyncPipeline
-    private var task: Task<LipSyncPipeline, Error>?
+    private var task: Task<LipSyncPipeline, any Error>?
     /// The loaded pipeline, once a load has finished.
     public private(set) var loaded: LipSyncPipeline?
 

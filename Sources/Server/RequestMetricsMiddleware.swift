@@ -16,7 +16,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             let response = try await next(request, context)
             record(response.status.code)
             return response
-        } catch let error as HTTPResponseError {
+        } catch let error as any HTTPResponseError {
             record(error.status.code)
             throw error
         } catch {

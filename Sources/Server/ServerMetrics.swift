@@ -1,6 +1,6 @@
 import Foundation
 import Pipeline
-import Prometheus
+public import Prometheus
 
 /// The server's Prometheus metrics (GET /metrics), in their own registry so that several
 /// servers in one process (tests) do not mix their numbers.

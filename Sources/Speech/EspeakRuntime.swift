@@ -1,6 +1,6 @@
 internal import CEspeakNG
 import Foundation
-import Media
+public import Media
 
 /// A voice installed in espeak-ng's data directory.
 public struct EspeakVoice: Sendable, Equatable {

@@ -1,10 +1,11 @@
-import AsyncHTTPClient
-import Foundation
-import Logging
+public import AsyncHTTPClient
+public import Foundation
+public import Logging
 import Media
 import NIOCore
 import NIOFoundationCompat
-import Resilience
+import NIOHTTP1
+public import Resilience
 
 /// gTTS-compatible speech: Google Translate's public text-to-speech call, as the original
 /// Python server used it through the gTTS library. No API key; opt-in (`GTTS_ENABLED`),
@@ -226,7 +227,7 @@ public struct GTTSSynthesizer: SpeechSynthesizer {
     }
 
     /// A failure before any answer: retryable unless the URL itself is unusable.
-    private static func transportFailure(_ error: Error) -> Error {
+    private static func transportFailure(_ error: any Error) -> any Error {
         if error is CancellationError || Task.isCancelled { return CancellationError() }
         let permanent = (error as? HTTPClientError).map { [HTTPClientError.invalidURL, .emptyHost, .emptyScheme].contains($0) } ?? false
         return SpeechError.remoteFailure(engine: "gtts", status: nil, message: "request failed: \(error)", retryable: !permanent)

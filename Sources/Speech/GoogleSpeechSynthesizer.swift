@@ -1,9 +1,10 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Foundation
-import Logging
+public import Logging
 import Media
 import NIOCore
 import NIOFoundationCompat
+import NIOHTTP1
 import Resilience
 
 /// Google Cloud Text-to-Speech over its REST API (`POST /v1/text:synthesize`, LINEAR16).

@@ -1,6 +1,6 @@
 import Foundation
-import Inference
-import Logging
+public import Inference
+public import Logging
 import Media
 
 /// Neural voices in Piper's format, found in a directory (`NAME.onnx` + `NAME.onnx.json`).

@@ -113,7 +113,7 @@ public struct PiperVoice: Sendable {
         return (ids, missing)
     }
 
-    private static func describe(_ error: Error) -> String {
+    private static func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, let context):
             return "missing '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"

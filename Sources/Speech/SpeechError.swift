@@ -1,4 +1,4 @@
-import UserFacingErrors
+public import UserFacingErrors
 
 /// Failures of the speech engines and of the text given to them, phrased for the caller.
 public enum SpeechError: Error, Equatable, Sendable {

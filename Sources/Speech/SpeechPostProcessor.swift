@@ -1,5 +1,5 @@
 import Foundation
-import Media
+public import Media
 
 /// What every engine's output goes through before the models see it: resampling to the
 /// models' rate, trimming of leading and trailing silence, and peak normalisation.

@@ -1,5 +1,5 @@
 import Foundation
-import Media
+public import Media
 
 /// Speech ready for the models, and how it was made.
 public struct SpeechResult: Sendable {

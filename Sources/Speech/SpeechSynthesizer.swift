@@ -1,4 +1,4 @@
-import Media
+public import Media
 
 /// Which text-to-speech engine made (or should make) the audio.
 public enum SpeechEngineID: String, Sendable, CaseIterable, Codable {

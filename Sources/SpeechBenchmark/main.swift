@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Inference
 import Logging
+import Media
 import Speech
 
 /// Text-to-speech benchmark: synthesis time of one word and one sentence per engine and

@@ -1,11 +1,11 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Crypto
 import Foundation
-import Logging
+public import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
-import Resilience
+public import Resilience
 
 /// Object names in Cloud Storage URLs: every byte but RFC 3986's unreserved characters is
 /// percent-encoded, `/` included (it is part of the name, not a path separator).
@@ -396,7 +396,7 @@ enum GCSFailure: Error {
     case transport(StorageError)
     case preconditionFailed
 
-    static func unwrap(_ error: Error) -> Error {
+    static func unwrap(_ error: any Error) -> any Error {
         switch error {
         case GCSFailure.retryable(let inner, _), GCSFailure.transport(let inner): inner
         default: error
@@ -406,7 +406,7 @@ enum GCSFailure: Error {
 
 extension RetryPolicy {
     /// The minimum wait before retrying `error`, or nil when it must not be retried.
-    func isRetryable(_ error: Error) -> Duration? {
+    func isRetryable(_ error: any Error) -> Duration? {
         switch error {
         case GCSFailure.retryable(_, let after): after ?? .zero
         case GCSFailure.transport: .zero

@@ -1,8 +1,9 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Foundation
-import JWTKit
+public import JWTKit
 import NIOCore
 import NIOFoundationCompat
+import NIOHTTP1
 
 /// Gives an OAuth2 access token for Cloud Storage requests.
 public protocol AccessTokenProvider: Sendable {
@@ -75,7 +76,7 @@ public struct ServiceAccountKey: Sendable, Decodable {
         return key
     }
 
-    static func describe(_ error: Error) -> String {
+    static func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, _): "missing field '\(key.stringValue)'"
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
@@ -102,7 +103,7 @@ public struct GoogleAssertion: JWTPayload {
 /// `refreshMargin` before it expires.
 actor TokenCache {
     private var current: (token: String, expires: ContinuousClock.Instant)?
-    private var pending: Task<(String, ContinuousClock.Instant), Error>?
+    private var pending: Task<(String, ContinuousClock.Instant), any Error>?
     let refreshMargin: Duration
 
     init(refreshMargin: Duration) { self.refreshMargin = refreshMargin }

@@ -1,4 +1,7 @@
+import CDispatch
+import CoreFoundation
 import Foundation
+import Glibc
 
 /// Files on this machine, confined to configured root directories: a path is accepted only
 /// when its real location (after `..` and every symlink are resolved) lies inside a root.

@@ -1,5 +1,5 @@
 import Foundation
-import UserFacingErrors
+public import UserFacingErrors
 
 /// Why reading or writing an object failed. Every case names the URI (or host) involved and
 /// says what is wrong in words a client can act on; `kind` groups them for HTTP mapping.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where an input comes from or an output goes: `gs://bucket/object`, `file:///abs/path` or a
 /// bare path (both confined to the configured roots by `LocalStore`), or `https://…` (input only).

@@ -1,5 +1,5 @@
 import Foundation
-import Inference
+public import Inference
 import Media
 
 /// FreeVC's speaker embedding of a reference voice (speaker_encoder/voice_encoder.py

@@ -1,4 +1,5 @@
-import UserFacingErrors
+import Foundation
+public import UserFacingErrors
 
 /// Why the user's voice cannot be used or the speech converted.
 public enum VoiceConversionError: Error, Equatable, Sendable, CustomStringConvertible {

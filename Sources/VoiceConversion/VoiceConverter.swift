@@ -1,6 +1,6 @@
 import Foundation
-import Inference
-import Media
+public import Inference
+public import Media
 
 /// How TTS speech becomes the user's voice.
 public enum VoiceMode: String, Sendable, Equatable, CaseIterable, Codable {

@@ -5,6 +5,7 @@ import Inference
 import LipSync
 import Logging
 import Media
+import Speech
 import Storage
 import TestFixtures
 import Testing

@@ -1,4 +1,5 @@
 import FaceTracking
+import Foundation
 import LipSync
 import Media
 import Speech

@@ -10,6 +10,8 @@ import LipSync
 import Logging
 import Media
 import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
 import Pipeline
 import ServiceLifecycle
 import Speech

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Media
+import NIOFoundationCompat
 import Synchronization
 import Testing
 

@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
-import Storage
+import NIOCore
+import NIOHTTP1
+public import Storage
 
 /// A real Cloud Storage emulator (PyPI gcp-storage-emulator, installed into .venv by
 /// `make setup`), started per test on a free loopback port with an in-memory bucket.

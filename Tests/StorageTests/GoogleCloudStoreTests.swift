@@ -1,6 +1,7 @@
 import Foundation
 import Resilience
 import StorageTestSupport
+import Synchronization
 import Testing
 
 @testable import Storage
