@@ -9,7 +9,7 @@ FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build release fixtures test modelkit-test openapi-check lint format demo bench bench-job doctor clean
+.PHONY: setup build release fixtures test modelkit-test openapi-check openapi-generate lint format demo bench bench-job doctor clean
 
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -49,8 +49,19 @@ modelkit-test: setup
 	cd tools/modelkit && $(PYTHON) -m unittest discover -s tests -t .
 
 # The server's OpenAPI 3.1 document (served at GET /openapi.yaml) against the OpenAPI schema.
+# ... and the Swift types of its JSON bodies (Sources/Server/Generated) are the ones it generates.
+OPENAPI_TOOL = tools/openapi-generator
+OPENAPI_GENERATE = swift run --package-path $(OPENAPI_TOOL) swift-openapi-generator generate \
+	Sources/Server/Resources/openapi.yaml --config $(OPENAPI_TOOL)/openapi-generator-config.yaml
 openapi-check: setup
 	$(PYTHON) -m openapi_spec_validator --schema 3.1 Sources/Server/Resources/openapi.yaml
+	@out=$$(mktemp -d) && $(OPENAPI_GENERATE) --output-directory $$out >/dev/null \
+		&& diff -r $$out Sources/Server/Generated && rm -rf $$out \
+		|| { echo "Sources/Server/Generated is not what openapi.yaml generates: run make openapi-generate"; exit 1; }
+
+# Rewrites Sources/Server/Generated from openapi.yaml (swift-openapi-generator, types only).
+openapi-generate:
+	$(OPENAPI_GENERATE) --output-directory Sources/Server/Generated
 
 # The main job on embedded defaults (the README's first command): prepare models
 # (checkpoints/ converted, else full-size stand-ins with a notice), make a sample selfie

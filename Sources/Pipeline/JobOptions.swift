@@ -107,7 +107,7 @@ public struct JobOverrides: Sendable, Equatable {
     }
 
     /// "a, b or c".
-    static func listing(_ names: [String]) -> String {
+    public static func listing(_ names: [String]) -> String {
         names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " or " + names[names.count - 1]
     }
 }

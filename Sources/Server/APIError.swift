@@ -23,20 +23,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         self.retryAfterSeconds = retryAfterSeconds
     }
 
-    struct Body: Encodable {
-        struct Detail: Encodable {
-            let code: String
-            let message: String
-            let field: String?
-        }
-        let error: Detail
-        let request_id: String?
-    }
-
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(Body(error: .init(code: code, message: message, field: field), request_id: requestID))
+        let data = try encoder.encode(ErrorBody(error: .init(code: code, message: message, field: field), requestId: requestID))
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfterSeconds { headers[.retryAfter] = "\(retryAfterSeconds)" }
         if let requestID { headers[HTTPField.Name("X-Request-Id")!] = requestID }

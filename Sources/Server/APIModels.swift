@@ -1,43 +1,31 @@
+import Foundation
 import Pipeline
+
+// The JSON bodies are the types swift-openapi-generator writes from openapi.yaml
+// (Sources/Server/Generated, `make openapi-generate`); these names are the server's own.
 
 /// The original system's request (`POST /api/v1/lip-video`), plus optional fields for the
 /// stages' options.
-public struct LipVideoRequest: Decodable, Sendable {
-    public let word: String
-    public let user_video_gs: String
-    public let output_video_gs: String
-    public let tts_lang: String
-    public let tts_engine: String?
-    public let tts_voice: String?
-    public let voice_mode: String?
-    public let seed: UInt64?
-    public let tracking: String?
-    public let composite: String?
-    public let pads: [Int]?
-    /// Output quality: x264 constant rate factor 0–51 (lower is better) and preset.
-    public let crf: Int?
-    public let preset: String?
-}
-
-struct LipVideoResponse: Encodable {
-    let status: String
-    let output_video_gs: String
-    let request_id: String
-    let frames: Int
-    let width: Int
-    let height: Int
-    let tts_engine: String
-    let voice_mode: String
-    let voice_mode_reason: String?
-    let tts_fallback_reason: String?
-    let cached: Bool
-    let timings: [String: Double]
-}
-
+typealias LipVideoRequest = Components.Schemas.LipVideoRequest
+typealias LipVideoResponse = Components.Schemas.LipVideoResponse
 /// GET /api/v1/models: the model registry's report.
-struct ModelsResponse: Encodable {
-    let loaded: Bool
-    let provider: String?
-    let load_seconds: Double?
-    let models: [ModelReport.Model]
+typealias ModelsResponse = Components.Schemas.ModelsReport
+typealias ErrorBody = Components.Schemas.ErrorBody
+
+extension Components.Schemas.ModelInfo {
+    init(_ model: ModelReport.Model) {
+        self.init(
+            kind: model.kind, file: model.file, precision: model.precision, checkpoint: model.checkpoint, standin: model.standin,
+            sha256: model.sha256, sha256Verified: model.sha256Verified)
+    }
+}
+
+extension Components.Schemas.Timings {
+    /// Every step's seconds (rounded to milliseconds), keyed as in JSON, logs and metrics.
+    init(_ timings: JobTimings) throws {
+        var keyed: [String: Double] = [:]
+        for row in timings.keyedRows { keyed[row.key] = (row.seconds * 1000).rounded() / 1000 }
+        let data = try JSONEncoder().encode(keyed)
+        self = try JSONDecoder().decode(Self.self, from: data)
+    }
 }

@@ -16,6 +16,19 @@ import VoiceConversion
 
 /// How failures become answers: every error is an `APIError` with a JSON body.
 extension LipSyncServer {
+    /// What each enumerated request field accepts, as the API document lists it.
+    static let acceptedValues: [String: String] = {
+        typealias Request = Components.Schemas.LipVideoRequest
+        func listing<T: CaseIterable & RawRepresentable>(_: T.Type) -> String where T.RawValue == String {
+            JobOverrides.listing(T.allCases.map(\.rawValue))
+        }
+        return [
+            "tracking": listing(Request.TrackingPayload.self), "composite": listing(Request.CompositePayload.self),
+            "preset": "one of " + Request.PresetPayload.allCases.map(\.rawValue).joined(separator: ", "),
+            "tts_engine": listing(Components.Schemas.TTSEngine.self), "voice_mode": listing(Components.Schemas.VoiceMode.self),
+        ]
+    }()
+
     static func describe(_ error: DecodingError) -> APIError {
         switch error {
         case .keyNotFound(let key, _):
@@ -24,6 +37,11 @@ extension LipSyncServer {
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             return APIError(.badRequest, code: "invalid_field", message: "the field '\(field)' has the wrong type", field: field)
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            // A value the document's enums do not list.
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            let accepted = acceptedValues[field].map { " must be " + $0 } ?? " has a value that is not accepted"
+            return APIError(.badRequest, code: "invalid_field", message: field + accepted, field: field)
         case .dataCorrupted:
             return APIError(.badRequest, code: "invalid_json", message: "the body is not valid JSON")
         @unknown default:

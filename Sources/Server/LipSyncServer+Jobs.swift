@@ -74,14 +74,16 @@ extension LipSyncServer {
             }
         }
         metrics.recordJob(result.timings, cached: result.cached)
-        var timings: [String: Double] = [:]
-        for row in result.timings.keyedRows { timings[row.key] = (row.seconds * 1000).rounded() / 1000 }
+        guard let engine = Components.Schemas.TTSEngine(rawValue: result.ttsEngine.rawValue),
+            let voiceMode = Components.Schemas.VoiceMode(rawValue: result.voiceMode.rawValue)
+        else {
+            throw InternalFailure("the engine \(result.ttsEngine) or voice mode \(result.voiceMode) is not in openapi.yaml")
+        }
         return try Self.json(
             LipVideoResponse(
-                status: "ok", output_video_gs: fields.output_video_gs, request_id: requestID, frames: result.frames, width: result.width,
-                height: result.height, tts_engine: result.ttsEngine.rawValue, voice_mode: result.voiceMode.rawValue,
-                voice_mode_reason: result.voiceModeReason, tts_fallback_reason: result.ttsFallbackReason, cached: result.cached,
-                timings: timings))
+                status: .ok, outputVideoGs: fields.outputVideoGs, requestId: requestID, frames: result.frames, width: result.width,
+                height: result.height, ttsEngine: engine, voiceMode: voiceMode, voiceModeReason: result.voiceModeReason,
+                ttsFallbackReason: result.ttsFallbackReason, cached: result.cached, timings: try .init(result.timings)))
     }
 
     /// Runs `body`, cancelling it when `limit` passes first (then 504 `deadline_exceeded`).
@@ -130,8 +132,8 @@ extension LipSyncServer {
     /// The pipeline request for a validated body. Both URIs are parsed and the output
     /// destination checked here, before the job waits for a slot.
     func makeJob(_ body: LipVideoRequest) throws -> JobRequest {
-        let video = body.user_video_gs
-        let output = body.output_video_gs
+        let video = body.userVideoGs
+        let output = body.outputVideoGs
         do {
             _ = try StorageURI(parsing: video)
         } catch {
@@ -142,17 +144,18 @@ extension LipSyncServer {
         } catch let error as StorageError {
             throw Self.apiError(for: JobStorageError(side: .output, error: error))
         }
-        var overrides = JobOverrides(crf: body.crf, preset: body.preset)
+        // The document's enums decode already; the job's own vocabulary checks them again.
+        var overrides = JobOverrides(crf: body.crf, preset: body.preset?.rawValue)
         do {
-            overrides.tracking = try body.tracking.map { try JobOverrides.parse($0, field: "tracking") }
-            overrides.composite = try body.composite.map { try JobOverrides.parse($0, field: "composite") }
+            overrides.tracking = try body.tracking.map { try JobOverrides.parse($0.rawValue, field: "tracking") }
+            overrides.composite = try body.composite.map { try JobOverrides.parse($0.rawValue, field: "composite") }
             overrides.pads = try body.pads.map { try JobOverrides.pads($0, field: "pads") }
-            overrides.engine = try body.tts_engine.map { try JobOverrides.parse($0, field: "tts_engine") }
-            overrides.voiceMode = try body.voice_mode.map { try JobOverrides.parse($0, field: "voice_mode") }
+            overrides.engine = try body.ttsEngine.map { try JobOverrides.parse($0.rawValue, field: "tts_engine") }
+            overrides.voiceMode = try body.voiceMode.map { try JobOverrides.parse($0.rawValue, field: "voice_mode") }
             let options = try overrides.apply(to: defaults)
             return JobRequest(
-                video: video, text: body.word, language: body.tts_lang, output: output, ttsEngine: overrides.engine,
-                ttsVoice: body.tts_voice, voiceMode: overrides.voiceMode ?? defaultVoiceMode, seed: body.seed ?? 0,
+                video: video, text: body.word, language: body.ttsLang, output: output, ttsEngine: overrides.engine,
+                ttsVoice: body.ttsVoice, voiceMode: overrides.voiceMode ?? defaultVoiceMode, seed: body.seed ?? 0,
                 lipSync: options)
         } catch {
             throw Self.apiError(for: error)

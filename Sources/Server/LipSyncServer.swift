@@ -71,16 +71,16 @@ public struct LipSyncServer: Sendable {
             } catch {
                 throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
             }
-            return try Self.json(["status": "ok", "message": "Models preloaded successfully"])
+            return try Self.json(Components.Schemas.PreloadResponse(status: .ok, message: .modelsPreloadedSuccessfully))
         }
         router.get("/api/v1/models") { _, _ -> Response in
             let report = await provider.loaded?.models
             return try Self.json(
                 ModelsResponse(
-                    loaded: report != nil, provider: report?.provider, load_seconds: report?.loadSeconds,
-                    models: report?.models ?? []))
+                    loaded: report != nil, provider: report?.provider, loadSeconds: report?.loadSeconds,
+                    models: (report?.models ?? []).map(Components.Schemas.ModelInfo.init)))
         }
-        router.get("/healthz") { _, _ in try Self.json(["status": "ok"]) }
+        router.get("/healthz") { _, _ in try Self.json(Components.Schemas.HealthResponse(status: .ok)) }
         router.get("/readyz") { _, _ -> Response in
             guard await provider.isLoaded else {
                 throw APIError(.serviceUnavailable, code: "not_ready", message: "the models are not loaded yet")
@@ -89,7 +89,7 @@ public struct LipSyncServer: Sendable {
             guard problems.isEmpty else {
                 throw APIError(.serviceUnavailable, code: "storage_not_ready", message: problems.joined(separator: "; "))
             }
-            return try Self.json(["status": "ready"])
+            return try Self.json(Components.Schemas.ReadyResponse(status: .ready))
         }
         router.get("/metrics") { _, _ -> Response in
             let text = metrics.render(await limiter.snapshot, loadSeconds: await provider.loaded?.models.loadSeconds)

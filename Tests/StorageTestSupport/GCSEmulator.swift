@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Glibc
 import NIOCore
 import NIOHTTP1
 public import Storage
@@ -53,19 +54,11 @@ public final class GCSEmulator: Sendable {
         return GoogleCloudStore(settings: settings, client: .shared, tokens: nil)
     }
 
+    /// A port free a moment ago (the emulator binds it next; another server could too).
     public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw CocoaError(.featureUnsupported) }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        return refusing.port
     }
 }
 
@@ -80,4 +73,36 @@ public func temporaryFile(bytes count: Int, seed: UInt64 = 1) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("storage-\(UUID().uuidString)").path
     try data.write(to: URL(fileURLWithPath: path))
     return path
+}
+
+/// A port that refuses connections while this value is open: a socket bound to it but not
+/// listening (a connection gets a reset), so no other test's server can take the port over
+/// meanwhile — as a port merely found free and closed again can be, under load.
+public final class RefusingPort: Sendable {
+    public let port: Int
+    let descriptor: Int32
+
+    public init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard descriptor >= 0, bound else {
+            if descriptor >= 0 { Glibc.close(descriptor) }
+            throw CocoaError(.featureUnsupported)
+        }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public func close() {
+        Glibc.close(descriptor)
+    }
 }

@@ -4,6 +4,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import Resilience
+import StorageTestSupport
 import Testing
 
 @testable import Storage
@@ -120,8 +121,9 @@ import Testing
     /// the error arrives in seconds (it took 458 s before connect failures stopped being
     /// retried until each request's deadline).
     @Test func refusedConnectionFailsFast() async throws {
-        let (port, descriptor) = try Self.refusingPort()
-        defer { close(descriptor) }
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         // An operation bound far away: what ends the download is the refusals, not the bound.
         let store = GoogleCloudStore(
             settings: .init(endpoint: "http://127.0.0.1:\(port)", requestTimeout: .seconds(600)), client: Self.client, tokens: nil)
@@ -159,26 +161,4 @@ import Testing
         #expect(clock.now - start < .seconds(30))
     }
 
-    /// A port that refuses connections for as long as the returned descriptor is open: a
-    /// socket bound to it but not listening (connections get a reset), which no other test's
-    /// server can take over meanwhile (a port merely closed again can be, under load).
-    static func refusingPort() throws -> (port: Int, descriptor: Int32) {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
-            }
-        }
-        guard bound else {
-            close(descriptor)
-            throw POSIXError(.EADDRINUSE)
-        }
-        return (Int(UInt16(bigEndian: address.sin_port)), descriptor)
-    }
 }

@@ -1,0 +1,1 @@
+// Intentionally empty: this package exists to build swift-openapi-generator (see Package.swift).
