@@ -94,14 +94,13 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Inference", "Resilience",
+                "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Resilience",
                 "UserFacingErrors",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             resources: [.copy("Resources/openapi.yaml")]),
@@ -132,7 +131,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "InferenceBenchmark",
-            dependencies: ["Inference", "Composition", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Inference", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(
             name: "MediaBenchmark",
@@ -212,7 +211,6 @@ let package = Package(
             name: "StorageTests",
             dependencies: [
                 "Storage", "StorageTestSupport", "Resilience", .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"),

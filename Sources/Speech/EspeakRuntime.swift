@@ -53,6 +53,15 @@ public actor EspeakRuntime {
         return info
     }
 
+    /// Lets espeak-ng's text reader finish what a stopped synthesis left in it.
+    private func flushReader() {
+        let sentinel = Array(".".utf8CString)
+        sentinel.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafeRawPointer? = buffer.baseAddress.map(UnsafeRawPointer.init)
+            _ = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, 0x02)
+        }
+    }
+
     /// Every installed voice.
     public func voices() throws -> [EspeakVoice] {
         if let installedVoices { return installedVoices }
@@ -129,6 +138,13 @@ public actor EspeakRuntime {
         defer { context.release() }
         let status = text.withCString { pointer in
             espeak_Synth(pointer, strlen(pointer) + 1, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, context.toOpaque())
+        }
+        if collector.stopped != nil {
+            // Stopped mid-text: espeak-ng keeps what it had read of the clause, and the next
+            // phonemisation would start with it (measured: a stray word before "hello";
+            // espeak_Cancel does not clear it, and espeak_Terminate + espeak_Initialize
+            // hangs). One throw-away phonemisation takes it up.
+            flushReader()
         }
         switch collector.stopped {
         case .cancelled: throw CancellationError()

@@ -20,6 +20,20 @@ import Testing
         #expect(english.contains { $0.languages.contains("en-us") })
     }
 
+    /// A synthesis stopped mid-text (its job cancelled, or past its length limit) leaves
+    /// espeak-ng's text reader holding the rest of a clause; the next phonemisation (Piper's
+    /// input) must not start with it. (It did: "tˈiː həlˈoʊ" instead of "həlˈoʊ", which
+    /// failed the Piper id test whenever a cancelled job ran just before it.)
+    @Test func aStoppedSynthesisLeavesNothingForTheNextCall() async throws {
+        let runtime = EspeakRuntime.shared
+        let before = try await runtime.phonemes("Hello there, my friend.", voiceName: "en-us")
+        let long = String(repeating: "This is a long sentence that goes on and on. ", count: 40)
+        await #expect(throws: SpeechError.speechTooLong(limitSeconds: 1)) {
+            try await runtime.synthesize(long, voiceName: "en-us", rate: 175, pitch: 50, maxSeconds: 1)
+        }
+        #expect(try await runtime.phonemes("Hello there, my friend.", voiceName: "en-us") == before)
+    }
+
     @Test func unknownLanguageHasNoVoices() async throws {
         #expect(try await EspeakRuntime.shared.voices(forLanguage: "xx-nowhere").isEmpty)
     }
@@ -40,12 +54,12 @@ import Testing
 
     /// A FIFO in the working directory, named as a request could name a voice: the old code
     /// made espeak-ng open it and block forever. Now the name is refused before any open.
-    @Test func pathsAndFilesAreRefusedWithoutBeingOpened() async throws {
+    /// (A hang is caught by the time limit: the runtime is shared with suites that queue long
+    /// syntheses on it, so how long this waits for its turn is not the measure.)
+    @Test(.timeLimit(.minutes(5))) func pathsAndFilesAreRefusedWithoutBeingOpened() async throws {
         let fifo = "lipsync-test-voice-\(getpid())"
         #expect(mkfifo(fifo, 0o600) == 0)
         defer { unlink(fifo) }
-        let clock = ContinuousClock()
-        let start = clock.now
         for name in [
             fifo, "./" + fifo, "../../../../../../dev/zero", "/dev/zero", "variants/../../\(fifo)", "en-us+" + fifo,
             String(repeating: "a", count: 5000),
@@ -54,7 +68,6 @@ import Testing
                 try await engine.synthesize(text: "hello", language: "en", voice: name)
             }
         }
-        #expect(clock.now - start < .seconds(60))  // a hang would never end; the runtime is shared with other tests
         // The Piper path (phonemes) selects voices through the same list.
         await #expect(throws: SpeechError.voiceNotFound(engine: "espeak-ng", voice: fifo)) {
             try await EspeakRuntime.shared.phonemes("hello", voiceName: fifo)
