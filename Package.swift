@@ -136,6 +136,7 @@ let package = Package(
         .executableTarget(
             name: "MediaBenchmark",
             dependencies: [
+                "Composition",
                 "Media", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -143,6 +144,7 @@ let package = Package(
         .executableTarget(
             name: "SpeechBenchmark",
             dependencies: [
+                "Composition",
                 "Speech", "Inference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
             ]),
@@ -201,7 +203,7 @@ let package = Package(
             ]),
         // A real Cloud Storage emulator for the Storage and Server tests.
         .target(
-            name: "TestFixtures",
+            name: "TestFixtures", dependencies: ["Inference", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestFixtures"),
         .target(
             name: "StorageTestSupport",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Composition
 import Foundation
 import Logging
 import Media
@@ -25,7 +26,7 @@ struct MediaBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         print(
-            "Media benchmark — FFmpeg \(FFmpegLibraries.loaded().release), \(machine()), "
+            "Media benchmark — FFmpeg \(FFmpegLibraries.loaded().release), \(ReferenceClip.machine()), "
                 + "\(width)×\(height), preset \(preset), CRF \(crf)")
 
         let patterns = (0..<20).map { TestPattern.frame(width: width, height: height, index: $0) }
@@ -70,13 +71,5 @@ struct MediaBenchmark: ParsableCommand {
 
     private func report(_ label: String, seconds: Double, frames: Int) {
         print(String(format: "  %@: %.3f s, %.1f frames/s", label, seconds, Double(frames) / seconds))
-    }
-
-    private func machine() -> String {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model =
-            info.split(separator: "\n").first { $0.hasPrefix("model name") }?
-            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import Composition
 import Foundation
 import Inference
 import Logging
@@ -29,7 +30,7 @@ struct SpeechBenchmark: AsyncParsableCommand {
             engines.append(try PiperSynthesizer(directory: piperVoices, environment: environment))
         }
         if let googleKey { engines.append(GoogleSpeechSynthesizer(client: .shared, credentials: .apiKey(googleKey))) }
-        print("Speech benchmark — \(machine()), median of \(runs) runs")
+        print("Speech benchmark — \(ReferenceClip.machine()), median of \(runs) runs")
         if googleKey == nil { print("  google: skipped (no --google-key)") }
         let processor = SpeechPostProcessor()
         for engine in engines {
@@ -64,12 +65,4 @@ struct SpeechBenchmark: AsyncParsableCommand {
     }
 
     private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-
-    private func machine() -> String {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model =
-            info.split(separator: "\n").first { $0.hasPrefix("model name") }?
-            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
-    }
 }

@@ -7,15 +7,9 @@ import TestFixtures
 
 /// Fixtures written by `make fixtures`: tiny stand-in models, BlazeFace, a face photo.
 enum TrackingFixtures {
-    static var root: String {
-        TestFixtures.root
-    }
+    static var root: String { TestFixtures.root }
 
-    static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.tracking"), runtimeLogLevel: .critical) } catch {
-            preconditionFailure("ONNX Runtime did not start: \(error)")
-        }
-    }()
+    static var environment: InferenceEnvironment { TestFixtures.inference }
 
     static func manifest() throws -> ModelManifest { try ModelManifest(directory: root + "/models") }
 

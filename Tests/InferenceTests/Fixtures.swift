@@ -23,14 +23,7 @@ enum Fixtures {
     }
 
     /// One environment for the whole test process, as in the server.
-    static let environment: InferenceEnvironment = {
-        do {
-            // Quiet: tests provoke ORT errors on purpose, and receive them as Swift errors.
-            return try InferenceEnvironment(logger: Logger(label: "test.onnxruntime"), runtimeLogLevel: .critical)
-        } catch {
-            preconditionFailure("ONNX Runtime did not start: \(error)")  // every test needs it
-        }
-    }()
+    static var environment: InferenceEnvironment { TestFixtures.inference }
 
     static func session(_ name: String, options: SessionOptions = SessionOptions(), environment: InferenceEnvironment = environment) throws
         -> InferenceSession

@@ -8,15 +8,9 @@ import Testing
 @testable import LipSync
 
 enum LipSyncFixtures {
-    static var root: String {
-        TestFixtures.root
-    }
+    static var root: String { TestFixtures.root }
 
-    static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.lipsync"), runtimeLogLevel: .critical) } catch {
-            preconditionFailure("ONNX Runtime did not start: \(error)")
-        }
-    }()
+    static var environment: InferenceEnvironment { TestFixtures.inference }
 
     static func manifest() throws -> ModelManifest { try ModelManifest(directory: root + "/models") }
 

@@ -11,15 +11,9 @@ import Testing
 import VoiceConversion
 
 @Suite struct LipSyncPipelineTests {
-    static var fixtures: String {
-        TestFixtures.root
-    }
+    static var fixtures: String { TestFixtures.root }
 
-    static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.pipeline"), runtimeLogLevel: .critical) } catch {
-            preconditionFailure("ONNX Runtime did not start: \(error)")
-        }
-    }()
+    static var environment: InferenceEnvironment { TestFixtures.inference }
 
     func pipeline(withVoice: Bool = true) throws -> LipSyncPipeline {
         let manifest = try ModelManifest(directory: Self.fixtures + "/models")

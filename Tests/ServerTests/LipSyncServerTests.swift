@@ -26,15 +26,9 @@ import Yams
 @testable import Server
 
 @Suite struct LipSyncServerTests {
-    static var fixtures: String {
-        TestFixtures.root
-    }
+    static var fixtures: String { TestFixtures.root }
 
-    static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.server"), runtimeLogLevel: .critical) } catch {
-            preconditionFailure("ONNX Runtime did not start: \(error)")
-        }
-    }()
+    static var environment: InferenceEnvironment { TestFixtures.inference }
 
     /// The tiny stand-in models, loaded by the registry (PipelineSetup) on first use.
     static func provider() -> PipelineProvider {

@@ -31,11 +31,5 @@ enum SpeechFixtures {
         return try JSONDecoder().decode(Expected.self, from: data)
     }
 
-    static let environment: InferenceEnvironment = {
-        do {
-            return try InferenceEnvironment(logger: Logger(label: "test.speech.onnxruntime"), runtimeLogLevel: .critical)
-        } catch {
-            preconditionFailure("ONNX Runtime did not start: \(error)")
-        }
-    }()
+    static var environment: InferenceEnvironment { TestFixtures.inference }
 }

@@ -1,4 +1,6 @@
-import Foundation
+public import Foundation
+public import Inference
+import Logging
 
 /// Where every test finds what `make fixtures` writes (tiny stand-in models, BlazeFace, Piper
 /// voices, the face photo): `LIPSYNC_FIXTURES`, else `.fixtures` at the repository root.
@@ -12,4 +14,14 @@ public enum TestFixtures {
 
     /// The tiny models folder (manifest.json + ONNX files).
     public static var models: String { root + "/models" }
+
+    /// ONNX Runtime, started once for every suite. Quiet: tests provoke ORT errors on purpose
+    /// and receive them as Swift errors.
+    public static let inference: InferenceEnvironment = {
+        do {
+            return try InferenceEnvironment(logger: Logger(label: "test.onnxruntime"), runtimeLogLevel: .critical)
+        } catch {
+            preconditionFailure("ONNX Runtime did not start: \(error)")  // every model test needs it
+        }
+    }()
 }

@@ -10,11 +10,7 @@ import Testing
 enum VoiceFixtures {
     static var models: String { TestFixtures.models }
 
-    static let environment: InferenceEnvironment = {
-        do { return try InferenceEnvironment(logger: Logger(label: "test.voice"), runtimeLogLevel: .critical) } catch {
-            preconditionFailure("ONNX Runtime did not start: \(error)")
-        }
-    }()
+    static var environment: InferenceEnvironment { TestFixtures.inference }
 
     static func converter() throws -> VoiceConverter {
         let manifest = try ModelManifest(directory: models)
