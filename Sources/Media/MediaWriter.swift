@@ -241,7 +241,18 @@ private func addStream(_ output: UnsafeMutablePointer<AVFormatContext>, for enco
 }
 
 /// H.264/VP9 encoding of packed frames converted to yuv420p.
-private final class VideoTrack {
+final class VideoTrack {
+    /// x264 settings that bound the frames it holds, for pictures larger than 1080p (nil for
+    /// the rest, which keep the preset's own). By default x264 keeps a look-ahead of frames
+    /// (10 at `veryfast`), a sync look-ahead of as many again and 1.5 frame threads per core,
+    /// each a full picture and its quarter-size copy: at 4K that was ~300 MB of a job's peak.
+    /// Measured (`lipsync clip`, 60 frames, 2 cores): 4K 956 → 649 MB peak RSS, 6.2 → 5.9 s,
+    /// the file 4 % smaller at the same CRF (the rate control sees fewer frames ahead). 1080p
+    /// keeps the defaults: the same settings there saved 87 MB but cost 0.5 s of 2.8.
+    static func x264MemoryParameters(width: Int, height: Int) -> String? {
+        width * height > 1920 * 1088 ? "rc-lookahead=5:sync-lookahead=0" : nil
+    }
+
     let encoder: UnsafeMutablePointer<AVCodecContext>
     let stream: UnsafeMutablePointer<AVStream>
     let format: VideoFormat
@@ -261,10 +272,11 @@ private final class VideoTrack {
             context.pointee.pix_fmt = AV_PIX_FMT_YUV420P
             context.pointee.time_base = AVRational(num: Int32(format.frameRate.denominator), den: Int32(format.frameRate.numerator))
             context.pointee.framerate = AVRational(num: Int32(format.frameRate.numerator), den: Int32(format.frameRate.denominator))
-            context.pointee.thread_count = 0
+            let lean = VideoTrack.x264MemoryParameters(width: width, height: height)
+            context.pointee.thread_count = Int32(lean == nil ? 0 : ProcessInfo.processInfo.activeProcessorCount)
             let settings: [(String, String)] =
                 switch options.videoCodec {
-                case .h264: [("preset", options.preset), ("crf", "\(options.crf)")]
+                case .h264: [("preset", options.preset), ("crf", "\(options.crf)")] + (lean.map { [("x264-params", $0)] } ?? [])
                 case .vp9: [("crf", "\(options.crf)"), ("b", "0"), ("deadline", "realtime"), ("cpu-used", "8"), ("row-mt", "1")]
                 }
             for (key, value) in settings {

@@ -28,6 +28,25 @@ import Testing
         #expect(SyntheticMedia.psnr(written[0], inner) > 35)
     }
 
+    /// Pictures above 1080p get x264 settings that bound its look-ahead (memory); smaller
+    /// ones keep the preset's. A 1440p clip still encodes and decodes frame for frame.
+    @Test func largePicturesBoundTheEncodersLookAhead() throws {
+        #expect(VideoTrack.x264MemoryParameters(width: 1920, height: 1080) == nil)
+        #expect(VideoTrack.x264MemoryParameters(width: 1080, height: 1920) == nil)
+        #expect(VideoTrack.x264MemoryParameters(width: 2560, height: 1440) == "rc-lookahead=5:sync-lookahead=0")
+        #expect(VideoTrack.x264MemoryParameters(width: 3840, height: 2160) != nil)
+        let directory = try TemporaryDirectory()
+        let path = directory.file("large.mp4")
+        let written = try SyntheticMedia.writeClip(to: path, width: 2560, height: 1440, frameCount: 8)
+        let decoder = try VideoDecoder(path: path)
+        var decoded = 0
+        while let next = try decoder.next() {
+            #expect(SyntheticMedia.psnr(written[decoded], next.frame) > 30)
+            decoded += 1
+        }
+        #expect(decoded == 8)
+    }
+
     @Test func droppedWriterLeavesNothing() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("never.mp4")
