@@ -230,13 +230,15 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-// Compiler-enforced boundaries for every Swift target: existentials spelled `any`, members
-// visible only through a module imported in the file itself, and imports internal unless
-// marked `public` (so C modules and dependencies never leak through a public API).
+// Compiler-enforced boundaries for every Swift target: existentials spelled `any`, and
+// imports internal unless marked `public` (so C modules and dependencies never leak through a
+// public API). MemberImportVisibility is left off: with it, the members of Glibc's structs
+// (`stat`, `sockaddr_in`) are attributed to whichever clang module the compiler saw first
+// (CoreFoundation, CDispatch), which differed between debug and release builds of the same
+// code and failed one or the other.
 for target in package.targets where target.type != .system {
     target.swiftSettings =
         (target.swiftSettings ?? []) + [
-            .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),
-            .enableUpcomingFeature("InternalImportsByDefault"),
+            .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("InternalImportsByDefault"),
         ]
 }
