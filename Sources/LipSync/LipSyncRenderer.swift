@@ -22,6 +22,8 @@ public struct LipSyncOptions: Sendable {
     public var limits: MediaLimits
     /// Receives every output frame before encoding (parity checks and debugging).
     public var frameSink: (@Sendable (_ index: Int, _ frame: Frame) throws -> Void)?
+    /// Told after every generator batch is encoded (and once with 0 frames before the first).
+    public var progress: (@Sendable (RenderProgress) -> Void)?
     /// Face detections remembered for this input video (per-video cache); nil: detect every key frame.
     public var detections: DetectionMemo?
 
@@ -284,6 +286,7 @@ public struct LipSyncRenderer: Sendable {
         let compositor = FaceCompositor(mode: options.composite)
         var crops: [Int: Frame] = [:]
         let batch = options.framesPerBatch(width: width, height: height)
+        options.progress?(RenderProgress(framesDone: 0, framesTotal: starts.count))
         for batchStart in stride(from: 0, to: starts.count, by: batch) {
             try Task.checkCancellation()
             let outputs = Array(batchStart..<min(starts.count, batchStart + batch))
@@ -310,6 +313,7 @@ public struct LipSyncRenderer: Sendable {
                 try options.frameSink?(i, pictures[position])
                 try measure(\.encode) { try writer.append(pictures[position]) }
             }
+            options.progress?(RenderProgress(framesDone: batchStart + outputs.count, framesTotal: starts.count))
         }
         try measure(\.encode) { try writer.finish() }
         timings.total = (clock.now - started).seconds

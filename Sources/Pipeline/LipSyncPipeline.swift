@@ -23,6 +23,8 @@ public struct JobRequest: Sendable {
     public var lipSync: LipSyncOptions
     /// Put on every log line of the job (the server's request id).
     public var requestID: String?
+    /// Told every step's start and end, and the render's frames (nil: nobody listens).
+    public var progress: JobProgressHandler?
 
     public init(
         video: String, text: String, language: String, output: String, ttsEngine: SpeechEngineID? = nil, ttsVoice: String? = nil,
@@ -150,16 +152,21 @@ public struct LipSyncPipeline: Sendable {
         timings.hashInput = cache == nil ? 0 : (clock.now - hashStart).seconds
 
         // TTS and the user's voice embedding do not depend on each other.
+        let progress = request.progress
         async let synthesized: (SpeechResult, Double) = {
             let start = clock.now
-            let result = try await speech.synthesize(
-                text: request.text, language: request.language, engine: request.ttsEngine, voice: request.ttsVoice)
+            let result = try await JobProgress.step("text_to_speech", progress) {
+                try await speech.synthesize(
+                    text: request.text, language: request.language, engine: request.ttsEngine, voice: request.ttsVoice)
+            }
             return (result, (clock.now - start).seconds)
         }()
         async let embedded: (Result<(embedding: [Float], rms: Float), any Error>?, Double) = {
             guard let converter else { return (nil, 0) }
             let start = clock.now
             if let known = videoEntry?.speaker { return (.success(known), (clock.now - start).seconds) }
+            progress?(JobProgress(step: "speaker_embedding", event: .started))
+            defer { progress?(JobProgress(step: "speaker_embedding", event: .finished)) }
             let outcome = Result { () throws -> (embedding: [Float], rms: Float) in
                 let reference = try AudioDecoder.decode(request.video, sampleRate: 16_000, limits: limits)
                 let range = SilenceTrimmer().voicedRange(reference.samples)
@@ -191,7 +198,9 @@ public struct LipSyncPipeline: Sendable {
         case .success(let voice)?:
             let start = clock.now
             guard let converter else { break }  // an embedding exists only with a converter
-            speechAudio = try converter.convert(tts.audio, embedding: voice.embedding, seed: request.seed, referenceRMS: voice.rms).audio
+            speechAudio = try await JobProgress.step("voice_conversion", progress) {
+                try converter.convert(tts.audio, embedding: voice.embedding, seed: request.seed, referenceRMS: voice.rms).audio
+            }
             timings.voiceConversion = (clock.now - start).seconds
             mode = .freevc
         case .failure(let error)?:
@@ -206,9 +215,15 @@ public struct LipSyncPipeline: Sendable {
             break
         }
         try Task.checkCancellation()
-        let rendered = try await renderer.render(
-            video: request.video, speech: speechAudio, output: request.output, options: lipSync,
-            prepared: await prepared)
+        if let progress {
+            lipSync.progress = { progress(JobProgress(step: "lip-sync_render", event: .frames($0))) }
+        }
+        let preparedVideo = await prepared
+        let renderOptions = lipSync
+        let rendered = try await JobProgress.step("lip-sync_render", progress) {
+            try await renderer.render(
+                video: request.video, speech: speechAudio, output: request.output, options: renderOptions, prepared: preparedVideo)
+        }
         timings.render = rendered.timings
         timings.total = (clock.now - started).seconds
         // One line: every step's seconds as metadata (the table is JobTimings.rows / report()).

@@ -51,7 +51,9 @@ extension LipSyncPipeline {
             var local = request
             let fetchStart = clock.now
             do {
-                local.video = try await storage.read(input, into: workspace)
+                local.video = try await JobProgress.step("fetch_input", request.progress) {
+                    try await storage.read(input, into: workspace)
+                }
             } catch let error as StorageError {
                 throw JobStorageError(side: .input, error: error)
             }
@@ -72,7 +74,9 @@ extension LipSyncPipeline {
 
             let storeStart = clock.now
             do {
-                try await storage.write(local.output, to: output, contentType: "video/mp4")
+                try await JobProgress.step("store_output", request.progress) {
+                    try await storage.write(local.output, to: output, contentType: "video/mp4")
+                }
             } catch let error as StorageError {
                 throw JobStorageError(side: .output, error: error)
             }

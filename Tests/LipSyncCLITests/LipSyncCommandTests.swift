@@ -35,6 +35,36 @@ import Testing
             standardError: String(decoding: errData, as: UTF8.self))
     }
 
+    /// `lipsync generate` draws a progress line on a terminal (a pseudo-terminal from
+    /// `script`) and writes none when its output is a pipe.
+    @Test func generateShowsProgressOnlyOnATerminal() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let arguments = [
+            "generate", "--video", Self.fixtures + "/faces/astronaut.png", "--text", "hello there", "--lang", "en",
+            "--models", Self.fixtures + "/models", "--out", directory + "/piped.mp4", "--log-level", "error",
+        ]
+        let piped = try lipsync(arguments)
+        #expect(piped.status == 0, "\(piped.standardError)")
+        #expect(!piped.standardError.contains("\r") && !piped.standardError.contains("frames  "), "\(piped.standardError)")
+
+        let quoted = ([Self.binary.path] + arguments.dropLast(4) + ["--out", directory + "/tty.mp4", "--log-level", "error"])
+            .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qefc", quoted, "/dev/null"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("text to speech") && text.contains("lip-sync render") && text.contains(" frames  100 %"), "\(text)")
+        #expect(FileManager.default.fileExists(atPath: directory + "/tty.mp4"))
+    }
+
     @Test func probePrintsVideoInfoJSON() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-cli-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

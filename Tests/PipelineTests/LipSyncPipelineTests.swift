@@ -6,6 +6,7 @@ import Logging
 import Media
 import Pipeline
 import Speech
+import Synchronization
 import TestFixtures
 import Testing
 import VoiceConversion
@@ -81,6 +82,32 @@ import VoiceConversion
                 output: directory + "/out.mp4"))
         #expect(result.voiceMode == VoiceMode.none)
         #expect(result.voiceModeReason == "the input has no audio track to take the voice from")
+    }
+
+    /// Every step reports its start and end, in the timing table's names, and the render its
+    /// frames, up to the number written.
+    @Test func progressFollowsTheSteps() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let clip = try clipWithVoice(in: directory)
+        let events = Mutex<[JobProgress]>([])
+        var request = JobRequest(video: clip, text: "hello there", language: "en", output: directory + "/out.mp4")
+        request.progress = { event in events.withLock { $0.append(event) } }
+        let result = try await pipeline().run(request)
+        let seen = events.withLock { $0 }
+        for step in ["text_to_speech", "speaker_embedding", "voice_conversion", "lip-sync_render"] {
+            let started = seen.firstIndex(of: JobProgress(step: step, event: .started))
+            let finished = seen.firstIndex(of: JobProgress(step: step, event: .finished))
+            #expect(started != nil && finished != nil && started! < finished!, "\(step): \(seen)")
+        }
+        let frames = seen.compactMap { event -> RenderProgress? in
+            if case .frames(let frames) = event.event { return frames }
+            return nil
+        }
+        #expect(frames.first == RenderProgress(framesDone: 0, framesTotal: result.frames))
+        #expect(frames.last == RenderProgress(framesDone: result.frames, framesTotal: result.frames))
+        #expect(zip(frames, frames.dropFirst()).allSatisfy { $0.framesDone < $1.framesDone })
+        #expect(seen.last == JobProgress(step: "lip-sync_render", event: .finished))
     }
 
     @Test func voiceModeNoneAndMissingModels() async throws {

@@ -68,9 +68,11 @@ struct Bench: AsyncParsableCommand {
             // As the server runs a job: the input copied into a workspace, the output stored.
             let storage = StorageService(local: LocalStore(roots: [directory]), gcs: nil, https: nil)
             func job(_ phrase: String, on pipeline: LipSyncPipeline, _ name: String) async throws -> JobResult {
-                try await pipeline.run(
-                    JobRequest(video: clip, text: phrase, language: language, output: directory + "/\(name).mp4"),
-                    storage: storage, workspaceBase: directory, label: name)
+                var request = JobRequest(video: clip, text: phrase, language: language, output: directory + "/\(name).mp4")
+                let line = ProgressLine()
+                request.progress = line.handler
+                defer { line.finish() }
+                return try await pipeline.run(request, storage: storage, workspaceBase: directory, label: name)
             }
             for index in 0..<warmup { _ = try await job(text, on: pipeline, "warmup-\(index)") }
             var results: [JobResult] = []

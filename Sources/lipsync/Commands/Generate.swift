@@ -51,11 +51,14 @@ struct Generate: AsyncParsableCommand {
             let pipeline = try PipelineSetup.makePipeline(
                 configuration, environment: environment, detector: choice, float16: lipSync.float16)
             let storage = await StorageSetup.makeService(configuration)
+            var request = JobRequest(
+                video: video, text: text, language: language, output: out, ttsEngine: engine, ttsVoice: ttsVoice,
+                voiceMode: voiceMode ?? configuration.jobDefaults.voiceMode, seed: seed, lipSync: options)
+            let line = ProgressLine()
+            request.progress = line.handler
             let result = try await pipeline.run(
-                JobRequest(
-                    video: video, text: text, language: language, output: out, ttsEngine: engine, ttsVoice: ttsVoice,
-                    voiceMode: voiceMode ?? configuration.jobDefaults.voiceMode, seed: seed, lipSync: options), storage: storage,
-                workspaceBase: configuration.storage.temporaryDirectory, label: "generate")
+                request, storage: storage, workspaceBase: configuration.storage.temporaryDirectory, label: "generate")
+            line.finish()
             print("wrote \(out): \(result.frames) frames, \(result.width)×\(result.height)")
             print(
                 "speech: \(result.ttsEngine.rawValue) (\(result.ttsVoice))" + (result.ttsFallbackReason.map { "; fallback: \($0)" } ?? ""))

@@ -56,7 +56,11 @@ struct Sync: AsyncParsableCommand {
             let renderer = try LipSyncSetup.makeRenderer(
                 configuration, environment: environment, detector: choice, float16: lipSync.float16)
             let speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
+            let line = ProgressLine()
+            var options = options
+            options.progress = line.renderHandler
             let result = try await renderer.render(video: video, speech: speech, output: out, options: options)
+            line.finish()
             print(
                 "wrote \(out): \(result.frames) frames (\(result.sourceFramesDecoded) decoded), \(result.width)×\(result.height) "
                     + "at \(result.frameRate) fps; detector ran on \(result.track.detectedFrames) frames"
