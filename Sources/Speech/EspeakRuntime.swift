@@ -53,12 +53,15 @@ public actor EspeakRuntime {
         return info
     }
 
+    /// `espeakPHONEMES_IPA`: phonemes as IPA (the header's macro is not imported into Swift).
+    static let ipaPhonemes: Int32 = 0x02
+
     /// Lets espeak-ng's text reader finish what a stopped synthesis left in it.
     private func flushReader() {
         let sentinel = Array(".".utf8CString)
         sentinel.withUnsafeBufferPointer { buffer in
             var cursor: UnsafeRawPointer? = buffer.baseAddress.map(UnsafeRawPointer.init)
-            _ = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, 0x02)
+            _ = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, Self.ipaPhonemes)
         }
     }
 
@@ -170,8 +173,7 @@ public actor EspeakRuntime {
             var cursor: UnsafeRawPointer? = UnsafeRawPointer(base)
             while let position = cursor, position.load(as: CChar.self) != 0 {
                 let before = position
-                let ipaMode: Int32 = 0x02  // espeakPHONEMES_IPA
-                guard let result = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, ipaMode) else { break }
+                guard let result = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, Self.ipaPhonemes) else { break }
                 let consumedEnd = cursor ?? UnsafeRawPointer(base + buffer.count - 1)
                 var consumed = String(decoding: UnsafeRawBufferPointer(start: before, count: consumedEnd - before), as: UTF8.self)
                 // espeak-ng reads one character past the clause (it keeps it for the next

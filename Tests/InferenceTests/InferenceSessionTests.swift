@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import TestFixtures
 import Testing
 
 @Suite struct InferenceSessionTests {
@@ -238,16 +239,8 @@ import Testing
     /// in parallel in this one and move its resident-set size.
     @Test func tenThousandRunsKeepResidentMemoryFlat() throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("inference-bench")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["--leak-check", "--fixtures", Fixtures.directory]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (status, text) = try TestFixtures.run(binary.path, ["--leak-check", "--fixtures", Fixtures.directory])
+        #expect(status == 0, "\(text)")
         #expect(text.contains("resident memory growth over 10000 runs"))
     }
 

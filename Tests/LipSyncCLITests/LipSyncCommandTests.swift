@@ -51,16 +51,8 @@ import Testing
 
         let quoted = ([Self.binary.path] + arguments.dropLast(4) + ["--out", directory + "/tty.mp4", "--log-level", "error"])
             .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qefc", quoted, "/dev/null"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (status, text) = try TestFixtures.run("/usr/bin/script", ["-qefc", quoted, "/dev/null"])
+        #expect(status == 0, "\(text)")
         #expect(text.contains("text to speech") && text.contains("lip-sync render") && text.contains(" frames  100 %"), "\(text)")
         #expect(FileManager.default.fileExists(atPath: directory + "/tty.mp4"))
     }

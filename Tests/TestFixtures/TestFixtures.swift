@@ -24,4 +24,19 @@ public enum TestFixtures {
             preconditionFailure("ONNX Runtime did not start: \(error)")  // every model test needs it
         }
     }()
+
+    /// Runs `executable` with `arguments` to its end: its exit status and what it wrote to
+    /// standard output and standard error together.
+    public static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
 }
