@@ -30,6 +30,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.25.0"),
         .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         // C interop: ONNX Runtime (pkg-config libonnxruntime; `make setup` provides one under .deps/).
@@ -82,6 +85,16 @@ let package = Package(
             name: "LipSync",
             dependencies: ["FaceTracking", "Inference", "Media", "UserFacingErrors", .product(name: "Logging", package: "swift-log")]),
 
+        // The durable job queue: one store protocol, SQLite (GRDB, embedded) and PostgreSQL
+        // (postgres-nio, shared by many processes) behind it.
+        .target(
+            name: "JobQueue",
+            dependencies: [
+                "UserFacingErrors", "Resilience", .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+
         // Orchestration.
         .target(
             name: "Pipeline",
@@ -95,7 +108,8 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Resilience",
-                "UserFacingErrors",
+                "UserFacingErrors", "JobQueue", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
@@ -111,6 +125,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "Inference", "Media", "Speech", "FaceTracking", "LipSync", "VoiceConversion", "Pipeline", "Storage", "Server",
+                "JobQueue",
                 .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -218,6 +233,9 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
+        .testTarget(
+            name: "JobQueueTests",
+            dependencies: ["JobQueue", "TestFixtures", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LipSyncCLITests", dependencies: ["TestFixtures", "lipsync", "Media"]),
         .testTarget(
             name: "CompositionTests",
