@@ -109,6 +109,7 @@ let package = Package(
             dependencies: [
                 "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Storage", "Resilience",
                 "UserFacingErrors", "JobQueue", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -190,7 +191,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 "TestFixtures",
                 "Server", "Pipeline", "LipSync", "FaceTracking", "VoiceConversion", "Speech", "Media", "Inference", "Storage",
-                "StorageTestSupport",
+                "StorageTestSupport", "JobQueue", .product(name: "Crypto", package: "swift-crypto"),
                 "Composition", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),

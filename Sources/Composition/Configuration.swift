@@ -64,6 +64,8 @@ public struct Configuration: Sendable, Equatable {
     public var storage = StorageSettings()
     /// Defaults of a request's optional lip-sync fields (`DEFAULT_*`).
     public var jobDefaults = JobDefaults()
+    /// The asynchronous jobs' store, workers and webhooks (`DATABASE_URL`, `WORKERS`, `WEBHOOK_*`…).
+    public var queue = QueueSettings()
 
     public init(
         logLevel: Logger.Level = .info,
@@ -148,6 +150,7 @@ public struct Configuration: Sendable, Equatable {
         try configuration.speech.read(environment)
         try configuration.storage.read(environment)
         try configuration.jobDefaults.read(environment)
+        try configuration.queue.read(environment)
         return configuration
     }
 
@@ -207,6 +210,7 @@ public struct Configuration: Sendable, Equatable {
                 storage.httpsAllowedHosts.isEmpty ? "any public host" : storage.httpsAllowedHosts.joined(separator: ",")
             ),
         ]
+        rows += queue.summary
         rows.sort { $0.0 < $1.0 }
         return rows
     }

@@ -27,6 +27,7 @@ public struct ServerAssembly: Sendable {
         let configuration = configuration.withServerThreadBudget()
         let provider = PipelineProvider { try PipelineSetup.makePipeline(configuration, environment: environment) }
         if configuration.preload { _ = try await provider.pipeline() }
+        let store = try await configuration.queue.openStore(logger: logger)
         let server = LipSyncServer(
             provider: provider,
             limiter: JobLimiter(
@@ -36,7 +37,7 @@ public struct ServerAssembly: Sendable {
             defaults: configuration.lipSyncDefaults, defaultVoiceMode: configuration.jobDefaults.voiceMode,
             jobTimeout: .seconds(configuration.jobTimeoutSeconds),
             timeouts: ConnectionTimeouts(idle: configuration.connectionTimeouts.idle, body: configuration.connectionTimeouts.body),
-            logger: logger)
+            jobs: configuration.queue.asyncJobs(store: store), logger: logger)
         let swept = try RequestWorkspace.sweepStale(in: configuration.storage.temporaryDirectory)
         if !swept.isEmpty {
             logger.notice(
@@ -46,14 +47,23 @@ public struct ServerAssembly: Sendable {
         return ServerAssembly(configuration: configuration, provider: provider, server: server, logger: logger)
     }
 
-    /// The HTTP service in a group that drains on `signals` (none in tests: they trigger the
-    /// shutdown themselves) for `DRAIN_TIMEOUT_SECONDS`, then cancels what is left.
+    /// The HTTP service (unless `http` is false: `lipsync worker`) and the queue's workers in
+    /// a group that drains on `signals` (none in tests: they trigger the shutdown themselves)
+    /// for `DRAIN_TIMEOUT_SECONDS`, then cancels what is left (a job still running then goes
+    /// back to the queue).
     public func serviceGroup(
-        signals: [UnixSignal] = [.sigterm, .sigint], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+        http: Bool = true, signals: [UnixSignal] = [.sigterm, .sigint],
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> ServiceGroup {
-        let app = server.application(
-            host: configuration.host, port: configuration.port, logger: logger, onServerRunning: onServerRunning)
-        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: signals, logger: logger)
+        var services: [any Service] = []
+        if let jobs = server.jobs, jobs.workers > 0 {
+            services.append(JobWorkers(server: server, jobs: jobs, logger: Logger(label: "lipsync.worker")))
+        }
+        if http {
+            services.append(
+                server.application(host: configuration.host, port: configuration.port, logger: logger, onServerRunning: onServerRunning))
+        }
+        var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(configuration.drainTimeoutSeconds)
         return ServiceGroup(configuration: group)
     }
@@ -61,12 +71,14 @@ public struct ServerAssembly: Sendable {
     /// Runs `group` (from `serviceGroup`) until it stops, then releases the models.
     public func run(_ group: ServiceGroup) async throws {
         logger.info(
-            "listening",
+            "starting",
             metadata: [
-                "host": "\(configuration.host)", "port": "\(configuration.port)",
+                "host": "\(configuration.host)", "port": "\(configuration.port)", "workers": "\(server.jobs?.workers ?? 0)",
                 "max_concurrent_jobs": "\(configuration.maxConcurrentJobs)", "max_queued_jobs": "\(configuration.maxQueuedJobs)",
+                "job_store": "\(configuration.queue.databaseURL == nil ? "sqlite" : "postgres")",
             ])
         try await group.run()
+        await server.jobs?.store.database.close()
         await provider.release()
         logger.info("stopped; models released")
     }

@@ -37,9 +37,11 @@ extension LipSyncPipeline {
     /// removed however the job ends, so nothing partial is left behind. The output
     /// destination is checked before any work starts. With `admission`, the fetched input is
     /// probed (nothing decoded) and the job waits until its memory estimate fits.
+    /// `beforeStore` runs just before the output is written and can stop the job there (a
+    /// queue worker checks that it still owns the job).
     public func run(
         _ request: JobRequest, storage: StorageService, workspaceBase: String, label: String,
-        admission: (any MemoryAdmission)? = nil
+        admission: (any MemoryAdmission)? = nil, beforeStore: (@Sendable () async throws -> Void)? = nil
     ) async throws -> JobResult {
         let clock = ContinuousClock()
         let started = clock.now
@@ -71,6 +73,7 @@ extension LipSyncPipeline {
             local.output = workspace.path("output.mp4")
             let rendered = try await run(local)
             try Task.checkCancellation()  // a cancelled job stores nothing
+            try await beforeStore?()
 
             let storeStart = clock.now
             do {

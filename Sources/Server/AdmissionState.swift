@@ -42,6 +42,14 @@ struct AdmissionState: Sendable {
         return .wait
     }
 
+    /// A queue worker asks for a slot only when one is free now (and nobody waits for it):
+    /// it never takes a place in the queue, which is for requests that wait on a connection.
+    mutating func enterIfFree(_ id: ID) -> Bool {
+        guard running.count < maxConcurrent && slotQueue.isEmpty else { return false }
+        running[id] = 0
+        return true
+    }
+
     enum Reservation: Equatable {
         case granted
         case wait

@@ -35,7 +35,11 @@ public actor JobLimiter {
     /// Runs `body` in a slot, given up however `body` ends. Throws `.full` when `maxQueued`
     /// jobs already wait, and `CancellationError` when the task is cancelled while waiting.
     public nonisolated func withSlot<T>(_ body: (Slot) async throws -> T) async throws -> T {
-        let id = try await enter()
+        try await occupy(try await enter(), body)
+    }
+
+    /// Runs `body` in the slot `id` holds, and gives the slot up however `body` ends.
+    private nonisolated func occupy<T>(_ id: AdmissionState.ID, _ body: (Slot) async throws -> T) async throws -> T {
         do {
             let value = try await body(Slot(limiter: self, id: id))
             await leave(id)
@@ -44,6 +48,18 @@ public actor JobLimiter {
             await leave(id)
             throw error
         }
+    }
+
+    /// Runs `body` in a slot when one is free now; nil (and `body` not run) otherwise. The
+    /// queue's workers use this: jobs in the durable queue wait there, not in this queue.
+    public nonisolated func withFreeSlot<T>(_ body: (Slot) async throws -> T) async throws -> T? {
+        guard let id = await enterIfFree() else { return nil }
+        return try await occupy(id, body)
+    }
+
+    private func enterIfFree() -> AdmissionState.ID? {
+        nextID += 1
+        return state.enterIfFree(nextID) ? nextID : nil
     }
 
     private func enter() async throws -> AdmissionState.ID {

@@ -47,31 +47,37 @@ extension LipSyncServer {
 
     func runJob(_ body: RequestBody, requestID: String, log: Logger) async throws -> Response {
         let bytes = try await Self.collect(body, limit: 64 * 1024, within: timeouts.body)
-        let fields: LipVideoRequest
-        do {
-            fields = try JSONDecoder().decode(LipVideoRequest.self, from: Data(buffer: bytes))
-        } catch let error as DecodingError {
-            throw Self.describe(error)
-        }
+        let fields = try Self.decodeRequest(Data(buffer: bytes))
         var job = try makeJob(fields)
         job.requestID = requestID
-        let result = try await Self.withDeadline(jobTimeout) { [self, job] in
+        let response = try await Self.withDeadline(jobTimeout) { [self, job] in
             do {
-                return try await limiter.withSlot { slot in
-                    let pipeline: LipSyncPipeline
-                    do {
-                        pipeline = try await provider.pipeline()
-                    } catch {
-                        throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
-                    }
-                    log.info("job started", metadata: ["input": "\(job.video)", "output": "\(job.output)"])
-                    return try await withTaskExecutorPreference(executor) {
-                        try await pipeline.run(job, storage: storage, workspaceBase: workspaceBase, label: requestID, admission: slot)
-                    }
-                }
+                return try await limiter.withSlot { slot in try await runAdmitted(job, requestID: requestID, slot: slot) }
             } catch JobLimiter.Refusal.full {
                 throw APIError(.tooManyRequests, code: "busy", message: "the server is busy; retry later", retryAfterSeconds: 5)
             }
+        }
+        return try Self.json(response)
+    }
+
+    /// One job that holds a slot: the models (loaded on first use), the pipeline on the job
+    /// threads, the metrics, and the response body. `beforeStore` (the queue's fencing)
+    /// runs just before the output is written.
+    func runAdmitted(
+        _ job: JobRequest, requestID: String, slot: JobLimiter.Slot, beforeStore: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> LipVideoResponse {
+        let pipeline: LipSyncPipeline
+        do {
+            pipeline = try await provider.pipeline()
+        } catch {
+            throw APIError(.serviceUnavailable, code: "models_unavailable", message: "the models cannot be loaded: \(error)")
+        }
+        var log = logger
+        log[metadataKey: "request_id"] = "\(requestID)"
+        log.info("job started", metadata: ["input": "\(job.video)", "output": "\(job.output)"])
+        let result = try await withTaskExecutorPreference(executor) {
+            try await pipeline.run(
+                job, storage: storage, workspaceBase: workspaceBase, label: requestID, admission: slot, beforeStore: beforeStore)
         }
         metrics.recordJob(result.timings, cached: result.cached)
         guard let engine = Components.Schemas.TTSEngine(rawValue: result.ttsEngine.rawValue),
@@ -79,11 +85,10 @@ extension LipSyncServer {
         else {
             throw InternalFailure("the engine \(result.ttsEngine) or voice mode \(result.voiceMode) is not in openapi.yaml")
         }
-        return try Self.json(
-            LipVideoResponse(
-                status: .ok, outputVideoGs: fields.outputVideoGs, requestId: requestID, frames: result.frames, width: result.width,
-                height: result.height, ttsEngine: engine, voiceMode: voiceMode, voiceModeReason: result.voiceModeReason,
-                ttsFallbackReason: result.ttsFallbackReason, cached: result.cached, timings: try .init(result.timings)))
+        return LipVideoResponse(
+            status: .ok, outputVideoGs: job.output, requestId: requestID, frames: result.frames, width: result.width,
+            height: result.height, ttsEngine: engine, voiceMode: voiceMode, voiceModeReason: result.voiceModeReason,
+            ttsFallbackReason: result.ttsFallbackReason, cached: result.cached, timings: try .init(result.timings))
     }
 
     /// Runs `body`, cancelling it when `limit` passes first (then 504 `deadline_exceeded`).
@@ -121,6 +126,15 @@ extension LipSyncServer {
             throw CancellationError()
         } catch {
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limit / 1024) KiB")
+        }
+    }
+
+    /// The request body's fields (400 with the field at fault when they do not decode).
+    static func decodeRequest(_ data: Data) throws -> LipVideoRequest {
+        do {
+            return try JSONDecoder().decode(LipVideoRequest.self, from: data)
+        } catch let error as DecodingError {
+            throw Self.describe(error)
         }
     }
 

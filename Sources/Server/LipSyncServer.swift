@@ -2,6 +2,7 @@ import FaceTracking
 public import Foundation
 import HTTPTypes
 public import Hummingbird
+import JobQueue
 public import LipSync
 public import Logging
 import Media
@@ -32,21 +33,24 @@ public struct LipSyncServer: Sendable {
     public let executor: JobExecutor
     /// Idle and request-body time limits of connections.
     public let timeouts: ConnectionTimeouts
+    /// The asynchronous jobs (`/api/v2/jobs`); nil: those routes are not served.
+    public let jobs: AsyncJobs?
     let logger: Logger
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!  // a valid constant header name
     /// Every route's path (the metrics label set; the OpenAPI test compares it with the document).
     static let paths: Set<String> = [
         "/api/v1/lip-video", "/api/v1/lip-video-optimized", "/api/v1/preload-models", "/api/v1/models",
-        "/healthz", "/readyz", "/metrics", "/openapi.yaml",
+        "/healthz", "/readyz", "/metrics", "/openapi.yaml", "/api/v2/jobs", "/api/v2/jobs/{id}", "/api/v2/jobs/{id}/events",
     ]
 
     public init(
         provider: PipelineProvider, limiter: JobLimiter, storage: StorageService, workspaceBase: String = NSTemporaryDirectory(),
         defaults: LipSyncOptions = LipSyncOptions(), defaultVoiceMode: VoiceMode? = nil, jobTimeout: Duration = .seconds(600),
         metrics: ServerMetrics = ServerMetrics(),
-        executor: JobExecutor = JobExecutor(), timeouts: ConnectionTimeouts = ConnectionTimeouts(),
+        executor: JobExecutor = JobExecutor(), timeouts: ConnectionTimeouts = ConnectionTimeouts(), jobs: AsyncJobs? = nil,
         logger: Logger = Logger(label: "lipsync.server")
     ) {
+        self.jobs = jobs
         self.executor = executor
         self.timeouts = timeouts
         self.provider = provider
@@ -85,6 +89,15 @@ public struct LipSyncServer: Sendable {
             guard await provider.isLoaded else {
                 throw APIError(.serviceUnavailable, code: "not_ready", message: "the models are not loaded yet")
             }
+            if let jobs {
+                do {
+                    try await withTimeLimit(.seconds(5), timeout: StoreUnavailable(engine: "job store", detail: "no answer within 5 s")) {
+                        try await jobs.store.ping()
+                    }
+                } catch {
+                    throw APIError(.serviceUnavailable, code: "store_not_ready", message: "the job store cannot be read: \(error)")
+                }
+            }
             let problems = await storage.readinessProblems(workspaceBase: workspaceBase)
             guard problems.isEmpty else {
                 throw APIError(.serviceUnavailable, code: "storage_not_ready", message: problems.joined(separator: "; "))
@@ -92,11 +105,13 @@ public struct LipSyncServer: Sendable {
             return try Self.json(Components.Schemas.ReadyResponse(status: .ready))
         }
         router.get("/metrics") { _, _ -> Response in
-            let text = metrics.render(await limiter.snapshot, loadSeconds: await provider.loaded?.models.loadSeconds)
+            let summary = try? await jobs?.store.summary()
+            let text = metrics.render(await limiter.snapshot, loadSeconds: await provider.loaded?.models.loadSeconds, queue: summary)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
+        if let jobs { addJobRoutes(to: router, jobs: jobs) }
         router.get("/openapi.yaml") { _, _ -> Response in
             guard let document = OpenAPIDocument.yaml else {
                 throw APIError(

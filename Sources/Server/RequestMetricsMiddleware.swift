@@ -9,7 +9,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let route = routes.contains(request.uri.path) ? request.uri.path : "unmatched"
+        let route = Self.route(of: request.uri.path, in: routes)
         let started = ContinuousClock.now
         func record(_ status: Int) { metrics.recordRequest(route: route, status: status, seconds: (ContinuousClock.now - started).seconds) }
         do {
@@ -23,5 +23,16 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             record(500)
             throw error
         }
+    }
+
+    /// The route label of `path`: itself when it is a route, the pattern for a job's paths
+    /// (`/api/v2/jobs/{id}`, `…/events`), else `unmatched`.
+    static func route(of path: String, in routes: Set<String>) -> String {
+        if routes.contains(path) { return path }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 5, parts[0].isEmpty, parts[1] == "api", parts[2] == "v2", parts[3] == "jobs", !parts[4].isEmpty
+        else { return "unmatched" }
+        let pattern = (["", "api", "v2", "jobs", "{id}"] + parts.dropFirst(5).map(String.init)).joined(separator: "/")
+        return routes.contains(pattern) ? pattern : "unmatched"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobQueue
 import Pipeline
 public import Prometheus
 
@@ -72,7 +73,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Prometheus text exposition (format 0.0.4).
-    func render(_ jobs: JobLimiter.Snapshot, loadSeconds: Double?) -> String {
+    func render(_ jobs: JobLimiter.Snapshot, loadSeconds: Double?, queue: JobStore.Summary? = nil) -> String {
+        if let queue { record(queue) }
         inFlight.set(to: Double(jobs.inFlight))
         queued.set(to: Double(jobs.queued))
         waitingForMemory.set(to: Double(jobs.waitingForMemory))
@@ -81,5 +83,45 @@ public final class ServerMetrics: Sendable {
         modelsLoaded.set(to: loadSeconds == nil ? 0 : 1)
         if let loadSeconds { modelLoad.set(to: loadSeconds) }
         return registry.emitToString()
+    }
+
+    /// The queue's state as the store has it (every process sharing the store sees the same).
+    func record(_ queue: JobStore.Summary) {
+        for status in JobStatus.allCases {
+            registry.makeGauge(
+                descriptor: .init(namespace: "lipsync", metricName: "queue_jobs", helpText: "Jobs in the store, by status."),
+                labels: [("status", status.rawValue)]
+            ).set(to: Double(queue.byStatus[status] ?? 0))
+        }
+        registry.makeGauge(
+            descriptor: .init(
+                namespace: "lipsync", metricName: "queue_oldest_age", unitName: "seconds", helpText: "Age of the oldest queued job.")
+        ).set(to: queue.oldestQueuedSeconds)
+        for state in [WebhookState.pending, .delivered, .failed] {
+            registry.makeGauge(
+                descriptor: .init(namespace: "lipsync", metricName: "webhook_deliveries", helpText: "Webhooks in the store, by state."),
+                labels: [("state", state.rawValue)]
+            ).set(to: Double(queue.webhooks[state] ?? 0))
+        }
+    }
+
+    /// Counts a claim by this process's workers (attempt 2 and up: a job another worker lost).
+    func recordClaim(attempt: Int) {
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "lipsync", metricName: "job_claims", unitName: "total",
+                helpText: "Jobs taken from the queue by this process, by whether it was a first attempt."),
+            labels: [("attempt", attempt <= 1 ? "first" : "retry")]
+        ).increment()
+    }
+
+    /// Counts one webhook delivery attempt by its result.
+    func recordWebhook(_ result: String) {
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "lipsync", metricName: "webhook_attempts", unitName: "total",
+                helpText: "Webhook delivery attempts by this process, by result."),
+            labels: [("result", result)]
+        ).increment()
     }
 }

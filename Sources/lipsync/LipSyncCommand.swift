@@ -21,7 +21,9 @@ struct LipSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
-        subcommands: [Serve.self, Generate.self, Bench.self, Clip.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self])
+        subcommands: [
+            Serve.self, Worker.self, Generate.self, Bench.self, Clip.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self,
+        ])
 }
 
 /// Options every subcommand shares; they override the environment (docs/configuration.md).

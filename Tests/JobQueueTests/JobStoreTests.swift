@@ -199,7 +199,7 @@ struct JobStoreTests {
         let clock = ContinuousClock()
         let start = clock.now
         await #expect(throws: StoreUnavailable.self) { try await JobStore(database: database).ping() }
-        #expect(clock.now - start < .seconds(10))
+        #expect(clock.now - start < .seconds(120))  // answers (not hangs); generous: the suite shares two cores
         await database.close()
     }
 

@@ -6,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Inference
+import JobQueue
 import LipSync
 import Logging
 import Media
@@ -43,12 +44,12 @@ import Yams
     /// request workspaces go to `workspaces` (a fresh folder, checked empty afterwards).
     func makeServer(
         limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4), roots: [String] = [], gcs: GoogleCloudStore? = nil,
-        workspaces: String, jobTimeout: Duration = .seconds(120)
+        workspaces: String, jobTimeout: Duration = .seconds(120), jobs: AsyncJobs? = nil
     ) -> LipSyncServer {
         let storage = StorageService(
             local: LocalStore(roots: roots + [Self.fixtures]), gcs: gcs, gcsUnavailable: "no credentials in this test", https: nil)
         return LipSyncServer(
-            provider: Self.provider(), limiter: limiter, storage: storage, workspaceBase: workspaces, jobTimeout: jobTimeout)
+            provider: Self.provider(), limiter: limiter, storage: storage, workspaceBase: workspaces, jobTimeout: jobTimeout, jobs: jobs)
     }
 
     /// A live server (real sockets: client disconnects are seen) on a free port.
@@ -353,7 +354,8 @@ import Yams
     @Test func openAPIDocumentMatchesTheRoutes() async throws {
         let workspaces = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
-        let router = makeServer(workspaces: workspaces).router()
+        let store = JobStore(database: try SQLiteDatabase(path: workspaces + "/jobs.sqlite"))
+        let router = makeServer(workspaces: workspaces, jobs: AsyncJobs(store: store, workers: 0)).router()
         let routes = Set(router.routes.map { "\($0.method.rawValue.uppercased()) \($0.path)" })
         let yaml = try #require(OpenAPIDocument.yaml)
         let document = try #require(try Yams.load(yaml: yaml) as? [String: Any])
@@ -472,6 +474,9 @@ import Yams
         configuration.storage.roots = [directory, Self.fixtures]
         configuration.storage.temporaryDirectory = workspaces
         configuration.storage.credentials = .emulator(endpoint: "http://127.0.0.1:9")  // no gs:// in this test
+        let data = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        configuration.queue.dataDirectory = data
         let assembly = try await ServerAssembly.build(configuration, environment: Self.environment)
         let server = assembly.server
         #expect(await server.provider.isLoaded)  // PRELOAD
