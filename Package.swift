@@ -237,7 +237,12 @@ let package = Package(
         .testTarget(
             name: "JobQueueTests",
             dependencies: ["JobQueue", "TestFixtures", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "LipSyncCLITests", dependencies: ["TestFixtures", "lipsync", "Media"]),
+        .testTarget(
+            name: "LipSyncCLITests",
+            dependencies: [
+                "TestFixtures", "lipsync", "Media", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "CompositionTests",
             dependencies: [

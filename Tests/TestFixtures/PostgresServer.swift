@@ -49,8 +49,11 @@ public final class PostgresServer: Sendable {
         try? FileManager.default.removeItem(atPath: folder)
     }
 
-    func psql(_ sql: String) throws {
-        try tool("psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "lipsync", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    /// Runs `sql` in `database` with psql: its output, unaligned, without headers.
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+        try tool(
+            "psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "lipsync", "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
     }
 
     /// Runs one of PostgreSQL's programs (as `nobody` when this process is root).
