@@ -9,7 +9,7 @@ FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build release fixtures test modelkit-test openapi-check openapi-generate lint format demo bench bench-job doctor clean
+.PHONY: setup build release fixtures test bench-queue modelkit-test openapi-check openapi-generate lint format demo bench bench-job doctor clean
 
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -125,3 +125,8 @@ fuzz-smoke: fuzz-build
 		fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz: fuzz-smoke
+
+# The job queue on PostgreSQL (docs/jobs.md): submit→start latency with an idle worker and
+# jobs per minute with 1, 2 and 3 `lipsync worker` processes (tiny models, debug build).
+bench-queue: fixtures
+	LIPSYNC_FIXTURES=$(FIXTURES) LIPSYNC_QUEUE_BENCH=1 swift test $(SWIFT_BUILD_FLAGS) --filter queueBenchmark

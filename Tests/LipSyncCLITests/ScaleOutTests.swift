@@ -40,14 +40,18 @@ import Testing
         }
     }
 
-    /// Two servers and one worker process on one database; every process has one queue worker.
+    /// Servers and worker processes on one database (by default two servers and one worker,
+    /// every process with one queue worker).
     struct Cluster {
         let directory: String
         let database: String
         let servers: [Running]
-        let worker: Running
+        let workers: [Running]
+        var worker: Running { workers[0] }
 
-        static func start(lease: Int = 3) async throws -> Cluster {
+        static func start(servers serverCount: Int = 2, serverWorkers: Int = 1, workers workerCount: Int = 1, lease: Int = 3)
+            async throws -> Cluster
+        {
             let directory = NSTemporaryDirectory() + "scaleout-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
             let database = try PostgresServer.freshDatabase()
@@ -57,29 +61,40 @@ import Testing
                 "EXECUTION_PROVIDERS": "cpu", "LOG_LEVEL": "info", "MAX_CONCURRENT_JOBS": "1", "INTRA_OP_THREADS": "1",
             ]
             var servers: [Running] = []
-            for index in 0..<2 {
+            for index in 0..<serverCount {
                 let port = try PostgresServer.freePort()
                 var env = environment
                 env["PORT"] = "\(port)"
+                env["WORKERS"] = "\(serverWorkers)"
                 servers.append(try Running(["serve"], environment: env, log: "\(directory)/serve\(index).log", port: port))
             }
-            let worker = try Running(["worker"], environment: environment, log: "\(directory)/worker.log")
-            let cluster = Cluster(directory: directory, database: database, servers: servers, worker: worker)
+            let workers = try (0..<workerCount).map {
+                try Running(["worker"], environment: environment, log: "\(directory)/worker\($0).log")
+            }
+            let cluster = Cluster(directory: directory, database: database, servers: servers, workers: workers)
             do {
                 for server in servers {
                     try await waitFor("\(server.log) ready", seconds: 120) { (try? await call(server, "GET", "/readyz").status) == 200 }
                 }
-                try await waitFor("the worker process running", seconds: 120) { worker.output.contains("starting") }
+                for worker in workers {
+                    try await waitFor("the worker process running", seconds: 120) { worker.output.contains("starting") }
+                }
             } catch {
-                for process in servers + [worker] { Issue.record("\(process.log):\n\(process.output.suffix(3000))") }
+                for process in servers + workers { Issue.record("\(process.log):\n\(process.output.suffix(3000))") }
                 cluster.stop()
                 throw error
             }
             return cluster
         }
 
+        /// Runs `sql` in the cluster's database (psql): its unaligned output.
+        func sql(_ sql: String) throws -> String {
+            let name = String(database.split(separator: "/").last?.split(separator: "?").first ?? "")
+            return try PostgresServer.shared.get().psql(sql, database: name)
+        }
+
         func stop() {
-            for process in servers + [worker] { process.stop() }
+            for process in servers + workers { process.stop() }
             try? FileManager.default.removeItem(atPath: directory)
         }
     }
@@ -136,7 +151,7 @@ import Testing
             #expect(Self.isMP4("\(cluster.directory)/out\(index).mp4"))
         }
         // Each of the three processes recorded some of them; none recorded one twice.
-        let recorded = (cluster.servers + [cluster.worker]).map { $0.output.components(separatedBy: "job recorded").count - 1 }
+        let recorded = (cluster.servers + cluster.workers).map { $0.output.components(separatedBy: "job recorded").count - 1 }
         #expect(recorded.reduce(0, +) == 30, "\(recorded)")
     }
 
@@ -150,14 +165,12 @@ import Testing
         let (status, job) = try await Self.call(cluster.servers[0], "POST", "/api/v2/jobs", body: Self.body(output: output, word: phrase))
         #expect(status == 202)
         let id = try #require(job["id"] as? String)
-        let server = try PostgresServer.shared.get()
-        let name = String(try #require(cluster.database.split(separator: "/").last?.split(separator: "?").first))
         var owner = ""
         try await Self.waitFor("the job running", seconds: 60) {
-            owner = (try? server.psql("SELECT lease_owner FROM jobs WHERE id = '\(id)' AND status = 'running'", database: name)) ?? ""
+            owner = (try? cluster.sql("SELECT lease_owner FROM jobs WHERE id = '\(id)' AND status = 'running'")) ?? ""
             return !owner.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
         }
-        let everyone = cluster.servers + [cluster.worker]
+        let everyone = cluster.servers + cluster.workers
         let victim = try #require(everyone.first { owner.contains("-\($0.pid)-") }, "owner \(owner)")
         victim.kill(SIGKILL)
         let survivor = try #require(cluster.servers.first { $0 !== victim })
@@ -171,4 +184,50 @@ import Testing
         let outputs = try FileManager.default.contentsOfDirectory(atPath: cluster.directory).filter { $0.hasSuffix(".mp4") }
         #expect(outputs == ["long.mp4"])
     }
+
+    /// `make bench-queue` (LIPSYNC_QUEUE_BENCH=1): submit→start latency with an idle worker
+    /// process, and jobs per minute with 1, 2 and 3 worker processes, on the tiny models.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["LIPSYNC_QUEUE_BENCH"] != nil))
+    func queueBenchmark() async throws {
+        var report = ["LipSync queue benchmark (PostgreSQL on loopback, tiny models, debug build of lipsync)"]
+        do {
+            let cluster = try await Cluster.start(servers: 1, serverWorkers: 0, workers: 1)
+            defer { cluster.stop() }
+            for index in 0..<60 {
+                let (_, job) = try await Self.call(
+                    cluster.servers[0], "POST", "/api/v2/jobs", body: Self.body(output: "\(cluster.directory)/lat\(index).mp4"))
+                let id = try #require(job["id"] as? String)
+                try await Self.waitFor("job \(index) finished", seconds: 60) {
+                    ((try? await Self.call(cluster.servers[0], "GET", "/api/v2/jobs/\(id)").json["status"]) as? String) == "succeeded"
+                }
+            }
+            let micros = try cluster.sql("SELECT started_at - created_at FROM jobs ORDER BY seq OFFSET 10").split(separator: "\n")
+                .compactMap { Double($0) }.sorted()
+            func percentile(_ p: Double) -> Double { micros[min(micros.count - 1, Int(Double(micros.count) * p))] / 1000 }
+            report.append(
+                String(
+                    format: "submit→start, idle worker process, %d jobs (first 10 dropped): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                    micros.count, percentile(0.5), percentile(0.99), micros.last.map { $0 / 1000 } ?? 0))
+        }
+        for workers in 1...3 {
+            let cluster = try await Cluster.start(servers: 1, serverWorkers: 0, workers: workers)
+            defer { cluster.stop() }
+            let clock = ContinuousClock()
+            let started = clock.now
+            for index in 0..<60 {
+                _ = try await Self.call(cluster.servers[0], "POST", "/api/v2/jobs", body: Self.body(output: "\(cluster.directory)/t\(index).mp4"))
+            }
+            try await Self.waitFor("60 jobs", seconds: 600) {
+                let (_, list) = (try? await Self.call(cluster.servers[0], "GET", "/api/v2/jobs?status=succeeded&limit=100")) ?? (0, [:])
+                return (list["jobs"] as? [Any])?.count == 60
+            }
+            let seconds = (clock.now - started).timeInterval
+            report.append(String(format: "%d worker process(es): 60 jobs in %.1f s = %.0f jobs/minute", workers, seconds, 60 / seconds * 60))
+        }
+        print(report.joined(separator: "\n"))
+    }
+}
+
+extension Duration {
+    var timeInterval: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
