@@ -98,7 +98,8 @@ public final class PostgresDatabase: SQLDatabase {
         let table = Self.migrationsTable
         let client = client
         let logger = logger
-        return try await run {
+        // Longer than a statement's limit: another process may hold the lock while it migrates.
+        return try await run(limit: .seconds(120)) {
             try await client.withConnection { connection in
                 // One process migrates at a time: the others wait on the lock, then find nothing to do.
                 _ = try await connection.query("SELECT pg_advisory_lock(72731)", logger: logger)
@@ -150,10 +151,11 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     /// Runs `body` within the statement time limit; connection failures become `StoreUnavailable`.
-    private func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let timeout = StoreUnavailable(engine: "PostgreSQL", detail: "no answer within \(statementTimeout)")
+    private func run<T: Sendable>(limit: Duration? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let limit = limit ?? statementTimeout
+        let timeout = StoreUnavailable(engine: "PostgreSQL", detail: "no answer within \(limit)")
         do {
-            return try await withTimeLimit(statementTimeout, timeout: timeout, body)
+            return try await withTimeLimit(limit, timeout: timeout, body)
         } catch let error as PSQLError {
             throw Self.translate(error)
         }

@@ -10,10 +10,10 @@ enum Engine: String, CaseIterable, CustomTestStringConvertible {
     case sqlite, postgres
     var testDescription: String { rawValue }
 
-    func open() throws -> any SQLDatabase {
+    func open() async throws -> any SQLDatabase {
         switch self {
         case .sqlite: try SQLiteDatabase(path: NSTemporaryDirectory() + "jobs-\(UUID().uuidString)/jobs.sqlite")
-        case .postgres: try PostgresDatabase(url: try PostgresServer.freshDatabase())
+        case .postgres: try PostgresDatabase(url: try await PostgresServer.freshDatabase(), statementTimeout: .seconds(60))
         }
     }
 }
@@ -26,7 +26,7 @@ final class TestClock: Sendable {
 }
 
 func withStore(_ engine: Engine, _ body: (JobStore, TestClock) async throws -> Void) async throws {
-    let database = try engine.open()
+    let database = try await engine.open()
     let clock = TestClock()
     let store = JobStore(database: database, now: { clock.now })
     do {

@@ -54,7 +54,7 @@ import Testing
         {
             let directory = NSTemporaryDirectory() + "scaleout-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
-            let database = try PostgresServer.freshDatabase()
+            let database = try await PostgresServer.freshDatabase()
             let environment = [
                 "DATABASE_URL": database, "WORKERS": "1", "JOB_LEASE_SECONDS": "\(lease)", "JOB_POLL_INTERVAL_MS": "200",
                 "STORAGE_ROOTS": "\(directory):\(TestFixtures.root)", "TEMP_DIR": directory + "/work", "MODELS_DIR": TestFixtures.models,
@@ -215,14 +215,16 @@ import Testing
             let clock = ContinuousClock()
             let started = clock.now
             for index in 0..<60 {
-                _ = try await Self.call(cluster.servers[0], "POST", "/api/v2/jobs", body: Self.body(output: "\(cluster.directory)/t\(index).mp4"))
+                _ = try await Self.call(
+                    cluster.servers[0], "POST", "/api/v2/jobs", body: Self.body(output: "\(cluster.directory)/t\(index).mp4"))
             }
             try await Self.waitFor("60 jobs", seconds: 600) {
                 let (_, list) = (try? await Self.call(cluster.servers[0], "GET", "/api/v2/jobs?status=succeeded&limit=100")) ?? (0, [:])
                 return (list["jobs"] as? [Any])?.count == 60
             }
             let seconds = (clock.now - started).timeInterval
-            report.append(String(format: "%d worker process(es): 60 jobs in %.1f s = %.0f jobs/minute", workers, seconds, 60 / seconds * 60))
+            report.append(
+                String(format: "%d worker process(es): 60 jobs in %.1f s = %.0f jobs/minute", workers, seconds, 60 / seconds * 60))
         }
         print(report.joined(separator: "\n"))
     }

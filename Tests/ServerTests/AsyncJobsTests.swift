@@ -26,7 +26,7 @@ import Testing
         let database: any SQLDatabase =
             switch engine {
             case .sqlite: try SQLiteDatabase(path: NSTemporaryDirectory() + "jobs-\(UUID().uuidString)/jobs.sqlite")
-            case .postgres: try PostgresDatabase(url: try PostgresServer.freshDatabase())
+            case .postgres: try PostgresDatabase(url: try await PostgresServer.freshDatabase(), statementTimeout: .seconds(60))
             }
         let store = JobStore(database: database)
         try await store.migrate()

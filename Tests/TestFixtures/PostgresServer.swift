@@ -12,12 +12,20 @@ public final class PostgresServer: Sendable {
     /// The process's server (started once).
     public static let shared: Result<PostgresServer, any Error> = Result { try PostgresServer.start() }
 
-    /// A new, empty database on the shared server: its `postgres://` URL.
-    public static func freshDatabase() throws -> String {
-        let server = try shared.get()
-        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try server.psql("CREATE DATABASE \(name)")
-        return server.url(database: name)
+    /// A new, empty database on the shared server: its `postgres://` URL. The server's start
+    /// and psql run on a thread of their own, not on the tests' cooperative threads.
+    public static func freshDatabase() async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Result {
+                        let server = try shared.get()
+                        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+                        try server.psql("CREATE DATABASE \(name)")
+                        return server.url(database: name)
+                    })
+            }
+        }
     }
 
     public func url(database: String) -> String { "postgres://lipsync@127.0.0.1:\(port)/\(database)?sslmode=disable" }
