@@ -1,17 +1,19 @@
 import AsyncHTTPClient
 import Foundation
 public import Inference
+public import JobQueue
 import LipSync
 public import Logging
 import Media
 public import Pipeline
 
 /// The model registry: builds the whole pipeline from a models folder — every model loaded
-/// once — and reports what was loaded.
+/// once — and reports what was loaded. With a job `store`, the per-video cache is shared
+/// through it with every process on the same store.
 public enum PipelineSetup {
     public static func makePipeline(
         _ configuration: Configuration, environment: InferenceEnvironment, detector: DetectorChoice = .blazeface,
-        float16: Bool = false, logger: Logger = Logger(label: "lipsync.models")
+        float16: Bool = false, store: JobStore? = nil, logger: Logger = Logger(label: "lipsync.models")
     ) throws -> LipSyncPipeline {
         let clock = ContinuousClock()
         let start = clock.now
@@ -21,7 +23,11 @@ public enum PipelineSetup {
         var pipeline = LipSyncPipeline(
             speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
             voice: voice, renderer: renderer, limits: configuration.mediaLimits,
-            cache: configuration.videoCacheEntries > 0 ? VideoCache(capacity: configuration.videoCacheEntries) : nil)
+            cache: configuration.videoCacheEntries > 0
+                ? VideoCache(
+                    capacity: configuration.videoCacheEntries,
+                    shared: store.map { StoreVideoCache(store: $0, capacity: configuration.videoCacheEntries, logger: logger) })
+                : nil)
         pipeline.memory = JobMemoryModel(fastModelMemory: configuration.modelMemory == .fast)
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         var kinds = ["wav2lip_mel", float16 ? "wav2lip_fp16" : "wav2lip", detector.rawValue]

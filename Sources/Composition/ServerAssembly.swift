@@ -25,9 +25,9 @@ public struct ServerAssembly: Sendable {
         _ configuration: Configuration, environment: InferenceEnvironment, logger: Logger = Logger(label: "lipsync.server")
     ) async throws -> ServerAssembly {
         let configuration = configuration.withServerThreadBudget()
-        let provider = PipelineProvider { try PipelineSetup.makePipeline(configuration, environment: environment) }
-        if configuration.preload { _ = try await provider.pipeline() }
         let store = try await configuration.queue.openStore(logger: logger)
+        let provider = PipelineProvider { try PipelineSetup.makePipeline(configuration, environment: environment, store: store) }
+        if configuration.preload { _ = try await provider.pipeline() }
         let server = LipSyncServer(
             provider: provider,
             limiter: JobLimiter(

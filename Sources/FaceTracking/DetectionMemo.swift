@@ -20,4 +20,7 @@ public final class DetectionMemo: Sendable {
     }
 
     public var count: Int { boxes.withLock { $0.count } }
+
+    /// Every detected frame's box (nil: no face there).
+    public var all: [Int: FaceBox?] { boxes.withLock { $0 } }
 }

@@ -50,8 +50,35 @@ public struct JobStore: Sendable {
                     """,
                     "CREATE INDEX jobs_by_status ON jobs (status, seq)",
                     "CREATE INDEX jobs_by_webhook ON jobs (webhook_state, webhook_next_at)",
-                ])
+                ]),
+            Migration(
+                version: 2,
+                statements: [
+                    "CREATE TABLE video_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL)",
+                    "CREATE INDEX video_cache_by_age ON video_cache (updated_at)",
+                ]),
         ]
+    }
+
+    // MARK: The shared per-video cache
+
+    /// The cached value of `key`, marked as used now.
+    public func cachedValue(_ key: String) async throws -> String? {
+        try await database.query(
+            "UPDATE video_cache SET updated_at = $2 WHERE key = $1 RETURNING value", [.text(key), .integer(now().microseconds)]
+        ).first?["value"]?.text
+    }
+
+    /// Stores `value` for `key`, keeping the `keep` most recently used entries.
+    public func saveCachedValue(_ key: String, _ value: String, keep: Int) async throws {
+        try await database.query(
+            """
+            INSERT INTO video_cache (key, value, updated_at) VALUES ($1, $2, $3)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+            """, [.text(key), .text(value), .integer(now().microseconds)])
+        try await database.query(
+            "DELETE FROM video_cache WHERE key IN (SELECT key FROM video_cache ORDER BY updated_at DESC LIMIT 1000000000 OFFSET $1)",
+            [.integer(Int64(max(0, keep)))])
     }
 
     /// Creates or updates the schema (safe to call from many processes at once).

@@ -142,12 +142,19 @@ public struct LipSyncPipeline: Sendable {
         // The per-video cache entry: same bytes and same detection settings.
         var lipSync = request.lipSync
         let hashStart = clock.now
-        let (videoEntry, cached): (VideoCache.Entry?, Bool) = {
-            // An unreadable input is reported by the decoders below, not here.
-            guard let cache, let digest = try? VideoCache.digest(of: request.video) else { return (nil, false) }
-            return cache.entry(
-                for: "\(digest)|\(type(of: renderer.detector))|\(lipSync.detectionMaxSide ?? 0)|\(lipSync.tracking.missingFace)")
-        }()
+        // An unreadable input is reported by the decoders below, not here.
+        let cacheKey = (try? cache.map { _ in try VideoCache.digest(of: request.video) }).flatMap { $0 }.map {
+            "\($0)|\(type(of: renderer.detector))|\(lipSync.detectionMaxSide ?? 0)|\(lipSync.tracking.missingFace)"
+        }
+        var (videoEntry, cached): (VideoCache.Entry?, Bool) = (nil, false)
+        if let cache, let cacheKey {
+            (videoEntry, cached) = cache.entry(for: cacheKey)
+            if !cached, let shared = cache.shared, let snapshot = await shared.load(cacheKey) {
+                videoEntry?.apply(snapshot)
+                cached = true
+            }
+        }
+        let sharedBefore = videoEntry?.snapshot
         lipSync.detections = videoEntry?.detections
         timings.hashInput = cache == nil ? 0 : (clock.now - hashStart).seconds
 
@@ -225,6 +232,9 @@ public struct LipSyncPipeline: Sendable {
                 video: request.video, speech: speechAudio, output: request.output, options: renderOptions, prepared: preparedVideo)
         }
         timings.render = rendered.timings
+        if let cacheKey, let shared = cache?.shared, let after = videoEntry?.snapshot, after != sharedBefore, !after.isEmpty {
+            await shared.save(cacheKey, after)  // what this job computed, for every other process
+        }
         timings.total = (clock.now - started).seconds
         // One line: every step's seconds as metadata (the table is JobTimings.rows / report()).
         var metadata: Logger.Metadata = [

@@ -48,9 +48,9 @@ struct JobStoreTests {
     @Test(arguments: Engine.allCases)
     func migrationsAreVersionedAndRunOnce(_ engine: Engine) async throws {
         try await withStore(engine) { store, _ in
-            #expect(try await store.migrate().isEmpty)  // withStore applied version 1 already
-            let rows = try await store.database.query("SELECT version FROM schema_migrations", [])
-            #expect(rows.map { $0["version"] } == [.integer(1)])
+            #expect(try await store.migrate().isEmpty)  // withStore applied every version already
+            let rows = try await store.database.query("SELECT version FROM schema_migrations ORDER BY version", [])
+            #expect(rows.map { $0["version"] } == [.integer(1), .integer(2)])
         }
     }
 
@@ -190,6 +190,25 @@ struct JobStoreTests {
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             #expect(taken.count == 40 && Set(taken).count == 40)
+        }
+    }
+
+    @Test(arguments: Engine.allCases)
+    func sharedVideoCacheKeepsTheMostRecentlyUsed(_ engine: Engine) async throws {
+        try await withStore(engine) { store, clock in
+            #expect(try await store.cachedValue("a") == nil)
+            try await store.saveCachedValue("a", "1", keep: 2)
+            clock.advance(1)
+            try await store.saveCachedValue("b", "2", keep: 2)
+            clock.advance(1)
+            #expect(try await store.cachedValue("a") == "1")  // used: now the most recent
+            clock.advance(1)
+            try await store.saveCachedValue("c", "3", keep: 2)  // "b" is the least recently used
+            #expect(try await store.cachedValue("b") == nil)
+            #expect(try await store.cachedValue("a") == "1")
+            #expect(try await store.cachedValue("c") == "3")
+            try await store.saveCachedValue("c", "4", keep: 2)
+            #expect(try await store.cachedValue("c") == "4")
         }
     }
 

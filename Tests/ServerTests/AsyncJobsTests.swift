@@ -52,7 +52,7 @@ import Testing
     /// A live server on `store` with `workers` queue workers (0: nothing runs the jobs).
     func withJobServer(
         store: JobStore, workers: Int = 1, lease: Duration = .seconds(30), limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4),
-        webhooks: WebhookSettings = AsyncJobsTests.webhookSettings(), directory given: String? = nil,
+        webhooks: WebhookSettings = AsyncJobsTests.webhookSettings(), directory given: String? = nil, sharedCache: Bool = false,
         _ body: @Sendable (Context) async throws -> Void
     ) async throws {
         let directory = given ?? NSTemporaryDirectory() + "jobs-out-\(UUID().uuidString)"
@@ -64,7 +64,8 @@ import Testing
         let storage = StorageService(
             local: LocalStore(roots: [directory, TestFixtures.root]), gcs: nil, gcsUnavailable: "no gs:// here", https: nil)
         let server = LipSyncServer(
-            provider: LipSyncServerTests.provider(), limiter: limiter, storage: storage, workspaceBase: directory + "/work",
+            provider: LipSyncServerTests.provider(store: sharedCache ? store : nil), limiter: limiter, storage: storage,
+            workspaceBase: directory + "/work",
             jobTimeout: .seconds(120), jobs: jobs)
         let running = Task { try await JobWorkers(server: server, jobs: jobs).run() }
         defer { running.cancel() }
@@ -367,6 +368,26 @@ import Testing
             #expect(try await store.finish(id: id, attempt: 1, outcome: .failed(code: "late", message: "late")) == false)
             #expect(try await store.job(id: id)?.status == .succeeded)
         }
+        await store.database.close()
+    }
+
+    /// Two servers with their own pipelines on one store: the second sees the clip the first
+    /// processed as cached (its face detections came from the store's video cache).
+    @Test(arguments: Engine.allCases)
+    func perVideoWorkIsSharedThroughTheStore(_ engine: Engine) async throws {
+        let store = try await Self.openStore(engine)
+        let output = NSTemporaryDirectory() + "shared-cache-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        for (index, expectCached) in [false, true].enumerated() {
+            try await withJobServer(store: store, directory: output, sharedCache: true) { context in
+                let (_, job, _) = try await Self.call(
+                    context.port, .POST, "/api/v2/jobs", body: Self.job(output: "\(output)/o\(index).mp4"))
+                let done = try await Self.waitForJob(context.port, try #require(job["id"] as? String), until: Self.isFinal)
+                #expect(done["status"] as? String == "succeeded")
+                #expect((done["result"] as? [String: Any])?["cached"] as? Bool == expectCached, "job \(index): \(done)")
+            }
+        }
+        #expect(try await store.database.query("SELECT key FROM video_cache", []).count == 1)
         await store.database.close()
     }
 

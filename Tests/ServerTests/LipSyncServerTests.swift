@@ -32,11 +32,12 @@ import Yams
     static var environment: InferenceEnvironment { TestFixtures.inference }
 
     /// The tiny stand-in models, loaded by the registry (PipelineSetup) on first use.
-    static func provider() -> PipelineProvider {
+    static func provider(store: JobStore? = nil) -> PipelineProvider {
         PipelineProvider {
             var configuration = Configuration(modelsDirectory: fixtures + "/models")
             configuration.executionProviders = [.cpu]
-            return try PipelineSetup.makePipeline(configuration, environment: environment, logger: Logger(label: "test.models"))
+            return try PipelineSetup.makePipeline(
+                configuration, environment: environment, store: store, logger: Logger(label: "test.models"))
         }
     }
 
