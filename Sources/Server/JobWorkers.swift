@@ -91,7 +91,8 @@ public struct JobWorkers: Service {
             work.cancel()
         }
         heartbeats.cancel()
-        await record(outcome, job: job, attempt: attempt, watch: watch, log: log)
+        // Recorded even when this task is cancelled (the process is stopping): in a task of its own.
+        await Task { await record(outcome, job: job, attempt: attempt, watch: watch, log: log) }.value
     }
 
     /// Heartbeats every third of the lease, and sooner when progress moved (at most every

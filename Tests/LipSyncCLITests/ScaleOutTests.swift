@@ -49,9 +49,9 @@ import Testing
         let workers: [Running]
         var worker: Running { workers[0] }
 
-        static func start(servers serverCount: Int = 2, serverWorkers: Int = 1, workers workerCount: Int = 1, lease: Int = 3)
-            async throws -> Cluster
-        {
+        static func start(
+            servers serverCount: Int = 2, serverWorkers: Int = 1, workers workerCount: Int = 1, lease: Int = 3, drainSeconds: Int = 60
+        ) async throws -> Cluster {
             let directory = NSTemporaryDirectory() + "scaleout-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
             let database = try await PostgresServer.freshDatabase()
@@ -59,6 +59,7 @@ import Testing
                 "DATABASE_URL": database, "WORKERS": "1", "JOB_LEASE_SECONDS": "\(lease)", "JOB_POLL_INTERVAL_MS": "200",
                 "STORAGE_ROOTS": "\(directory):\(TestFixtures.root)", "TEMP_DIR": directory + "/work", "MODELS_DIR": TestFixtures.models,
                 "EXECUTION_PROVIDERS": "cpu", "LOG_LEVEL": "info", "MAX_CONCURRENT_JOBS": "1", "INTRA_OP_THREADS": "1",
+                "DRAIN_TIMEOUT_SECONDS": "\(drainSeconds)",
             ]
             var servers: [Running] = []
             for index in 0..<serverCount {
@@ -155,10 +156,12 @@ import Testing
         #expect(recorded.reduce(0, +) == 30, "\(recorded)")
     }
 
-    /// kill -9 of the process running a job: after its lease expires another process takes
-    /// the job (attempt 2) and finishes it; one output.
-    @Test func jobOfAKilledWorkerFinishesElsewhere() async throws {
-        let cluster = try await Cluster.start()
+    /// kill -9 of the process running a job (after its lease expires another process takes the
+    /// job: attempt 2), or SIGTERM with no drain time (the job goes back to the queue at once,
+    /// its attempt not counted): either way the job finishes elsewhere, with one output.
+    @Test(arguments: [SIGKILL, SIGTERM])
+    func jobOfAStoppedWorkerFinishesElsewhere(signal: Int32) async throws {
+        let cluster = try await Cluster.start(lease: signal == SIGKILL ? 3 : 30, drainSeconds: 0)
         defer { cluster.stop() }
         let phrase = Array(repeating: "this sentence makes the job run for a few seconds", count: 3).joined(separator: ", ")
         let output = "\(cluster.directory)/long.mp4"
@@ -172,14 +175,18 @@ import Testing
         }
         let everyone = cluster.servers + cluster.workers
         let victim = try #require(everyone.first { owner.contains("-\($0.pid)-") }, "owner \(owner)")
-        victim.kill(SIGKILL)
+        victim.kill(signal)
         let survivor = try #require(cluster.servers.first { $0 !== victim })
         try await Self.waitFor("the job finished elsewhere", seconds: 120) {
             let (_, job) = (try? await Self.call(survivor, "GET", "/api/v2/jobs/\(id)")) ?? (0, [:])
             return ["succeeded", "failed", "cancelled"].contains(job["status"] as? String ?? "")
         }
         let (_, done) = try await Self.call(survivor, "GET", "/api/v2/jobs/\(id)")
-        #expect(done["status"] as? String == "succeeded" && done["attempts"] as? Int == 2, "\(done)")
+        #expect(done["status"] as? String == "succeeded" && done["attempts"] as? Int == (signal == SIGKILL ? 2 : 1), "\(done)")
+        if signal == SIGTERM {
+            #expect(victim.output.contains("job released back to the queue"))
+            victim.process.waitUntilExit()
+        }
         #expect(Self.isMP4(output))
         let outputs = try FileManager.default.contentsOfDirectory(atPath: cluster.directory).filter { $0.hasSuffix(".mp4") }
         #expect(outputs == ["long.mp4"])
