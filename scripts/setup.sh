@@ -7,7 +7,8 @@
 #
 # What it provides:
 #   * Debian packages: FFmpeg development libraries, libespeak-ng-dev, pkg-config, python3-venv,
-#     libsqlite3-dev (the embedded job store) and postgresql-15 (the tests run a real server).
+#     libsqlite3-dev (the embedded job store), postgresql-15 (the tests run a real server),
+#     chromium and chromium-driver (the playground test drives a real browser).
 #   * ONNX Runtime under .deps/onnxruntime: the shared library from the PyPI wheel, the C
 #     headers from Debian 13's libonnxruntime-dev (downloaded and unpacked, never installed),
 #     and a generated libonnxruntime.pc. Skipped where `pkg-config libonnxruntime` already

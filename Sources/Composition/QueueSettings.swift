@@ -28,8 +28,19 @@ public struct QueueSettings: Sendable, Equatable {
     /// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names (`*.example.com` for sub-domains);
     /// empty: any public host.
     public var webhookAllowedHosts: [String] = []
+    /// `PLAYGROUND` (default true): the web page at `GET /` and its upload route (docs/playground.md).
+    public var playground = true
+    /// `PLAYGROUND_DIR` (default `DATA_DIR/playground`): uploads and results of the page; a storage root.
+    public var playgroundDirectory: String?
 
     public init() {}
+
+    /// The playground's folder as an absolute path (nil when the playground is off).
+    public var playgroundFolder: String? {
+        guard playground else { return nil }
+        let folder = playgroundDirectory ?? (dataDirectory as NSString).appendingPathComponent("playground")
+        return folder.hasPrefix("/") ? folder : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(folder)
+    }
 
     mutating func read(_ environment: [String: String]) throws {
         if let value = environment["DATABASE_URL"], !value.isEmpty { databaseURL = value }
@@ -57,6 +68,8 @@ public struct QueueSettings: Sendable, Equatable {
         if let value = environment["WEBHOOK_TIMEOUT_SECONDS"] {
             webhookTimeoutSeconds = try Configuration.parseInteger(value, variable: "WEBHOOK_TIMEOUT_SECONDS", in: 1...300)
         }
+        if let value = environment["PLAYGROUND"] { playground = try Configuration.parseBool(value, variable: "PLAYGROUND") }
+        if let value = environment["PLAYGROUND_DIR"], !value.isEmpty { playgroundDirectory = value }
         if let value = environment["WEBHOOK_ALLOWED_HOSTS"] {
             webhookAllowedHosts = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
@@ -69,6 +82,7 @@ public struct QueueSettings: Sendable, Equatable {
             ("JOB_POLL_INTERVAL_MS", "\(pollIntervalMilliseconds)"), ("WEBHOOK_SECRET", webhookSecret == nil ? "unset" : "****** (set)"),
             ("WEBHOOK_MAX_ATTEMPTS", "\(webhookMaxAttempts)"), ("WEBHOOK_RETRY_BASE_SECONDS", "\(webhookRetryBaseSeconds)"),
             ("WEBHOOK_TIMEOUT_SECONDS", "\(webhookTimeoutSeconds)"), ("WEBHOOK_ALLOWED_HOSTS", webhookAllowedHosts.joined(separator: ",")),
+            ("PLAYGROUND", "\(playground)"), ("PLAYGROUND_DIR", playgroundFolder ?? "off"),
         ]
     }
 

@@ -24,7 +24,14 @@ public struct ServerAssembly: Sendable {
     public static func build(
         _ configuration: Configuration, environment: InferenceEnvironment, logger: Logger = Logger(label: "lipsync.server")
     ) async throws -> ServerAssembly {
-        let configuration = configuration.withServerThreadBudget()
+        var budgeted = configuration.withServerThreadBudget()
+        let playground = budgeted.queue.playgroundFolder
+        if let playground {
+            // The page's uploads and results live in a storage root of their own.
+            try FileManager.default.createDirectory(atPath: playground, withIntermediateDirectories: true)
+            budgeted.storage.roots.append(playground)
+        }
+        let configuration = budgeted
         let store = try await configuration.queue.openStore(logger: logger)
         let provider = PipelineProvider { try PipelineSetup.makePipeline(configuration, environment: environment, store: store) }
         if configuration.preload { _ = try await provider.pipeline() }
@@ -37,7 +44,8 @@ public struct ServerAssembly: Sendable {
             defaults: configuration.lipSyncDefaults, defaultVoiceMode: configuration.jobDefaults.voiceMode,
             jobTimeout: .seconds(configuration.jobTimeoutSeconds),
             timeouts: ConnectionTimeouts(idle: configuration.connectionTimeouts.idle, body: configuration.connectionTimeouts.body),
-            jobs: configuration.queue.asyncJobs(store: store), logger: logger)
+            jobs: configuration.queue.asyncJobs(store: store),
+            playground: playground.map { PlaygroundSettings(directory: $0, limits: configuration.mediaLimits) }, logger: logger)
         let swept = try RequestWorkspace.sweepStale(in: configuration.storage.temporaryDirectory)
         if !swept.isEmpty {
             logger.notice(

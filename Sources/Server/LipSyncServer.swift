@@ -35,12 +35,15 @@ public struct LipSyncServer: Sendable {
     public let timeouts: ConnectionTimeouts
     /// The asynchronous jobs (`/api/v2/jobs`); nil: those routes are not served.
     public let jobs: AsyncJobs?
+    /// The web playground (`GET /`, uploads); nil: not served (`PLAYGROUND=false`, or no jobs).
+    public let playground: PlaygroundSettings?
     let logger: Logger
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!  // a valid constant header name
     /// Every route's path (the metrics label set; the OpenAPI test compares it with the document).
     static let paths: Set<String> = [
         "/api/v1/lip-video", "/api/v1/lip-video-optimized", "/api/v1/preload-models", "/api/v1/models",
         "/healthz", "/readyz", "/metrics", "/openapi.yaml", "/api/v2/jobs", "/api/v2/jobs/{id}", "/api/v2/jobs/{id}/events",
+        "/api/v2/capabilities", "/", "/playground/{file}", "/api/v2/uploads", "/api/v2/jobs/{id}/output",
     ]
 
     public init(
@@ -48,9 +51,10 @@ public struct LipSyncServer: Sendable {
         defaults: LipSyncOptions = LipSyncOptions(), defaultVoiceMode: VoiceMode? = nil, jobTimeout: Duration = .seconds(600),
         metrics: ServerMetrics = ServerMetrics(),
         executor: JobExecutor = JobExecutor(), timeouts: ConnectionTimeouts = ConnectionTimeouts(), jobs: AsyncJobs? = nil,
-        logger: Logger = Logger(label: "lipsync.server")
+        playground: PlaygroundSettings? = nil, logger: Logger = Logger(label: "lipsync.server")
     ) {
         self.jobs = jobs
+        self.playground = jobs == nil ? nil : playground
         self.executor = executor
         self.timeouts = timeouts
         self.provider = provider
@@ -112,6 +116,8 @@ public struct LipSyncServer: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         if let jobs { addJobRoutes(to: router, jobs: jobs) }
+        if let playground { addPlaygroundRoutes(to: router, playground: playground) }
+        router.get("/api/v2/capabilities") { _, _ in try await self.capabilities() }
         router.get("/openapi.yaml") { _, _ -> Response in
             guard let document = OpenAPIDocument.yaml else {
                 throw APIError(

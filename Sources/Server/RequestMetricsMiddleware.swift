@@ -29,6 +29,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     /// (`/api/v2/jobs/{id}`, `…/events`), else `unmatched`.
     static func route(of path: String, in routes: Set<String>) -> String {
         if routes.contains(path) { return path }
+        if path.hasPrefix("/playground/") { return routes.contains("/playground/{file}") ? "/playground/{file}" : "unmatched" }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count >= 5, parts[0].isEmpty, parts[1] == "api", parts[2] == "v2", parts[3] == "jobs", !parts[4].isEmpty
         else { return "unmatched" }

@@ -47,6 +47,13 @@ public struct SpeechService: Sendable {
     /// Engines configured on this server.
     public var availableEngines: [SpeechEngineID] { SpeechEngineID.allCases.filter { engines[$0] != nil } }
 
+    /// Every language code some configured engine speaks, sorted.
+    public func supportedLanguages() async throws -> [String] {
+        var codes = Set<String>()
+        for engine in engines.values { codes.formUnion(try await engine.supportedLanguages()) }
+        return codes.sorted()
+    }
+
     public func synthesize(text: String, language: String, engine requested: SpeechEngineID? = nil, voice: String? = nil) async throws
         -> SpeechResult
     {

@@ -45,12 +45,13 @@ import Yams
     /// request workspaces go to `workspaces` (a fresh folder, checked empty afterwards).
     func makeServer(
         limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4), roots: [String] = [], gcs: GoogleCloudStore? = nil,
-        workspaces: String, jobTimeout: Duration = .seconds(120), jobs: AsyncJobs? = nil
+        workspaces: String, jobTimeout: Duration = .seconds(120), jobs: AsyncJobs? = nil, playground: PlaygroundSettings? = nil
     ) -> LipSyncServer {
         let storage = StorageService(
             local: LocalStore(roots: roots + [Self.fixtures]), gcs: gcs, gcsUnavailable: "no credentials in this test", https: nil)
         return LipSyncServer(
-            provider: Self.provider(), limiter: limiter, storage: storage, workspaceBase: workspaces, jobTimeout: jobTimeout, jobs: jobs)
+            provider: Self.provider(), limiter: limiter, storage: storage, workspaceBase: workspaces, jobTimeout: jobTimeout, jobs: jobs,
+            playground: playground)
     }
 
     /// A live server (real sockets: client disconnects are seen) on a free port.
@@ -356,7 +357,9 @@ import Yams
         let workspaces = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workspaces) }
         let store = JobStore(database: try SQLiteDatabase(path: workspaces + "/jobs.sqlite"))
-        let router = makeServer(workspaces: workspaces, jobs: AsyncJobs(store: store, workers: 0)).router()
+        let router = makeServer(
+            workspaces: workspaces, jobs: AsyncJobs(store: store, workers: 0), playground: PlaygroundSettings(directory: workspaces)
+        ).router()
         let routes = Set(router.routes.map { "\($0.method.rawValue.uppercased()) \($0.path)" })
         let yaml = try #require(OpenAPIDocument.yaml)
         let document = try #require(try Yams.load(yaml: yaml) as? [String: Any])
