@@ -167,6 +167,7 @@ extension LipSyncServer {
             overrides.engine = try body.ttsEngine.map { try JobOverrides.parse($0.rawValue, field: "tts_engine") }
             overrides.voiceMode = try body.voiceMode.map { try JobOverrides.parse($0.rawValue, field: "voice_mode") }
             let options = try overrides.apply(to: defaults)
+            _ = try SpeechText(body.word, limit: .max)  // empty text or control characters: refused now (the length when spoken)
             return JobRequest(
                 video: video, text: body.word, language: body.ttsLang, output: output, ttsEngine: overrides.engine,
                 ttsVoice: body.ttsVoice, voiceMode: overrides.voiceMode ?? defaultVoiceMode, seed: body.seed ?? 0,

@@ -53,6 +53,7 @@ import Testing
     func withJobServer(
         store: JobStore, workers: Int = 1, lease: Duration = .seconds(30), limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4),
         webhooks: WebhookSettings = AsyncJobsTests.webhookSettings(), directory given: String? = nil, sharedCache: Bool = false,
+        playground: Bool = false,
         _ body: @Sendable (Context) async throws -> Void
     ) async throws {
         let directory = given ?? NSTemporaryDirectory() + "jobs-out-\(UUID().uuidString)"
@@ -62,11 +63,12 @@ import Testing
             store: store, workers: workers, lease: lease, pollInterval: .milliseconds(100), eventsInterval: .milliseconds(50),
             webhooks: webhooks)
         let storage = StorageService(
-            local: LocalStore(roots: [directory, TestFixtures.root]), gcs: nil, gcsUnavailable: "no gs:// here", https: nil)
+            local: LocalStore(roots: [directory, directory + "/playground", TestFixtures.root]), gcs: nil, gcsUnavailable: "no gs:// here",
+            https: nil)
         let server = LipSyncServer(
             provider: LipSyncServerTests.provider(store: sharedCache ? store : nil), limiter: limiter, storage: storage,
             workspaceBase: directory + "/work",
-            jobTimeout: .seconds(120), jobs: jobs)
+            jobTimeout: .seconds(120), jobs: jobs, playground: playground ? PlaygroundSettings(directory: directory + "/playground") : nil)
         let running = Task { try await JobWorkers(server: server, jobs: jobs).run() }
         defer { running.cancel() }
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))

@@ -69,15 +69,27 @@ function setupCamera() {
   });
 }
 
-function step(name, done) {
-  let item = document.querySelector('#steps li[data-step="' + name + '"]');
-  if (!item) {
-    item = document.createElement("li");
+// The job's steps in order (the timing table's names); the current one is marked, the ones
+// before it done (a fast step may finish between two events).
+const STEPS = ["fetch_input", "text_to_speech", "voice_conversion", "lip-sync_render", "store_output"];
+
+function showSteps() {
+  $("steps").replaceChildren(...STEPS.map((name) => {
+    const item = document.createElement("li");
     item.dataset.step = name;
     item.textContent = name.replaceAll("_", " ");
-    $("steps").append(item);
-  }
-  if (done) item.classList.add("done");
+    return item;
+  }));
+}
+
+function reachStep(name, finished) {
+  const index = finished ? STEPS.length : STEPS.indexOf(name);
+  if (index < 0) return;
+  STEPS.forEach((step, position) => {
+    const item = document.querySelector('#steps li[data-step="' + step + '"]');
+    item.classList.toggle("done", position < index);
+    if (position === index) item.setAttribute("aria-current", "step"); else item.removeAttribute("aria-current");
+  });
 }
 
 function showTimings(timings) {
@@ -96,21 +108,17 @@ function showTimings(timings) {
 
 function follow(id) {
   $("progress-panel").hidden = false;
-  let lastStep = null;
+  showSteps();
   const events = new EventSource("/api/v2/jobs/" + id + "/events");
   const update = (message) => {
     const job = JSON.parse(message.data);
     const progress = job.progress || {};
     $("progress").value = progress.fraction || 0;
-    if (progress.step && progress.step !== lastStep) {
-      if (lastStep) step(lastStep, true);
-      step(progress.step, false);
-      lastStep = progress.step;
-    }
-    $("status").textContent = job.status + (progress.step ? " — " + progress.step.replaceAll("_", " ") : "") +
-      " (" + Math.round(100 * (progress.fraction || 0)) + " %)";
+    if (progress.step) reachStep(progress.step, false);
+    const running = job.status === "running" && progress.step ? " — " + progress.step.replaceAll("_", " ") : "";
+    $("status").textContent = job.status + running + " (" + Math.round(100 * (progress.fraction || 0)) + " %)";
     if (job.status === "succeeded") {
-      if (lastStep) step(lastStep, true);
+      reachStep(null, true);
       events.close();
       const url = "/api/v2/jobs/" + id + "/output";
       $("result").src = url; $("download").href = url;
