@@ -142,11 +142,13 @@ extension LipSyncServer {
         defer { try? handle.close() }
         let parser = MultipartParser(boundary: boundary)
         var inFile = false
+        var sawPart = false
         var sawFile = false
         var filename: String?
         var bytes = 0
         var failure: (any Error)?
         parser.onHeader = { name, value in
+            sawPart = true
             guard name.lowercased() == "content-disposition" else { return }
             let fields = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
             let named = fields.first { $0.lowercased().hasPrefix("name=") }?.dropFirst(5).trimmingCharacters(
@@ -182,7 +184,8 @@ extension LipSyncServer {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw APIError(.badRequest, code: "invalid_upload", message: "the multipart body is malformed: \(error)", field: "file")
+            let message = sawPart ? "the multipart body is malformed (\(error))" : "the body has no part named 'file': choose a file"
+            throw APIError(.badRequest, code: "invalid_upload", message: message, field: "file")
         }
         return (sawFile ? bytes : 0, filename)
     }

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JobQueue
+import Media
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -53,7 +54,7 @@ import Testing
     func withJobServer(
         store: JobStore, workers: Int = 1, lease: Duration = .seconds(30), limiter: JobLimiter = JobLimiter(maxConcurrent: 2, maxQueued: 4),
         webhooks: WebhookSettings = AsyncJobsTests.webhookSettings(), directory given: String? = nil, sharedCache: Bool = false,
-        playground: Bool = false,
+        playground: Bool = false, uploadLimit: Int? = nil,
         _ body: @Sendable (Context) async throws -> Void
     ) async throws {
         let directory = given ?? NSTemporaryDirectory() + "jobs-out-\(UUID().uuidString)"
@@ -68,7 +69,8 @@ import Testing
         let server = LipSyncServer(
             provider: LipSyncServerTests.provider(store: sharedCache ? store : nil), limiter: limiter, storage: storage,
             workspaceBase: directory + "/work",
-            jobTimeout: .seconds(120), jobs: jobs, playground: playground ? PlaygroundSettings(directory: directory + "/playground") : nil)
+            jobTimeout: .seconds(120), jobs: jobs,
+            playground: playground ? PlaygroundSettings(directory: directory + "/playground", limits: Self.limits(uploadLimit)) : nil)
         let running = Task { try await JobWorkers(server: server, jobs: jobs).run() }
         defer { running.cancel() }
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
@@ -77,6 +79,12 @@ import Testing
         }
         running.cancel()
         _ = await running.result
+    }
+
+    static func limits(_ maxFileBytes: Int?) -> MediaLimits {
+        var limits = MediaLimits()
+        if let maxFileBytes { limits.maxFileBytes = maxFileBytes }
+        return limits
     }
 
     static func job(output: String, word: String = "hi", extra: String = "") -> String {
@@ -390,6 +398,64 @@ import Testing
             }
         }
         #expect(try await store.database.query("SELECT key FROM video_cache", []).count == 1)
+        await store.database.close()
+    }
+
+    /// The upload route against broken and hostile bodies: every one a clear 4xx, nothing kept.
+    @Test func uploadsRefuseBrokenAndHostileBodies() async throws {
+        let store = try await Self.openStore(.sqlite)
+        let photo = try Data(contentsOf: URL(fileURLWithPath: TestFixtures.root + "/faces/astronaut.png"))
+        try await withJobServer(store: store, workers: 0, playground: true, uploadLimit: photo.count + 10) { context in
+            func multipart(_ parts: [(headers: String, body: Data)], boundary: String = "XyZ", close: Bool = true) -> Data {
+                var data = Data()
+                for part in parts {
+                    data += Data("--\(boundary)\r\n\(part.headers)\r\n\r\n".utf8) + part.body + Data("\r\n".utf8)
+                }
+                if close { data += Data("--\(boundary)--\r\n".utf8) }
+                return data
+            }
+            func upload(_ body: Data, type: String = "multipart/form-data; boundary=XyZ") async throws -> (Int, [String: Any]) {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(context.port)/api/v2/uploads")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: type)
+                request.body = .bytes(ByteBuffer(data: body))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                let data = try await response.body.collect(upTo: 1 << 20)
+                return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: data))) as? [String: Any] ?? [:])
+            }
+            let file = #"Content-Disposition: form-data; name="file"; filename="../../../etc/evil.mp4""#
+            let cases: [(String, Data, String, Int, String)] = [
+                ("not multipart", photo, "image/png", 415, "invalid_upload"),
+                ("no boundary", photo, "multipart/form-data", 415, "invalid_upload"),
+                ("no parts", Data("--XyZ--\r\n".utf8), "multipart/form-data; boundary=XyZ", 400, "invalid_upload"),
+                ("garbage", Data("\u{0}\u{1}not multipart at all".utf8), "multipart/form-data; boundary=XyZ", 400, "invalid_upload"),
+                (
+                    "other part only", multipart([(#"Content-Disposition: form-data; name="other""#, photo)]),
+                    "multipart/form-data; boundary=XyZ", 400, "invalid_upload"
+                ),
+                ("empty file", multipart([(file, Data())]), "multipart/form-data; boundary=XyZ", 400, "invalid_upload"),
+                (
+                    "too large", multipart([(file, photo + Data(count: 100))]), "multipart/form-data; boundary=XyZ", 413,
+                    "upload_too_large"
+                ),
+                ("not media", multipart([(file, Data("hello".utf8))]), "multipart/form-data; boundary=XyZ", 422, "invalid_media"),
+                (
+                    "truncated", multipart([(file, photo)], close: false).prefix(2000), "multipart/form-data; boundary=XyZ", 400,
+                    "invalid_upload"
+                ),
+            ]
+            for (name, body, type, status, code) in cases {
+                let (got, json) = try await upload(body, type: type)
+                #expect(got == status && Self.errorCode(json) == code, "\(name): \(got) \(json)")
+            }
+            // A good upload whose name tries to climb out: stored under a fresh name, in the uploads folder.
+            let (status, json) = try await upload(multipart([(file, photo)]))
+            #expect(status == 201)
+            let uri = try #require(json["uri"] as? String)
+            #expect(uri.hasPrefix(context.directory + "/playground/uploads/") && uri.hasSuffix(".mp4") && !uri.contains(".."))
+            let kept = try FileManager.default.contentsOfDirectory(atPath: context.directory + "/playground/uploads")
+            #expect(kept.count == 1, "\(kept)")  // nothing partial left by the refused ones
+        }
         await store.database.close()
     }
 

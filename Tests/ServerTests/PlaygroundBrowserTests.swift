@@ -203,6 +203,15 @@ import Testing
                 let fileError = try await browser.waitFor("the file's error", Self.text("#file-error")) { !($0 as? String ?? "").isEmpty }
                 #expect((fileError as? String ?? "").contains("not a video or photo"))
                 try await browser.screenshot("desktop-unsupported-file")
+                // No file at all: the upload's message, next to the file field.
+                try await browser.open(page)
+                try await browser.type("#word", "hello")
+                try await browser.click("#submit")
+                let noFile = try await browser.waitFor("the missing file's error", Self.text("#file-error")) {
+                    !($0 as? String ?? "").isEmpty
+                }
+                #expect((noFile as? String ?? "").contains("no part named 'file'"), "\(String(describing: noFile))")
+
                 // The browser goes before the server stops (its keep-alive connections would hold the server).
                 await browser.close()
             }

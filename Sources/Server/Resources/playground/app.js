@@ -44,6 +44,17 @@ async function loadCapabilities() {
   }
 }
 
+// The model report (GET /api/v1/models): kind, file, precision, and which are stand-ins.
+async function loadModels() {
+  const { json } = await api("GET", "/api/v1/models");
+  $("models").replaceChildren(...(json.models || []).map((model) => {
+    const item = document.createElement("li");
+    item.textContent = model.kind + ": " + model.file + " (" + model.precision + ")" +
+      (model.standin ? " — STAND-IN, random weights" : "");
+    return item;
+  }));
+}
+
 function setupCamera() {
   if (!(navigator.mediaDevices && window.MediaRecorder)) return;
   $("camera").hidden = false;
@@ -162,4 +173,5 @@ async function submit(event) {
 
 $("job-form").addEventListener("submit", submit);
 setupCamera();
+loadModels().catch(() => {});
 loadCapabilities().catch((error) => showError({ message: "The server cannot be reached: " + error.message }, "form"));
