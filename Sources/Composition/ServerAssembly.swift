@@ -64,12 +64,14 @@ public struct ServerAssembly: Sendable {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> ServiceGroup {
         var services: [any Service] = []
-        if let jobs = server.jobs, jobs.workers > 0 {
-            services.append(JobWorkers(server: server, jobs: jobs, logger: Logger(label: "lipsync.worker")))
-        }
         if http {
             services.append(
                 server.application(host: configuration.host, port: configuration.port, logger: logger, onServerRunning: onServerRunning))
+        }
+        // Last, so it stops first (a group stops its services in reverse order): the workers stop
+        // taking jobs and finish theirs while the HTTP side still answers status and events.
+        if let jobs = server.jobs, jobs.workers > 0 {
+            services.append(JobWorkers(server: server, jobs: jobs, logger: Logger(label: "lipsync.worker")))
         }
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(configuration.drainTimeoutSeconds)

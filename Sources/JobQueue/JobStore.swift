@@ -249,15 +249,18 @@ public struct JobStore: Sendable {
     }
 
     /// Puts a job a worker gave up without finishing (its process is stopping) back in the
-    /// queue, as if this attempt had not happened.
+    /// queue, as if this attempt had not happened — or ends it `cancelled` when a cancel was asked for.
     @discardableResult
     public func release(id: String, attempt: Int) async throws -> Bool {
         let rows = try await database.query(
             """
-            UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL, started_at = NULL,
-                progress_step = NULL, progress_fraction = 0
+            UPDATE jobs SET status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END,
+                attempts = attempts - 1, lease_owner = NULL, lease_until = NULL, started_at = NULL, progress_step = NULL,
+                progress_fraction = 0, finished_at = CASE WHEN cancel_requested = 1 THEN $3 ELSE NULL END,
+                webhook_state = CASE WHEN cancel_requested = 1 AND webhook_url IS NOT NULL THEN 'pending' ELSE webhook_state END,
+                webhook_next_at = CASE WHEN cancel_requested = 1 THEN $3 ELSE webhook_next_at END
             WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING id
-            """, [.text(id), .integer(Int64(attempt))])
+            """, [.text(id), .integer(Int64(attempt)), .integer(now().microseconds)])
         if !rows.isEmpty { await database.notifyWork() }
         return !rows.isEmpty
     }

@@ -101,38 +101,32 @@ public final class PostgresDatabase: SQLDatabase {
         // Longer than a statement's limit: another process may hold the lock while it migrates.
         return try await run(limit: .seconds(120)) {
             try await client.withConnection { connection in
-                // One process migrates at a time: the others wait on the lock, then find nothing to do.
-                _ = try await connection.query("SELECT pg_advisory_lock(72731)", logger: logger)
+                // One transaction holding a transaction-scoped lock: other processes wait, then
+                // find nothing to do; a failure rolls everything back and releases the lock.
+                _ = try await connection.query("BEGIN", logger: logger)
                 do {
+                    _ = try await connection.query("SELECT pg_advisory_xact_lock(72731)", logger: logger)
                     _ = try await connection.query(PostgresQuery(unsafeSQL: table), logger: logger)
                     var current = 0
                     for try await version in try await connection.query(
                         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", logger: logger
-                    )
-                    .decode(Int.self) {
+                    ).decode(Int.self) {
                         current = version
                     }
                     var applied: [Int] = []
                     for migration in migrations.sorted(by: { $0.version < $1.version }) where migration.version > current {
-                        _ = try await connection.query("BEGIN", logger: logger)
-                        do {
-                            for statement in migration.statements {
-                                _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                            }
-                            let now = Int64(Date().timeIntervalSince1970)
-                            _ = try await connection.query(
-                                "INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(now))", logger: logger)
-                            _ = try await connection.query("COMMIT", logger: logger)
-                        } catch {
-                            _ = try? await connection.query("ROLLBACK", logger: logger)
-                            throw error
+                        for statement in migration.statements {
+                            _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                         }
+                        let now = Int64(Date().timeIntervalSince1970)
+                        _ = try await connection.query(
+                            "INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(now))", logger: logger)
                         applied.append(migration.version)
                     }
-                    _ = try await connection.query("SELECT pg_advisory_unlock(72731)", logger: logger)
+                    _ = try await connection.query("COMMIT", logger: logger)
                     return applied
                 } catch {
-                    _ = try? await connection.query("SELECT pg_advisory_unlock(72731)", logger: logger)
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
                     throw error
                 }
             }

@@ -28,6 +28,10 @@ public final class SQLiteDatabase: SQLDatabase {
         let statement = Self.positional(sql)
         let arguments = StatementArguments(binds.map(Self.databaseValue))
         do {
+            // Plain reads (job status, lists, event streams) do not queue behind the writers.
+            if statement.hasPrefix("SELECT") {
+                return try await pool.read { db in try Row.fetchAll(db, sql: statement, arguments: arguments).map(Self.row) }
+            }
             return try await pool.write { db in
                 try Row.fetchAll(db, sql: statement, arguments: arguments).map(Self.row)
             }

@@ -30,7 +30,9 @@ public struct JobWorkers: Service {
                 for index in 0..<jobs.workers {
                     group.addTask { await work(index: index, stopping: stopping) }
                 }
-                group.addTask { await WebhookSender(jobs: jobs, metrics: server.metrics, logger: logger).run(until: stopping) }
+                if jobs.webhooks.secret != nil {  // without a secret no job has a webhook to send
+                    group.addTask { await WebhookSender(jobs: jobs, metrics: server.metrics, logger: logger).run(until: stopping) }
+                }
             }
         } onGracefulShutdown: {
             stopping.stop()
@@ -48,7 +50,7 @@ public struct JobWorkers: Service {
                         guard let job = try await jobs.store.claim(worker: worker, lease: jobs.lease, maxAttempts: jobs.maxAttempts)
                         else { return false }
                         server.metrics.recordClaim(attempt: job.attempts)
-                        await execute(job, slot: slot, worker: worker)
+                        await execute(job, slot: slot, worker: worker, stopping: stopping)
                         return true
                     } ?? false  // every slot is taken (by v1 requests or other workers): look again later
             } catch is CancellationError {
@@ -61,7 +63,7 @@ public struct JobWorkers: Service {
     }
 
     /// Runs one claimed job to its recorded end.
-    func execute(_ job: JobRecord, slot: JobLimiter.Slot, worker: String) async {
+    func execute(_ job: JobRecord, slot: JobLimiter.Slot, worker: String, stopping: StopFlag) async {
         var log = logger
         log[metadataKey: "job_id"] = "\(job.id)"
         log[metadataKey: "attempt"] = "\(job.attempts)"
@@ -74,11 +76,15 @@ public struct JobWorkers: Service {
             return try await LipSyncServer.withDeadline(server.jobTimeout) {
                 try await server.runAdmitted(request, requestID: job.id, slot: slot) {
                     // Fencing: the output is written only while this attempt still owns the job.
-                    guard case .held(let cancel) = try await jobs.store.heartbeat(id: job.id, attempt: attempt, lease: jobs.lease),
-                        !cancel
-                    else {
-                        throw CancellationError()
+                    // When ownership cannot be confirmed (the store does not answer) nothing is
+                    // written or recorded: the lease runs out and the job runs again elsewhere.
+                    let state = try? await jobs.store.heartbeat(id: job.id, attempt: attempt, lease: jobs.lease)
+                    switch state {
+                    case .held(cancelRequested: false)?: return
+                    case .held(cancelRequested: true)?: watch.stop(.cancelRequested)
+                    case .lost?, nil: watch.stop(.leaseLost)
                     }
+                    throw CancellationError()
                 }
             }
         }
@@ -91,8 +97,9 @@ public struct JobWorkers: Service {
             work.cancel()
         }
         heartbeats.cancel()
+        let stopped = stopping.isStopped || Task.isCancelled
         // Recorded even when this task is cancelled (the process is stopping): in a task of its own.
-        await Task { await record(outcome, job: job, attempt: attempt, watch: watch, log: log) }.value
+        await Task { await record(outcome, job: job, attempt: attempt, watch: watch, stopping: stopped, log: log) }.value
     }
 
     /// Heartbeats every third of the lease, and sooner when progress moved (at most every
@@ -131,10 +138,9 @@ public struct JobWorkers: Service {
     }
 
     func record(
-        _ outcome: Result<Components.Schemas.LipVideoResponse, any Error>, job: JobRecord, attempt: Int, watch: AttemptWatch, log: Logger
-    )
-        async
-    {
+        _ outcome: Result<Components.Schemas.LipVideoResponse, any Error>, job: JobRecord, attempt: Int, watch: AttemptWatch,
+        stopping: Bool, log: Logger
+    ) async {
         let final: JobOutcome
         switch (outcome, watch.stopReason) {
         case (_, .leaseLost?):
@@ -147,7 +153,7 @@ public struct JobWorkers: Service {
             }
         case (.failure, .cancelRequested?):
             final = .cancelled
-        case (.failure(let error), nil) where error is CancellationError:
+        case (.failure(let error), nil) where error is CancellationError && stopping:
             // This process is stopping (the drain time ran out): the job goes back to the queue.
             do {
                 try await jobs.store.release(id: job.id, attempt: attempt)

@@ -7,6 +7,7 @@ import NIOCore
 import NIOFoundationCompat
 import Pipeline
 import Resilience
+import ServiceLifecycle
 import UserFacingErrors
 
 /// `/api/v2/jobs`: asynchronous jobs on the durable queue (docs/jobs.md).
@@ -94,7 +95,8 @@ extension LipSyncServer {
             var lastProgress: (String?, Double)?
             var lastWrite = clock.now
             var job: JobRecord? = first
-            while clock.now < ends {
+            // The stream ends with the job, after an hour, or when the server begins to stop.
+            while clock.now < ends && !Task.isShuttingDownGracefully {
                 if let current = job {
                     let progress = (current.progressStep, current.progressFraction)
                     if current.status != lastStatus || progress.0 != lastProgress?.0 || progress.1 != lastProgress?.1 {

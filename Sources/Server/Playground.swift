@@ -98,7 +98,10 @@ extension LipSyncServer {
         }
         let info: VideoInfo
         do {
-            info = try MediaProbe.probe(partial, limits: playground.limits, acceptStillImages: true)
+            // FFmpeg's probe blocks: on the job threads, not the cooperative pool.
+            info = try await withTaskExecutorPreference(executor) {
+                try MediaProbe.probe(partial, limits: playground.limits, acceptStillImages: true)
+            }
             _ = try info.requireVideo()
         } catch {
             var api = Self.apiError(for: error)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import JobQueue
 import Logging
+import Resilience
 import UserFacingErrors
 
 /// Delivers the webhooks of finished jobs: the job's JSON, POSTed with
@@ -41,7 +42,11 @@ struct WebhookSender: Sendable {
                     ("LipSync-Delivery-Attempt", "\(attempt)"),
                     ("LipSync-Signature", Self.signature(body: body, secret: secret, time: Int(Date().timeIntervalSince1970))),
                 ]
-                let status = try await jobs.webhooks.guardrail.post(url, body: body, headers: headers, timeout: jobs.webhooks.timeout)
+                let limit = jobs.webhooks.timeout
+                let timedOut = InternalFailure("no complete answer within \(limit) (WEBHOOK_TIMEOUT_SECONDS)")
+                let status = try await withTimeLimit(limit, timeout: timedOut) { [jobs] in
+                    try await jobs.webhooks.guardrail.post(url, body: body, headers: headers, timeout: limit)
+                }
                 if !(200..<300).contains(status) { failure = "HTTP \(status)" }
             } catch {
                 failure = (error as? any UserFacingError)?.message ?? "\(error)"

@@ -137,6 +137,19 @@ struct JobStoreTests {
     }
 
     @Test(arguments: Engine.allCases)
+    func releasingACancelRequestedJobEndsIt(_ engine: Engine) async throws {
+        try await withStore(engine) { store, _ in
+            let job = try await store.submit(newJob(webhook: "https://example.com/h")).record
+            _ = try await store.claim(worker: "w1", lease: .seconds(30), maxAttempts: 3)
+            _ = try await store.cancel(id: job.id)
+            #expect(try await store.release(id: job.id, attempt: 1))
+            let ended = try #require(try await store.job(id: job.id))
+            #expect(ended.status == .cancelled && ended.finishedAt != nil && ended.webhookState == .pending)
+            #expect(try await store.claim(worker: "w2", lease: .seconds(30), maxAttempts: 3) == nil)
+        }
+    }
+
+    @Test(arguments: Engine.allCases)
     func listingIsNewestFirstWithCursorsAndStatus(_ engine: Engine) async throws {
         try await withStore(engine) { store, _ in
             var ids: [String] = []

@@ -142,6 +142,12 @@ function follow(id) {
       $("submit").disabled = false;
     }
   };
+  events.onerror = () => {
+    if (events.readyState === EventSource.CLOSED) { // the stream cannot be reopened (server gone or job unknown)
+      showError({ message: "Lost touch with the job; reload the page to see it again." }, "form");
+      $("submit").disabled = false;
+    }
+  };
   events.addEventListener("status", update);
   events.addEventListener("progress", update);
 }
