@@ -33,11 +33,7 @@ import Testing
 
         func kill(_ signal: Int32) { Glibc.kill(process.processIdentifier, signal) }
 
-        func stop() {
-            if process.isRunning { kill(SIGTERM) }
-            for _ in 0..<300 where process.isRunning { usleep(20_000) }
-            if process.isRunning { kill(SIGKILL) }
-        }
+        func stop() { TestFixtures.stop(pid: process.processIdentifier) }
     }
 
     /// Servers and worker processes on one database (by default two servers and one worker,
@@ -185,7 +181,6 @@ import Testing
         #expect(done["status"] as? String == "succeeded" && done["attempts"] as? Int == (signal == SIGKILL ? 2 : 1), "\(done)")
         if signal == SIGTERM {
             #expect(victim.output.contains("job released back to the queue"))
-            victim.process.waitUntilExit()
         }
         #expect(Self.isMP4(output))
         let outputs = try FileManager.default.contentsOfDirectory(atPath: cluster.directory).filter { $0.hasSuffix(".mp4") }

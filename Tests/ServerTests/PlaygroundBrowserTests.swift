@@ -4,6 +4,7 @@ import JobQueue
 import NIOCore
 import NIOFoundationCompat
 import StorageTestSupport
+import Synchronization
 import TestFixtures
 import Testing
 
@@ -120,12 +121,14 @@ import Testing
         }
 
         func close() async {
-            guard driver.isRunning else { return }
+            guard !closed.withLock({ $0 }) else { return }
+            closed.withLock { $0 = true }
             _ = try? await open("about:blank")
             _ = try? await command("DELETE", "")
-            driver.terminate()
-            for _ in 0..<200 where driver.isRunning { try? await Task.sleep(for: .milliseconds(25)) }
+            TestFixtures.stop(pid: driver.processIdentifier, grace: .milliseconds(500))  // chromedriver was seen to ignore SIGTERM
         }
+
+        private let closed = Mutex(false)
     }
 
     struct Failure: Error, CustomStringConvertible {

@@ -40,3 +40,27 @@ public enum TestFixtures {
         return (process.terminationStatus, text)
     }
 }
+
+extension TestFixtures {
+    /// Stops the child process `pid`: SIGTERM, then SIGKILL after `grace`, reaping it here.
+    /// (Foundation's `Process.isRunning` and `waitUntilExit` were seen never to notice some
+    /// children exit in the test process, so this does not rely on them.)
+    public static func stop(pid: Int32, grace: Duration = .seconds(6)) {
+        guard pid > 0 else { return }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline {
+            if hasExited(pid) { return }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        for _ in 0..<250 where !hasExited(pid) { usleep(20_000) }
+    }
+
+    /// Whether `pid` has ended (reaped here, or by someone else already).
+    public static func hasExited(_ pid: Int32) -> Bool {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        return result == pid || (result == -1 && errno == ECHILD)
+    }
+}
