@@ -152,7 +152,10 @@ public struct JobStore: Sendable {
     public func cancel(id: String) async throws -> JobRecord? {
         let time = SQLValue.integer(now().microseconds)
         if let row = try await database.query(
-            "UPDATE jobs SET status = 'cancelled', finished_at = $2, \(Self.webhookDue("$2")) WHERE id = $1 AND status = 'queued' RETURNING *",
+            """
+            UPDATE jobs SET status = 'cancelled', finished_at = $2, \(Self.webhookDue("$2"))
+            WHERE id = $1 AND status = 'queued' RETURNING *
+            """,
             [.text(id), time]
         ).first {
             return try JobRecord(row: row)

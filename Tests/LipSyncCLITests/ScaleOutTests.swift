@@ -118,7 +118,8 @@ import Testing
     }
 
     static func body(output: String, word: String = "hi") -> String {
-        #"{"word": "\#(word)", "user_video_gs": "\#(TestFixtures.root)/faces/astronaut.png", "output_video_gs": "\#(output)", "tts_lang": "en"}"#
+        let video = TestFixtures.root + "/faces/astronaut.png"
+        return #"{"word": "\#(word)", "user_video_gs": "\#(video)", "output_video_gs": "\#(output)", "tts_lang": "en"}"#
     }
 
     static func isMP4(_ path: String) -> Bool {
