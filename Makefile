@@ -9,7 +9,8 @@ FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build release fixtures test bench-queue modelkit-test openapi-check openapi-generate lint format demo bench bench-job doctor clean
+.PHONY: setup build release fixtures test bench-queue modelkit-test openapi-check openapi-generate lint format demo bench bench-job doctor clean \
+	image image-gpu image-test deploy-check
 
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -31,7 +32,7 @@ $(FIXTURES)/.stamp: $(wildcard tools/modelkit/modelkit/*.py) scripts/versions.en
 
 fixtures: setup $(FIXTURES)/.stamp
 
-test: setup lint fixtures modelkit-test openapi-check
+test: setup lint deploy-check fixtures modelkit-test openapi-check
 	LIPSYNC_FIXTURES=$(FIXTURES) swift test $(SWIFT_BUILD_FLAGS)
 	$(MAKE) fuzz-smoke FUZZ_ARGS=-seed=1
 
@@ -43,6 +44,26 @@ lint:
 
 format:
 	swift format format --in-place --recursive $(FORMAT_PATHS)
+
+# Container images with podman (docs/deploy.md): lipsync:cpu, lipsync:gpu, and their test
+# (CI runs it after `make test`; it needs root and takes ~15 minutes from nothing).
+image: setup
+	scripts/image.sh build cpu
+
+image-gpu: setup
+	scripts/image.sh build gpu
+
+image-test: setup fixtures
+	LIPSYNC_FIXTURES=$(FIXTURES) scripts/image.sh test
+
+# The deployment files: hadolint on the Containerfile, the Kubernetes manifests against the
+# API schemas (kubernetes-validate, offline, strict) and the Compose files (podman-compose config).
+KUBERNETES_VERSION ?= 1.31.0
+deploy-check: setup
+	$(ROOT)/.venv/bin/hadolint Containerfile
+	$(ROOT)/.venv/bin/kubernetes-validate --strict --quiet -k $(KUBERNETES_VERSION) deploy/kubernetes/*.yaml
+	$(ROOT)/.venv/bin/podman-compose -f deploy/compose.yaml config >/dev/null
+	$(ROOT)/.venv/bin/podman-compose -f deploy/compose.yaml -f deploy/compose.gpu.yaml config >/dev/null
 
 # tools/modelkit's own tests (checkpoint reader, graph builders, models folder).
 modelkit-test: setup

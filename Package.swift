@@ -58,8 +58,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             // Binaries find the ONNX Runtime that `make setup` placed under .deps/ without a
-            // launcher (SwiftPM refuses -rpath from pkg-config). Harmless when the system's is used.
-            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", Context.packageDirectory + "/.deps/onnxruntime/lib"])]),
+            // launcher (SwiftPM refuses -rpath from pkg-config): relative to the binary, which
+            // lies in .build/<triple>/<configuration>/, so no path of the build machine is kept
+            // in it. Harmless when the system's library is used (the container image).
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "$ORIGIN/../../../.deps/onnxruntime/lib"])]),
         .target(name: "Media", dependencies: ["CFFmpeg", "UserFacingErrors", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Speech",

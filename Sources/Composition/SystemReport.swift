@@ -1,3 +1,4 @@
+import Foundation
 public import Inference
 import Logging
 public import Media
@@ -55,6 +56,29 @@ public struct SystemReport: Sendable {
             espeak: espeakInfo, koreanVoice: korean, problems: problems)
     }
 
+    /// Which container image this process runs in (`LIPSYNC_IMAGE_GPU`, set by the Containerfile): `cpu`, `gpu`,
+    /// or nil outside the images.
+    public var image: String? = ProcessInfo.processInfo.environment["LIPSYNC_IMAGE_GPU"].map { $0 == "1" ? "gpu" : "cpu" }
+
+    /// What to do about an unusable provider, where the reason is a known one.
+    static func hint(provider: ExecutionProvider, reason: String, image: String?) -> String? {
+        guard provider == .cuda else { return nil }
+        if reason.contains("no CUDA execution provider") {
+            return image == "cpu" ? "this is the CPU image: run the GPU image (built with --build-arg GPU=1) for CUDA" : nil
+        }
+        if reason.contains("libcuda.so") {
+            return "the NVIDIA driver (libcuda.so.1) is not visible"
+                + (image == nil
+                    ? ": install the NVIDIA driver (R580 or newer for CUDA 13)"
+                    : ": run on a GPU host with the NVIDIA Container Toolkit (podman: --device nvidia.com/gpu=all; "
+                        + "docker: --gpus all; Kubernetes: an nvidia.com/gpu limit)")
+        }
+        if reason.contains("libcudnn") || reason.contains("libcublas") || reason.contains("libcudart") {
+            return "CUDA 13 / cuDNN 9 runtime libraries are missing (the GPU image carries them)"
+        }
+        return nil
+    }
+
     /// Human-readable multi-line text.
     public var text: String {
         var lines: [String] = []
@@ -62,6 +86,9 @@ public struct SystemReport: Sendable {
         lines.append("  compiled-in providers: \(compiledProviders.joined(separator: ", "))")
         for status in providers {
             lines.append("  \(status.provider): " + (status.unavailableReason.map { "unavailable — \($0)" } ?? "available"))
+            if let reason = status.unavailableReason, let hint = Self.hint(provider: status.provider, reason: reason, image: image) {
+                lines.append("    \(hint)")
+            }
         }
         lines.append("FFmpeg \(ffmpeg.release)")
         for library in ffmpeg.libraries { lines.append("  \(library.name) \(library.version)") }

@@ -22,7 +22,8 @@ struct LipSync: AsyncParsableCommand {
         commandName: "lipsync",
         abstract: "LipSync Server: make a person in a video say a phrase in their own voice.",
         subcommands: [
-            Serve.self, Worker.self, Generate.self, Bench.self, Clip.self, Doctor.self, Probe.self, Say.self, Voice.self, Sync.self,
+            Serve.self, Worker.self, Generate.self, Bench.self, Clip.self, Doctor.self, Healthcheck.self, Probe.self, Say.self, Voice.self,
+            Sync.self,
         ])
 }
 
