@@ -11,3 +11,4 @@ extension CompositeMode: ExpressibleByArgument {}
 extension FrameOrder: ExpressibleByArgument {}
 extension SpeechEngineID: ExpressibleByArgument {}
 extension VoiceMode: ExpressibleByArgument {}
+extension ModelPrecision: ExpressibleByArgument {}

@@ -56,6 +56,9 @@ public struct Configuration: Sendable, Equatable {
     public var httpBodyTimeoutSeconds = 30
     /// `MODEL_MEMORY` (default `fast`): how ONNX Runtime keeps activation memory between runs.
     public var modelMemory = ModelMemory.fast
+    /// `DEFAULT_PRECISION` (default `float32`): which model variants the server and the
+    /// commands load (`--precision` overrides it for a command).
+    public var precision = ModelPrecision.float32
     /// `VERIFY_MODELS` (default true): check every model file's SHA-256 against the manifest
     /// when it is loaded.
     public var verifyModels = true
@@ -146,6 +149,12 @@ public struct Configuration: Sendable, Equatable {
             }
             configuration.modelMemory = mode
         }
+        if let value = environment["DEFAULT_PRECISION"] {
+            guard let precision = ModelPrecision(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                throw ConfigurationError.invalid(variable: "DEFAULT_PRECISION", value: value, expected: "float32, float16 or int8")
+            }
+            configuration.precision = precision
+        }
         if let value = environment["VERIFY_MODELS"] { configuration.verifyModels = try parseBool(value, variable: "VERIFY_MODELS") }
         try configuration.speech.read(environment)
         try configuration.storage.read(environment)
@@ -193,7 +202,7 @@ public struct Configuration: Sendable, Equatable {
             ("VIDEO_CACHE_ENTRIES", "\(videoCacheEntries)"), ("JOB_TIMEOUT_SECONDS", "\(jobTimeoutSeconds)"),
             ("DRAIN_TIMEOUT_SECONDS", "\(drainTimeoutSeconds)"), ("HTTP_IDLE_TIMEOUT_SECONDS", "\(httpIdleTimeoutSeconds)"),
             ("HTTP_BODY_TIMEOUT_SECONDS", "\(httpBodyTimeoutSeconds)"), ("VERIFY_MODELS", "\(verifyModels)"),
-            ("MODEL_MEMORY", modelMemory.rawValue),
+            ("MODEL_MEMORY", modelMemory.rawValue), ("DEFAULT_PRECISION", precision.rawValue),
             ("GCS_TIMEOUT_SECONDS", "\(storage.gcsTimeoutSeconds)"), ("GCS_CONNECT_TIMEOUT_SECONDS", "\(storage.gcsConnectTimeoutSeconds)"),
             ("DEFAULT_TRACKING", "\(jobDefaults.tracking)"), ("DEFAULT_COMPOSITE", jobDefaults.composite.rawValue),
             ("DEFAULT_PADS", "\(jobDefaults.pads.top),\(jobDefaults.pads.bottom),\(jobDefaults.pads.left),\(jobDefaults.pads.right)"),

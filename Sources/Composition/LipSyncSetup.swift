@@ -13,15 +13,15 @@ public enum DetectorChoice: String, Sendable, CaseIterable {
 
 /// Builds the lip-sync stage from a models folder.
 public enum LipSyncSetup {
-    /// Loads the mel front end, the generator (`wav2lip`, or `wav2lip_fp16` when `float16`)
+    /// Loads the mel front end, the generator (`wav2lip`, or its `precision` variant: `wav2lip_fp16`, `wav2lip_int8`)
     /// and the detector; logs a warning for every stand-in (random-weight) model served.
     public static func makeRenderer(
         _ configuration: Configuration, environment: InferenceEnvironment, detector choice: DetectorChoice,
-        float16: Bool = false, logger: Logger = Logger(label: "lipsync.models")
+        precision: ModelPrecision = .float32, logger: Logger = Logger(label: "lipsync.models")
     ) throws -> LipSyncRenderer {
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         let options = configuration.sessionOptions
-        let generatorKind = float16 ? "wav2lip_fp16" : "wav2lip"
+        let generatorKind = precision.generatorKind
         for kind in ["wav2lip_mel", generatorKind, choice.rawValue] where try manifest.entry(kind).standin {
             logger.warning(
                 "serving a stand-in model with random weights: output is not a real lip-sync",

@@ -13,13 +13,13 @@ public import Pipeline
 public enum PipelineSetup {
     public static func makePipeline(
         _ configuration: Configuration, environment: InferenceEnvironment, detector: DetectorChoice = .blazeface,
-        float16: Bool = false, store: JobStore? = nil, logger: Logger = Logger(label: "lipsync.models")
+        precision: ModelPrecision = .float32, store: JobStore? = nil, logger: Logger = Logger(label: "lipsync.models")
     ) throws -> LipSyncPipeline {
         let clock = ContinuousClock()
         let start = clock.now
-        let voice = try VoiceSetup.makeConverter(configuration, environment: environment, float16: float16, logger: logger)
+        let voice = try VoiceSetup.makeConverter(configuration, environment: environment, precision: precision, logger: logger)
         let renderer = try LipSyncSetup.makeRenderer(
-            configuration, environment: environment, detector: detector, float16: float16, logger: logger)
+            configuration, environment: environment, detector: detector, precision: precision, logger: logger)
         var pipeline = LipSyncPipeline(
             speech: try SpeechSetup.makeService(configuration, environment: environment, httpClient: .shared),
             voice: voice, renderer: renderer, limits: configuration.mediaLimits,
@@ -30,8 +30,8 @@ public enum PipelineSetup {
                 : nil)
         pipeline.memory = JobMemoryModel(fastModelMemory: configuration.modelMemory == .fast)
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
-        var kinds = ["wav2lip_mel", float16 ? "wav2lip_fp16" : "wav2lip", detector.rawValue]
-        if voice != nil { kinds += VoiceSetup.kinds(manifest, float16: float16) }
+        var kinds = ["wav2lip_mel", precision.generatorKind, detector.rawValue]
+        if voice != nil { kinds += VoiceSetup.kinds(manifest, precision: precision) }
         let models = try kinds.map { kind in
             let entry = try manifest.entry(kind)
             return ModelReport.Model(

@@ -33,7 +33,10 @@ public struct ServerAssembly: Sendable {
         }
         let configuration = budgeted
         let store = try await configuration.queue.openStore(logger: logger)
-        let provider = PipelineProvider { try PipelineSetup.makePipeline(configuration, environment: environment, store: store) }
+        let provider = PipelineProvider {
+            try PipelineSetup.makePipeline(
+                configuration, environment: environment, precision: configuration.precision, store: store)
+        }
         if configuration.preload { _ = try await provider.pipeline() }
         let server = LipSyncServer(
             provider: provider,

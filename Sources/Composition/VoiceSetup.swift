@@ -6,20 +6,23 @@ public import VoiceConversion
 public enum VoiceSetup {
     /// The model kinds the converter loads from `manifest`: `wavlm`, `freevc`,
     /// `speaker_encoder`, `speaker_mel` — with `float16`, the float16 synthesizer and the
-    /// float16 WavLM and speaker encoder when the folder has them.
-    public static func kinds(_ manifest: ModelManifest, float16: Bool) -> [String] {
-        func variant(_ kind: String) -> String { float16 && manifest.entries[kind + "_fp16"] != nil ? kind + "_fp16" : kind }
-        return [variant("wavlm"), float16 ? "freevc_fp16" : "freevc", variant("speaker_encoder"), "speaker_mel"]
+    /// float16 WavLM and speaker encoder when the folder has them; with `int8`, each int8
+    /// variant the folder has (float32 for the rest).
+    public static func kinds(_ manifest: ModelManifest, precision: ModelPrecision) -> [String] {
+        let synthesizer = precision == .float16 ? "freevc_fp16" : precision.variant("freevc", in: manifest)
+        return [
+            precision.variant("wavlm", in: manifest), synthesizer, precision.variant("speaker_encoder", in: manifest), "speaker_mel",
+        ]
     }
 
     /// The FreeVC converter when the folder has every model of `kinds`; nil otherwise (mode
     /// `none`). Logs a warning for every stand-in model served.
     public static func makeConverter(
-        _ configuration: Configuration, environment: InferenceEnvironment, float16: Bool = false,
+        _ configuration: Configuration, environment: InferenceEnvironment, precision: ModelPrecision = .float32,
         logger: Logger = Logger(label: "lipsync.models")
     ) throws -> VoiceConverter? {
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
-        let kinds = kinds(manifest, float16: float16)
+        let kinds = kinds(manifest, precision: precision)
         guard kinds.allSatisfy({ manifest.entries[$0] != nil }) else { return nil }
         for kind in kinds where try manifest.entry(kind).standin {
             logger.warning(

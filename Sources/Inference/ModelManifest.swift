@@ -152,6 +152,7 @@ public enum ModelManifestError: Error, Equatable, Sendable, CustomStringConverti
         case .invalid(let path, let reason): "\(path) is not a usable model manifest: \(reason)"
         case .modelMissing(let kind, let directory, let available):
             "the models folder \(directory) has no '\(kind)' model (it has: \(available.joined(separator: ", ")))"
+                + (kind.hasSuffix("_int8") ? "; write the int8 variants with `modelkit quantize` (docs/modelkit.md)" : "")
         case .fileMissing(let kind, let path): "the \(kind) model file \(path) is missing or not a regular file"
         case .outsideFolder(let kind, let path): "the \(kind) model file \(path) lies outside the models folder"
         case .hashMismatch(let kind, let path, let expected, let actual):

@@ -202,11 +202,19 @@ import VoiceConversion
         #expect(configuration.summary.contains { $0.variable == "DEFAULT_PADS" && $0.value == "1,2,3,4" })
     }
 
+    @Test func precisionFromEnvironment() throws {
+        #expect(try Configuration.fromEnvironment([:]).precision == .float32)
+        let configuration = try Configuration.fromEnvironment(["DEFAULT_PRECISION": " INT8 "])
+        #expect(configuration.precision == .int8 && configuration.precision.generatorKind == "wav2lip_int8")
+        #expect(configuration.summary.contains { $0.variable == "DEFAULT_PRECISION" && $0.value == "int8" })
+    }
+
     @Test(arguments: [
         ("DEFAULT_TRACKING", "sometimes", "DEFAULT_TRACKING=sometimes is invalid: expected every, keyframes or static"),
         ("DEFAULT_PADS", "1,2,3", "DEFAULT_PADS=1,2,3 is invalid: expected four numbers 0–500: top, bottom, left, right"),
         ("DEFAULT_VOICE_MODE", "clone", "DEFAULT_VOICE_MODE=clone is invalid: expected freevc or none"),
         ("DEFAULT_CRF", "52", "DEFAULT_CRF=52 is invalid: expected an integer from 0 to 51"),
+        ("DEFAULT_PRECISION", "int4", "DEFAULT_PRECISION=int4 is invalid: expected float32, float16 or int8"),
         (
             "DEFAULT_PRESET", "warp",
             "DEFAULT_PRESET=warp is invalid: expected one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow"
@@ -230,18 +238,47 @@ import VoiceConversion
     /// float16 takes the float16 FreeVC models when the folder has them, and converts speech with them.
     @Test func float16UsesTheFloat16WavLMAndSynthesizer() throws {
         let manifest = try ModelManifest(directory: Self.models)
-        #expect(VoiceSetup.kinds(manifest, float16: false) == ["wavlm", "freevc", "speaker_encoder", "speaker_mel"])
-        #expect(VoiceSetup.kinds(manifest, float16: true) == ["wavlm_fp16", "freevc_fp16", "speaker_encoder_fp16", "speaker_mel"])
+        #expect(VoiceSetup.kinds(manifest, precision: .float32) == ["wavlm", "freevc", "speaker_encoder", "speaker_mel"])
+        #expect(VoiceSetup.kinds(manifest, precision: .float16) == ["wavlm_fp16", "freevc_fp16", "speaker_encoder_fp16", "speaker_mel"])
+        // No int8 voice models in the folder: int8 keeps float32 for each of them.
+        #expect(VoiceSetup.kinds(manifest, precision: .int8) == ["wavlm", "freevc", "speaker_encoder", "speaker_mel"])
         #expect(try manifest.entry("wavlm_fp16").precision == "float16")
         var configuration = Configuration(modelsDirectory: Self.models)
         configuration.executionProviders = [.cpu]
         let environment = try InferenceEnvironment(logger: Logger(label: "test.voice-setup"), runtimeLogLevel: .critical)
         let converter = try #require(
-            try VoiceSetup.makeConverter(configuration, environment: environment, float16: true, logger: Logger(label: "test")))
+            try VoiceSetup.makeConverter(configuration, environment: environment, precision: .float16, logger: Logger(label: "test")))
         let reference = TestPattern.tone(frequency: 180, seconds: 2, sampleRate: 16_000)
         let embedding = try converter.speakerEmbedding(of: reference)
         let converted = try converter.convert(
             TestPattern.tone(frequency: 220, seconds: 1, sampleRate: 16_000), embedding: embedding, seed: 1, referenceRMS: 0.1)
         #expect(abs(converted.audio.duration - 1) < 0.05 && converted.audio.samples.allSatisfy(\.isFinite))
+    }
+}
+
+@Suite struct PrecisionSetupTests {
+    /// int8 needs the quantized generator: a folder without it is refused with what to run.
+    @Test func int8WithoutTheQuantizedGeneratorSaysHowToMakeIt() throws {
+        let models = NSTemporaryDirectory() + "precision-\(UUID().uuidString)"
+        try FileManager.default.copyItem(atPath: TestFixtures.models, toPath: models)
+        defer { try? FileManager.default.removeItem(atPath: models) }
+        let manifest = try ModelManifest(directory: models)
+        if manifest.entries["wav2lip_int8"] != nil {
+            // The fixtures may carry one; remove it from the copy's manifest.
+            let path = models + "/manifest.json"
+            var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+            var entries = try #require(json["models"] as? [String: Any])
+            entries["wav2lip_int8"] = nil
+            json["models"] = entries
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+        }
+        var configuration = Configuration(modelsDirectory: models)
+        configuration.executionProviders = [.cpu]
+        let environment = try InferenceEnvironment(logger: Logger(label: "test.precision"), runtimeLogLevel: .critical)
+        let error = #expect(throws: ModelManifestError.self) {
+            try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: .blazeface, precision: .int8)
+        }
+        #expect(error?.description.contains("has no 'wav2lip_int8' model") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("modelkit quantize") == true)
     }
 }

@@ -39,7 +39,14 @@ struct LipSyncFlags: ParsableArguments {
     @Option(help: "Faces per generator call.") var batch = 16
     @Option(name: .customLong("detection-side"), help: "Longer side of the copy faces are detected on; 0 = full resolution.")
     var detectionSide = 320
-    @Flag(help: "Use the float16 models (for GPUs).") var float16 = false
+    @Option(help: "Model variants: float32, float16 (for GPUs) or int8 (for CPUs; `modelkit quantize`); default DEFAULT_PRECISION.")
+    var precision: ModelPrecision?
+    @Flag(help: "Use the float16 models (for GPUs); the same as --precision float16.") var float16 = false
+
+    /// --precision, --float16, else DEFAULT_PRECISION.
+    func modelPrecision(_ configuration: Configuration) -> ModelPrecision {
+        float16 ? .float16 : precision ?? configuration.precision
+    }
 
     func detectorChoice() throws -> DetectorChoice {
         guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }

@@ -32,7 +32,10 @@ struct Voice: AsyncParsableCommand {
     @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
     @Option(help: "freevc (default when the models are present) or none.") var mode: String?
     @Option(help: "Seed of the synthesis noise.") var seed: UInt64 = 0
-    @Flag(help: "Use the float16 synthesizer, and the float16 WavLM when installed (for GPUs).") var float16 = false
+    @Option(help: "Model variants: float32, float16 or int8 (each variant installed; float32 for the rest); default DEFAULT_PRECISION.")
+    var precision: ModelPrecision?
+    @Flag(help: "Use the float16 synthesizer, and the float16 WavLM when installed (for GPUs); the same as --precision float16.")
+    var float16 = false
     @Flag(name: .customLong("no-loudness-match"), help: "Keep the synthesizer's level (parity checks).") var noLoudnessMatch = false
     @Option(name: .customLong("dump-embedding"), help: "Also write the speaker embedding as raw float32 (parity checks).")
     var dumpEmbedding: String?
@@ -46,7 +49,11 @@ struct Voice: AsyncParsableCommand {
         let environment = try startInference(configuration)
         try await reportingUserErrors("voice") {
             let input = try AudioDecoder.decode(speech, sampleRate: 16_000, limits: configuration.mediaLimits)
-            let converter = mode == "none" ? nil : try VoiceSetup.makeConverter(configuration, environment: environment, float16: float16)
+            let converter =
+                mode == "none"
+                ? nil
+                : try VoiceSetup.makeConverter(
+                    configuration, environment: environment, precision: float16 ? .float16 : precision ?? configuration.precision)
             guard let converter else {
                 if mode == "freevc" {
                     throw UserFacingFailure(
