@@ -15,13 +15,15 @@
 # through read-only volumes. IMAGE_BASES=auto (default) tries the registry for 20 s.
 #
 # Environment: IMAGE_NAME (lipsync), IMAGE_STORAGE (/var/lib/containers/lipsync-vfs),
-# IMAGE_BASES (auto|registry|local), IMAGE_TEST_PORT (18080).
+# IMAGE_BASES (auto|registry|local), IMAGE_LAYERS (false: no intermediate layers, which vfs
+# would store as full copies), IMAGE_TEST_PORT (18080), IMAGE_MAX_MB (450, the CPU image's limit).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=versions.env
 . "$root/scripts/versions.env"
 
 name="${IMAGE_NAME:-lipsync}"
+work=""
 storage="${IMAGE_STORAGE:-/var/lib/containers/lipsync-vfs}"
 local_base="localhost/lipsync-debian:$IMAGE_DEBIAN_SUITE"
 ulimits=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
@@ -67,7 +69,8 @@ local_base() {
     tail -20 "$work/debootstrap.log" >&2; rm -rf "$work"; exit 1; }
   # The same trimming as the official slim image: no documentation, manuals or apt caches.
   rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/* \
-    "$work"/rootfs/usr/share/doc/* "$work"/rootfs/usr/share/man/* "$work"/rootfs/usr/share/info/*
+    "$work"/rootfs/usr/share/doc/* "$work"/rootfs/usr/share/man/* "$work"/rootfs/usr/share/info/* \
+    "$work"/rootfs/usr/share/locale/*
   cat > "$work/rootfs/etc/apt/sources.list" <<EOF
 deb $mirror $IMAGE_DEBIAN_SUITE main
 deb $mirror $IMAGE_DEBIAN_SUITE-updates main
@@ -77,6 +80,7 @@ EOF
 path-exclude /usr/share/doc/*
 path-exclude /usr/share/man/*
 path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
 EOF
   tar -C "$work/rootfs" --numeric-owner -c . | pm import --change 'CMD ["/bin/bash"]' - "$local_base" >/dev/null
   rm -rf "$work"
@@ -107,8 +111,12 @@ build() {
   fi
   say "building $name:$flavor ($mode base images)"
   started=$SECONDS
-  pm build --format docker --isolation chroot --network host "${ulimits[@]}" --layers \
+  # Without intermediate layers (IMAGE_LAYERS=true keeps them): vfs stores every layer as a full
+  # copy of the file system, which for the GPU image's 5 GB of libraries means tens of GB of disk.
+  pm build --format docker --isolation chroot --network host "${ulimits[@]}" --layers="${IMAGE_LAYERS:-false}" \
     --build-arg "GPU=$gpu" "${args[@]}" -t "$name:$flavor" -f "$root/Containerfile" "$root"
+  # What the build left behind: the stages' images (the Swift build folder stays in its cache mount).
+  pm image prune -f >/dev/null 2>&1 || true
   say "built $name:$flavor in $((SECONDS - started)) s, $(size "$name:$flavor")"
 }
 
@@ -132,12 +140,12 @@ wait_ok() {
 # drains on SIGTERM; the GPU image loads ONNX Runtime's CUDA build and says what is missing.
 test_images() {
   require_podman
-  local fixtures="${LIPSYNC_FIXTURES:-$root/.fixtures}" port="${IMAGE_TEST_PORT:-18080}" work ctr cpu_mb runpath
+  local fixtures="${LIPSYNC_FIXTURES:-$root/.fixtures}" port="${IMAGE_TEST_PORT:-18080}" ctr cpu_mb runpath
   [ -f "$fixtures/models/manifest.json" ] || fail "no test models in $fixtures (make fixtures)"
   build cpu
   build gpu
-  work="$(mktemp -d)"
-  trap 'pm rm -f lipsync-image-test >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+  work="$(mktemp -d)"  # global: the EXIT trap runs after this function has returned
+  trap 'pm rm -f lipsync-image-test >/dev/null 2>&1 || true; rm -rf "${work:-/nonexistent}"' EXIT
   mkdir -p "$work/io" && chmod 0777 "$work/io"
   cp "$fixtures/faces/astronaut.png" "$work/io/"
   local mounts=(-v "$fixtures/models:/models:ro" -v "$work/io:/data")
@@ -194,6 +202,16 @@ test_images() {
   run --rm "$name:gpu" doctor >"$work/doctor-gpu.txt" 2>&1 || true
   cat "$work/doctor-gpu.txt" >&2
   grep -q 'CUDAExecutionProvider' "$work/doctor-gpu.txt" || fail "$name:gpu has no CUDA execution provider"
+  grep -q 'NVIDIA driver (libcuda.so.1) is not visible' "$work/doctor-gpu.txt" || fail "doctor does not say what $name:gpu lacks"
+  # Every library the CUDA provider needs is in the image but the driver's libcuda.so.1 (the
+  # host's), and the libraries it opens at run time (cuDNN, cuFFT, NVRTC) are in the loader's cache.
+  run --rm --entrypoint /bin/bash "$name:gpu" -c \
+    'ldd /usr/local/lib/libonnxruntime_providers_cuda.so | grep "not found"; ldconfig -p' >"$work/ldd-gpu.txt" 2>/dev/null || true
+  if grep 'not found' "$work/ldd-gpu.txt" | grep -v 'libcuda.so.1' >&2; then fail "$name:gpu lacks libraries of the CUDA provider"; fi
+  for lib in libcudnn.so.9 libcudnn_cnn.so.9 libcufft.so.12 libcurand.so.10 libcublasLt.so.13 libnvrtc.so.13 libcudart.so.13; do
+    grep -q "$lib " "$work/ldd-gpu.txt" || fail "$name:gpu: $lib is not in the loader's cache"
+  done
+  say "GPU image: CUDA provider compiled in, its libraries present (only the host's libcuda.so.1 missing)"
   say "PASS: images built and tested"
 }
 

@@ -78,7 +78,8 @@ if [ "$cuda_libs" = yes ]; then
   for wheel in "$work"/wheels/*.whl; do
     "$python" -m zipfile -e "$wheel" "$work/cuda"
   done
-  (cd "$work/cuda" && find nvidia -path '*/lib/*.so*' -type f) | while read -r lib; do
+  # Not loaded by ONNX Runtime: the BLAS and FFTW drop-in wrappers.
+  (cd "$work/cuda" && find nvidia -path '*/lib/*.so*' -type f ! -name 'libnvblas*' ! -name 'libcufftw*') | while read -r lib; do
     mkdir -p "$dest/lib/$(dirname "$lib")"
     cp "$work/cuda/$lib" "$dest/lib/$lib"
   done

@@ -29,7 +29,9 @@ public struct SystemReport: Sendable {
         var problems: [String] = []
         let compiled = (try? environment.availableProviders()) ?? []
         let providers = ExecutionProvider.allCases.map {
-            ProviderStatus(provider: $0, unavailableReason: environment.unavailabilityReason(of: $0))
+            ProviderStatus(
+                provider: $0,
+                unavailableReason: environment.unavailabilityReason(of: $0)?.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         let ffmpeg = FFmpegLibraries.loaded()
         if !ffmpeg.hasH264Encoder { problems.append("FFmpeg has no libx264 H.264 encoder") }

@@ -40,6 +40,18 @@ def main(argv=None):
     faces.add_argument("--out", required=True)
     faces.add_argument("--cache", required=True, help="where the downloaded wheel is kept")
 
+    quantize = commands.add_parser("quantize", help="write int8 variants (wav2lip_int8) calibrated on a face photo and speech")
+    quantize.add_argument("--models", required=True, help="models folder with wav2lip and wav2lip_mel (manifest.json is updated)")
+    quantize.add_argument("--face", required=True, help="a photo (PNG) with one face, e.g. .fixtures/faces/astronaut.png")
+    quantize.add_argument("--speech", required=True, help="a speech WAV (e.g. from `lipsync say`)")
+    quantize.add_argument("--kinds", default="wav2lip", help="comma-separated: wav2lip (WavLM and FreeVC: int8 does not pay, see docs/modelkit.md)")
+    quantize.add_argument("--samples", type=int, default=96, help="calibration inputs (face crop + mel window each)")
+    quantize.add_argument("--calibration", choices=("MinMax", "Percentile"), default="MinMax",
+                          help="activation ranges: MinMax (default) or Percentile (99.999 %%)")
+    quantize.add_argument("--held-out", type=int, default=84, help="held-out inputs for the fidelity report (0: no report)")
+    quantize.add_argument("--runs", type=int, default=5, help="timed runs per model and batch size in the report (0: no timing)")
+    quantize.add_argument("--threads", type=int, default=2, help="intra-op threads for the timing")
+
     bench = commands.add_parser("bench-ort", help="time Python onnxruntime on the fixture models (reference for inference-bench)")
     bench.add_argument("--fixtures", required=True, help="directory written by `testmodels`")
     bench.add_argument("--calls", type=int, default=20000, help="calls for the per-call overhead measurement")
@@ -48,6 +60,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command in ("convert", "standins", "verify", "blazeface"):
         return _models_command(args)
+    if args.command == "quantize":
+        return _quantize_command(args)
     if args.command == "testmodels":
         from . import testmodels as module
         module.write_all(args.out)
@@ -89,6 +103,25 @@ def _models_command(args):
                 print(line)
     except convert.ConversionError as error:
         print(f"modelkit {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _quantize_command(args):
+    from . import convert, quantize
+    kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
+    unsupported = [kind for kind in kinds if kind != "wav2lip"]
+    if unsupported or not kinds:
+        print(f"modelkit quantize: unsupported kinds {unsupported or kinds}: only wav2lip has an int8 variant "
+              "(WavLM and FreeVC int8 were measured and do not pay; see docs/modelkit.md)", file=sys.stderr)
+        return 2
+    try:
+        entry, _ = quantize.quantize_wav2lip(args.models, args.face, args.speech, args.samples, args.calibration)
+        print(f"modelkit: wav2lip_int8 → {os.path.join(args.models, entry['file'])}")
+        if args.held_out > 0:
+            quantize.report_wav2lip(args.models, args.face, args.speech, args.held_out, args.runs, args.threads)
+    except (quantize.QuantizeError, convert.ConversionError) as error:
+        print(f"modelkit quantize: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -25,7 +25,6 @@ Calibration data is prepared as the Swift lip-sync stage prepares the generator'
 The held-out set used by `fidelity` has other crops (another random stream) and other mel
 windows (every calibration start + 1 mel frame, which at 25 fps is never a calibration start).
 """
-import json
 import os
 import struct
 import tempfile
@@ -405,3 +404,84 @@ def time_sessions(sessions, inputs, batch, runs):
             times[name].append((time.perf_counter() - start) * 1000)
     return {name: {"median_ms": float(np.median(values)), "min_ms": float(np.min(values)), "runs": values}
             for name, values in times.items()}
+
+
+# ---------------------------------------------------------------- the command
+
+def _float_tail(model):
+    """Names of the nodes kept float32: the Sigmoid that produces the prediction and the
+    1×1 convolution that feeds it (32→3 channels, 0.05 % of the multiply-adds). Quantising
+    the logits to 8 bits before the sigmoid would put its steepest part on a coarse grid."""
+    producers = {output: node for node in model.graph.node for output in node.output}
+    sigmoid = producers.get(model.graph.output[0].name)
+    while sigmoid is not None and sigmoid.op_type == "Identity":  # the builder names the output with an Identity
+        sigmoid = producers.get(sigmoid.input[0])
+    if sigmoid is None or sigmoid.op_type != "Sigmoid":
+        raise QuantizeError("the generator's output is not produced by a Sigmoid (not a modelkit Wav2Lip graph)")
+    conv = producers.get(sigmoid.input[0])
+    return [sigmoid.name] + ([conv.name] if conv is not None and conv.op_type == "Conv" else [])
+
+
+def quantize_wav2lip(directory, face_png, speech_wav, samples=96, method="MinMax", log=print):
+    """Writes `wav2lip_int8.onnx` and its manifest entry (kind `wav2lip_int8`) from the
+    folder's `wav2lip`, calibrated on `samples` generator inputs made from the photo and the
+    speech. Returns (entry, calibration inputs' face box)."""
+    import onnxruntime
+    from . import convert
+
+    manifest = convert.read_manifest(directory)
+    source = manifest["models"].get("wav2lip")
+    if source is None:
+        raise QuantizeError(f"{directory}: the manifest has no wav2lip (float32) model to quantize")
+    float_path = os.path.join(directory, source["file"])
+    if not os.path.exists(float_path) or convert.sha256(float_path) != source["sha256"]:
+        raise QuantizeError(f"{float_path} is missing or does not match its manifest hash")
+    if samples < 1:
+        raise QuantizeError("--samples must be at least 1")
+    inputs, box = generator_inputs(directory, face_png, speech_wav, samples)
+    log(f"modelkit quantize: {samples} calibration inputs (face box {box} of {os.path.basename(face_png)}, "
+        f"mel windows of {os.path.basename(speech_wav)})")
+    float_model = onnx.load(float_path)
+    excluded = _float_tail(float_model)
+    del float_model
+    with tempfile.TemporaryDirectory(prefix="modelkit-quantize-") as scratch:
+        int8_path = os.path.join(scratch, "wav2lip_int8.onnx")
+        quantize_static_model(float_path, int8_path, inputs, activation="QUInt8", reduce_range=False, method=method,
+                              nodes_to_exclude=excluded)
+        model = onnx.load(int8_path)
+    model.doc_string += (" Int8 (modelkit quantize): QDQ, int8 weights per output channel, uint8 activations per tensor, "
+                         f"{method} calibration on {samples} real face crops and mel windows; float32 inputs and outputs.")
+    standard = {"file", "kind", "version", "precision", "standin", "source", "inputs", "outputs", "preprocessing", "sha256"}
+    extra = {key: value for key, value in source.items() if key not in standard}
+    extra["quantization"] = dict(WAV2LIP_SETTINGS, calibration=method, calibration_samples=samples, float32_nodes=excluded,
+                                 onnxruntime=onnxruntime.__version__)
+    entry = convert._publish(directory, "wav2lip_int8", "wav2lip_int8.onnx", model, source["source"], source["standin"],
+                             source["preprocessing"], extra, precision="int8")
+    return entry, box
+
+
+def report_wav2lip(directory, face_png, speech_wav, count=84, runs=5, threads=2, batches=(42, 16), log=print):
+    """int8 against float32 on held-out inputs: fidelity of the 8-bit faces and CPU speed."""
+    from . import convert
+
+    models = convert.read_manifest(directory)["models"]
+    paths = {kind: os.path.join(directory, models[kind]["file"]) for kind in ("wav2lip", "wav2lip_int8")}
+    inputs, _ = generator_inputs(directory, face_png, speech_wav, count, held_out=True)
+    sessions = {"float32": session(paths["wav2lip"], threads), "int8": session(paths["wav2lip_int8"], threads)}
+    reference = run_batched(sessions["float32"], inputs)
+    fidelity = compare_faces(reference, run_batched(sessions["int8"], inputs))
+    log(f"fidelity: {count} held-out inputs (other crops, other mel windows), int8 vs float32 on the 8-bit faces: "
+        f"PSNR {fidelity['psnr_db']:.2f} dB, max |Δ| {fidelity['max_abs']:.0f}, mean |Δ| {fidelity['mean_abs']:.3f} grey levels")
+    if models["wav2lip"]["standin"]:
+        log("  (stand-in weights: random, so these figures describe the architecture with random weights, not a trained generator)")
+    speed = {}
+    if runs > 0:
+        for batch in batches:
+            if batch > count:
+                continue
+            timing = time_sessions(sessions, inputs, batch, runs)
+            speed[batch] = {name: value["median_ms"] for name, value in timing.items()}
+            log(f"speed: batch {batch}, CPUExecutionProvider, {threads} intra-op threads, median of {runs}: "
+                f"float32 {speed[batch]['float32']:.0f} ms, int8 {speed[batch]['int8']:.0f} ms "
+                f"(×{speed[batch]['float32'] / speed[batch]['int8']:.2f})")
+    return {"fidelity": fidelity, "speed": speed, "held_out": count}
