@@ -26,6 +26,9 @@ public struct LipSyncOptions: Sendable {
     public var progress: (@Sendable (RenderProgress) -> Void)?
     /// Face detections remembered for this input video (per-video cache); nil: detect every key frame.
     public var detections: DetectionMemo?
+    /// Composite and encode one generator batch while the next one is inferred (on a thread of
+    /// its own). The two batches then share `frameMemoryBytes`, so each is half as large.
+    public var overlap = true
 
     public init(
         tracking: TrackingOptions = TrackingOptions(), frameOrder: FrameOrder = .pingPong, composite: CompositeMode = .blend,
@@ -47,7 +50,7 @@ extension LipSyncOptions {
     /// Frames per generator batch for `width`×`height` pictures: `batchSize`, fewer when
     /// that many would not fit in `frameMemoryBytes`, at least one.
     public func framesPerBatch(width: Int, height: Int) -> Int {
-        max(1, min(batchSize, frameMemoryBytes / max(1, width * height * 3)))
+        max(1, min(batchSize, frameMemoryBytes / (overlap ? 2 : 1) / max(1, width * height * 3)))
     }
 }
 
@@ -69,6 +72,16 @@ public struct RenderTimings: Sendable, Equatable, Codable {
             ("mel", mel), ("decode", decode), ("track faces", track), ("lip-sync inference", infer),
             ("composite", composite), ("encode", encode), ("total", total),
         ]
+    }
+}
+
+extension LipSyncRenderer {
+    /// Runs `body` on a Dispatch thread, off Swift's cooperative pool (ONNX Runtime calls block
+    /// for the whole batch), and waits for it.
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try body() }) }
+        }
     }
 }
 
@@ -286,14 +299,22 @@ public struct LipSyncRenderer: Sendable {
         let compositor = FaceCompositor(mode: options.composite)
         var crops: [Int: Frame] = [:]
         let batch = options.framesPerBatch(width: width, height: height)
-        options.progress?(RenderProgress(framesDone: 0, framesTotal: starts.count))
-        for batchStart in stride(from: 0, to: starts.count, by: batch) {
-            try Task.checkCancellation()
+        let generator = generator
+
+        /// A batch's full-resolution pictures and the generator's inputs for those with a face.
+        struct Batch {
+            var outputs: [Int]
+            var pictures: [Frame]
+            var withFace: [Int]
+            var faces: [Frame]
+            var mels: [[Float]]
+        }
+        func load(_ batchStart: Int) throws -> Batch {
             let outputs = Array(batchStart..<min(starts.count, batchStart + batch))
-            var pictures = try measure(\.decode) { try outputs.map { try sources.frame(at: $0) } }
+            let pictures = try measure(\.decode) { try outputs.map { try sources.frame(at: $0) } }
             let withFace = outputs.filter { track.boxes[schedule.sourceIndices[$0]] != nil }
-            let generated: [Frame] = try measure(\.infer) {
-                let faces = try withFace.map { i -> Frame in
+            let faces = try measure(\.infer) {
+                try withFace.map { i -> Frame in
                     let source = schedule.sourceIndices[i]
                     if let crop = crops[source] { return crop }
                     guard let box = track.boxes[source] else { throw LipSyncError.noFrames }  // filtered above
@@ -301,19 +322,59 @@ public struct LipSyncRenderer: Sendable {
                     crops[source] = crop
                     return crop
                 }
-                return try generator.generate(faces: faces, mels: withFace.map { mel.chunk(at: starts[$0]) })
             }
+            return Batch(
+                outputs: outputs, pictures: pictures, withFace: withFace, faces: faces, mels: withFace.map { mel.chunk(at: starts[$0]) })
+        }
+        func emit(_ current: inout Batch, generated: [Frame]) throws {
             var generatedByOutput: [Int: Frame] = [:]
-            for (i, face) in zip(withFace, generated) { generatedByOutput[i] = face }
-            for (position, i) in outputs.enumerated() {
+            for (i, face) in zip(current.withFace, generated) { generatedByOutput[i] = face }
+            for (position, i) in current.outputs.enumerated() {
                 let source = schedule.sourceIndices[i]
                 if let box = track.boxes[source], let face = generatedByOutput[i] {
-                    try measure(\.composite) { try compositor.composite(face, into: &pictures[position], box: box) }
+                    try measure(\.composite) { try compositor.composite(face, into: &current.pictures[position], box: box) }
                 }
-                try options.frameSink?(i, pictures[position])
-                try measure(\.encode) { try writer.append(pictures[position]) }
+                try options.frameSink?(i, current.pictures[position])
+                try measure(\.encode) { try writer.append(current.pictures[position]) }
             }
-            options.progress?(RenderProgress(framesDone: batchStart + outputs.count, framesTotal: starts.count))
+            options.progress?(RenderProgress(framesDone: (current.outputs.last ?? -1) + 1, framesTotal: starts.count))
+        }
+
+        options.progress?(RenderProgress(framesDone: 0, framesTotal: starts.count))
+        var next: Batch? = try load(0)
+        var nextGenerated = try measure(\.infer) { try generator.generate(faces: next?.faces ?? [], mels: next?.mels ?? []) }
+        while var current = next {
+            try Task.checkCancellation()
+            let generated = nextGenerated
+            let followingStart = (current.outputs.last ?? starts.count) + 1
+            next = followingStart < starts.count ? try load(followingStart) : nil
+            guard let following = next else {
+                try emit(&current, generated: generated)
+                break
+            }
+            if options.overlap {
+                // The next batch's inference on its own thread while this one is composited and encoded here.
+                let (faces, mels) = (following.faces, following.mels)
+                let inference = Task {
+                    try await Self.onOwnThread { () -> ([Frame], Duration) in
+                        let start = ContinuousClock.now
+                        let frames = try generator.generate(faces: faces, mels: mels)
+                        return (frames, ContinuousClock.now - start)
+                    }
+                }
+                do {
+                    try emit(&current, generated: generated)
+                } catch {
+                    _ = try? await inference.value
+                    throw error
+                }
+                let (frames, took) = try await inference.value
+                nextGenerated = frames
+                timings.infer += took.seconds
+            } else {
+                try emit(&current, generated: generated)
+                nextGenerated = try measure(\.infer) { try generator.generate(faces: following.faces, mels: following.mels) }
+            }
         }
         try measure(\.encode) { try writer.finish() }
         timings.total = (clock.now - started).seconds

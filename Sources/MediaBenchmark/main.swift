@@ -19,6 +19,11 @@ struct MediaBenchmark: ParsableCommand {
     @Option(help: "x264 preset.") var preset = "veryfast"
     @Option(help: "x264 CRF.") var crf = 18
     @Option(help: "Longer side of the detection copy.") var detectionSide = 320
+    @Option(help: "Also compare x264 presets (comma-separated) on the reference clip's pictures: time, size, PSNR.")
+    var presets: String?
+    @Option(help: "Face photo of the reference clip (for --presets).") var face = ".fixtures/faces/astronaut.png"
+    @Option(help: "Frames encoded per preset (for --presets; 42: the word case).") var presetFrames = 42
+    @Option(help: "Encodes per preset; the median is reported (for --presets).") var presetRuns = 3
 
     func run() throws {
         FFmpegLog.route(to: Logger(label: "media-bench.ffmpeg"), level: .error)
@@ -60,6 +65,50 @@ struct MediaBenchmark: ParsableCommand {
 
         let rotation = try time { for frame in patterns { _ = frame.rotated(clockwise: 90) } }
         print(String(format: "  rotate 90° (Swift, %d×%d BGR): %.2f ms/frame", width, height, rotation / Double(patterns.count) * 1e3))
+        if let presets { try comparePresets(presets.split(separator: ",").map(String.init), directory: directory) }
+    }
+
+    /// Each preset encodes the same pictures of the reference clip (a face on a moving
+    /// gradient, what the lip-sync output looks like) at `crf`: median wall time, file size,
+    /// and PSNR of the decoded pictures against the pictures given to the encoder.
+    private func comparePresets(_ presets: [String], directory: String) throws {
+        let source = "\(directory)/reference.mp4"
+        try ReferenceClip.write(face: face, frames: presetFrames, audio: nil, to: source, width: width, height: height)
+        let pictures = try VideoDecoder(path: source).frames(upTo: presetFrames).map(\.frame)
+        let audio = TestPattern.tone(frequency: 220, seconds: Double(pictures.count) / 30, sampleRate: 16_000)
+        let format = VideoFormat(width: width, height: height, frameRate: Rational(30, 1))
+        print("\nx264 presets, \(pictures.count) frames of the reference clip, CRF \(crf), median of \(presetRuns) encodes:")
+        print("  preset        seconds   frames/s    size (KB)   PSNR (dB)")
+        for preset in presets {
+            let path = "\(directory)/preset-\(preset).mp4"
+            var seconds: [Double] = []
+            for _ in 0..<max(1, presetRuns) {
+                seconds.append(
+                    try time {
+                        let writer = try MediaWriter(
+                            path: path, video: format, audio: audio, options: EncoderOptions(preset: preset, crf: crf))
+                        for picture in pictures { try writer.append(picture) }
+                        try writer.finish()
+                    })
+            }
+            seconds.sort()
+            let decoded = try VideoDecoder(path: path).frames(upTo: pictures.count).map(\.frame)
+            var squared = 0.0
+            var count = 0
+            for (a, b) in zip(pictures, decoded) {
+                for (x, y) in zip(a.pixels, b.pixels) {
+                    let d = Double(Int(x) - Int(y))
+                    squared += d * d
+                }
+                count += a.pixels.count
+            }
+            let psnr = 10 * log10(255 * 255 / max(squared / Double(max(1, count)), 1e-12))
+            let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let median = seconds[seconds.count / 2]
+            print(
+                "  " + preset.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + String(format: "%8.3f %10.1f %12.0f %11.2f", median, Double(pictures.count) / median, Double(size) / 1024, psnr))
+        }
     }
 
     private func time(_ body: () throws -> Void) throws -> Double {

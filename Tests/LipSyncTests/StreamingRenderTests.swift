@@ -105,9 +105,34 @@ import Testing
         #expect(framesEvery == expectedEvery)
     }
 
-    /// The batch size is cut by frame memory: 16 frames of 1080p fit in the default, 5 of 4K.
+    /// Compositing and encoding one batch while the next is inferred changes nothing in the
+    /// output: the same frames with and without the overlap, and as the reference.
+    @Test func overlapGivesTheSameFrames() async throws {
+        let directory = try base.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let clip = try base.faceClip(in: directory, frames: 12)
+        let speech = TestPattern.tone(frequency: 220, seconds: 1.4, sampleRate: 16_000)
+        let renderer = try base.renderer()
+        var options = LipSyncOptions()
+        options.batchSize = 4  // several batches, so several overlaps
+        let expected = try referenceFrames(video: clip.path, speech: speech, options: LipSyncOptions(), renderer: renderer)
+        options.overlap = true
+        let (overlapped, first) = try await streamed(
+            video: clip.path, speech: speech, options: options, renderer: renderer, output: directory + "/a.mp4")
+        options.overlap = false
+        let (serial, second) = try await streamed(
+            video: clip.path, speech: speech, options: options, renderer: renderer, output: directory + "/b.mp4")
+        #expect(overlapped.count == expected.count && overlapped == expected && serial == expected)
+        #expect(first.frames == second.frames && first.timings.infer > 0 && second.timings.infer > 0)
+    }
+
+    /// The batch size is cut by frame memory: 16 frames of 1080p fit in the default, 5 of 4K;
+    /// with the overlap (the default) two batches share it.
     @Test func batchFollowsFrameMemory() {
-        let options = LipSyncOptions()
+        var options = LipSyncOptions()
+        #expect(options.framesPerBatch(width: 1920, height: 1080) == 10)
+        #expect(options.framesPerBatch(width: 3840, height: 2160) == 2)
+        options.overlap = false
         #expect(options.framesPerBatch(width: 1920, height: 1080) == 16)
         #expect(options.framesPerBatch(width: 3840, height: 2160) == 5)
         var tiny = options

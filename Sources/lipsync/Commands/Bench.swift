@@ -39,6 +39,13 @@ struct Bench: AsyncParsableCommand {
         name: .customLong("cancel-after"), parsing: .upToNextOption,
         help: "Also cancel a long job after each of these many seconds and time how long it takes to stop.")
     var cancelAfter: [Double] = []
+    @Option(
+        help: ArgumentHelp(
+            "Model precisions to time side by side, comma-separated (float32, float16, int8); default DEFAULT_PRECISION.",
+            discussion: "Each precision loads its own pipeline; the runs alternate between them."))
+    var precision: String?
+    @Option(help: "Render with the next batch inferred while one is encoded: on, off, or both (side by side).")
+    var overlap = "on"
     @Option(name: .customLong("cancel-text"), help: "The phrase of the cancelled jobs.")
     var cancelText = "안녕하세요. 오늘은 날씨가 정말 좋네요. 우리 같이 공원에 산책하러 갈까요? 저는 커피를 한 잔 마시고 싶어요."
     @OptionGroup var common: CommonOptions
@@ -48,7 +55,22 @@ struct Bench: AsyncParsableCommand {
         guard runs >= 1, warmup >= 0, (1...3600).contains(frames) else {
             throw ValidationError("--runs ≥ 1, --warmup ≥ 0, --frames 1…3600")
         }
+        guard let overlaps = ["on": [true], "off": [false], "both": [true, false]][overlap] else {
+            throw ValidationError("--overlap must be on, off or both")
+        }
         var configuration = try common.configuration()
+        let precisions =
+            try precision.map { list in
+                try list.split(separator: ",").map { name in
+                    guard let value = ModelPrecision(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError("--precision takes float32, float16 or int8, comma-separated; not '\(name)'")
+                    }
+                    return value
+                }
+            } ?? [configuration.precision]
+        guard !precisions.isEmpty, Set(precisions).count == precisions.count else {
+            throw ValidationError("--precision needs one or more different precisions")
+        }
         configuration.modelsDirectory =
             models ?? (ProcessInfo.processInfo.environment["MODELS_DIR"] == nil ? ".deps/demo-models" : configuration.modelsDirectory)
         if common.logLevel == nil { configuration.logLevel = .warning }  // the tables are the output
@@ -60,23 +82,39 @@ struct Bench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
         try await reportingUserErrors("bench") {
-            let pipeline = try PipelineSetup.makePipeline(configuration, environment: environment)
+            let pipelines = try precisions.map {
+                try PipelineSetup.makePipeline(configuration, environment: environment, precision: $0)
+            }
+            let pipeline = pipelines[0]
+            let variants = pipelines.indices.flatMap { index in overlaps.map { (index, $0) } }
+            func variantName(_ variant: (Int, Bool)) -> String {
+                precisions[variant.0].rawValue + (overlaps.count > 1 ? (variant.1 ? " overlap" : " serial") : "")
+            }
             let clip = directory + "/reference.mp4"
             let voice = try await ReferenceClip.voice(frames: frames, speech: pipeline.speech)
             try ReferenceClip.write(face: face, frames: frames, audio: voice, to: clip)
 
             // As the server runs a job: the input copied into a workspace, the output stored.
             let storage = StorageService(local: LocalStore(roots: [directory]), gcs: nil, https: nil)
-            func job(_ phrase: String, on pipeline: LipSyncPipeline, _ name: String) async throws -> JobResult {
+            func job(_ phrase: String, on pipeline: LipSyncPipeline, _ name: String, overlap: Bool = true) async throws -> JobResult {
                 var request = JobRequest(video: clip, text: phrase, language: language, output: directory + "/\(name).mp4")
+                request.lipSync.overlap = overlap
                 let line = ProgressLine()
                 request.progress = line.handler
                 defer { line.finish() }
                 return try await pipeline.run(request, storage: storage, workspaceBase: directory, label: name)
             }
-            for index in 0..<warmup { _ = try await job(text, on: pipeline, "warmup-\(index)") }
-            var results: [JobResult] = []
-            for index in 0..<runs { results.append(try await job(text, on: pipeline, "run-\(index)")) }
+            for index in 0..<warmup {
+                for variant in variants { _ = try await job(text, on: pipelines[variant.0], "warmup-\(index)", overlap: variant.1) }
+            }
+            // Side by side: each run times every variant in turn.
+            var resultsByVariant = Array(repeating: [JobResult](), count: variants.count)
+            for index in 0..<runs {
+                for (position, variant) in variants.enumerated() {
+                    resultsByVariant[position].append(try await job(text, on: pipelines[variant.0], "run-\(index)", overlap: variant.1))
+                }
+            }
+            let results = resultsByVariant[0]
 
             let models = pipeline.models
             print(
@@ -88,15 +126,25 @@ struct Bench: AsyncParsableCommand {
                     + "phrase \"\(text)\" (\(language)), TTS \(first.ttsEngine.rawValue), voice \(first.voiceMode.rawValue); "
                     + "output \(first.frames) frames \(first.width)×\(first.height)"
             )
-            print("\n\(runs) runs after \(warmup) warm-up, no per-video cache:")
-            print("step".padding(toLength: 22, withPad: " ", startingAt: 0) + "  median      min      max")
-            for (index, row) in first.timings.rows.enumerated() {
-                let values = results.map { $0.timings.rows[index].seconds }.sorted()
-                let median =
-                    values.count % 2 == 1 ? values[values.count / 2] : (values[values.count / 2 - 1] + values[values.count / 2]) / 2
-                print(
-                    row.step.padding(toLength: 22, withPad: " ", startingAt: 0)
-                        + String(format: "%8.3f %8.3f %8.3f s", median, values[0], values[values.count - 1]))
+            for (position, variant) in variants.enumerated() {
+                let results = resultsByVariant[position]
+                print("\n\(variantName(variant)): \(runs) runs after \(warmup) warm-up, no per-video cache:")
+                print("step".padding(toLength: 22, withPad: " ", startingAt: 0) + "  median      min      max")
+                for (index, row) in results[0].timings.rows.enumerated() {
+                    let values = results.map { $0.timings.rows[index].seconds }.sorted()
+                    print(
+                        row.step.padding(toLength: 22, withPad: " ", startingAt: 0)
+                            + String(format: "%8.3f %8.3f %8.3f s", Self.median(values), values[0], values[values.count - 1]))
+                }
+            }
+            if variants.count > 1 {
+                print("\nside by side (medians, s):")
+                print("step".padding(toLength: 22, withPad: " ", startingAt: 0) + variants.map { variantName($0).leftPadded(14) }.joined())
+                for (index, row) in first.timings.rows.enumerated() {
+                    let medians = resultsByVariant.map { Self.median($0.map { $0.timings.rows[index].seconds }.sorted()) }
+                    print(
+                        row.step.padding(toLength: 22, withPad: " ", startingAt: 0) + medians.map { String(format: "%14.3f", $0) }.joined())
+                }
             }
 
             // Two requests on one cache: the second (a new phrase) reuses the per-video work.
@@ -135,4 +183,14 @@ struct Bench: AsyncParsableCommand {
             }
         }
     }
+
+    /// The middle of `sorted` (the mean of the two middle values for an even count).
+    static func median(_ sorted: [Double]) -> Double {
+        sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+extension String {
+    /// Right-aligned in `width` columns.
+    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
