@@ -28,6 +28,9 @@ $(FIXTURES)/.stamp: $(wildcard tools/modelkit/modelkit/*.py) scripts/versions.en
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit standins --tiny --out $(FIXTURES)/models
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit blazeface --out $(FIXTURES)/models --cache $(ROOT)/.deps/cache
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit facefixture --out $(FIXTURES)/faces --cache $(ROOT)/.deps/cache
+	espeak-ng -v en -w $(FIXTURES)/speech.wav "Hello, this is my own voice, and this is my face."
+	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit quantize --models $(FIXTURES)/models \
+		--face $(FIXTURES)/faces/astronaut.png --speech $(FIXTURES)/speech.wav --held-out 0 --runs 0
 	@touch $@
 
 fixtures: setup $(FIXTURES)/.stamp
@@ -100,9 +103,17 @@ demo: release fixtures
 	@echo "demo video: $(ROOT)/demo.mp4"
 
 # The whole job on the reference case (1080p, 159 frames, "안녕하세요"), full-size models.
+# Then the int8 generator (modelkit quantize, calibrated on the photo and real speech, with its
+# fidelity report), the whole job float32 vs int8 side by side in one process, and the word case
+# as processes (`lipsync voice` steps + `lipsync sync`, scripts/bench-word.sh).
 bench-job: release fixtures
 	scripts/prepare-models.sh $(DEMO_MODELS)
-	.build/release/lipsync bench --models $(DEMO_MODELS) --face $(FIXTURES)/faces/astronaut.png
+	.build/release/lipsync say --text "Hello, this is my own voice, and this is my face." --lang en \
+		--out $(ROOT)/.deps/calibration-speech.wav --log-level error
+	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit quantize --models $(DEMO_MODELS) \
+		--face $(FIXTURES)/faces/astronaut.png --speech $(ROOT)/.deps/calibration-speech.wav --runs 3
+	.build/release/lipsync bench --models $(DEMO_MODELS) --face $(FIXTURES)/faces/astronaut.png --precision float32,int8
+	scripts/bench-word.sh $(DEMO_MODELS)
 
 # Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the
 # same models), the Media module (1080p H.264 encode/decode), the speech engines and the

@@ -282,3 +282,35 @@ import VoiceConversion
         #expect(error?.description.contains("modelkit quantize") == true)
     }
 }
+
+@Suite struct Int8GeneratorTests {
+    /// `--precision int8` loads `wav2lip_int8` (the fixtures' tiny generator quantized by
+    /// `modelkit quantize`): the same inputs give faces close to float32's, not identical.
+    @Test func int8GeneratorIsCloseToFloat32() throws {
+        var configuration = Configuration(modelsDirectory: TestFixtures.models)
+        configuration.executionProviders = [.cpu]
+        let manifest = try ModelManifest(directory: TestFixtures.models)
+        #expect(try manifest.entry("wav2lip_int8").precision == "int8")
+        let environment = try InferenceEnvironment(logger: Logger(label: "test.int8"), runtimeLogLevel: .critical)
+        let float32 = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: .blazeface)
+        let int8 = try LipSyncSetup.makeRenderer(configuration, environment: environment, detector: .blazeface, precision: .int8)
+
+        let photo = try StillImage.decode(TestFixtures.root + "/faces/astronaut.png", options: DecodeOptions(pixelFormat: .bgr24)).frame
+        let boxes = [FaceBox(x1: 177, y1: 82, x2: 272, y2: 198), FaceBox(x1: 170, y1: 76, x2: 280, y2: 206)]
+        let faces = try boxes.map { try float32.generator.faceCrop(photo, box: $0) }
+        let mel = try float32.melFrontEnd.spectrogram(of: TestPattern.tone(frequency: 180, seconds: 1, sampleRate: 16_000))
+        let mels = [mel.chunk(at: 0), mel.chunk(at: 40)]
+        let expected = try float32.generator.generate(faces: faces, mels: mels)
+        let actual = try int8.generator.generate(faces: faces, mels: mels)
+        #expect(actual.count == 2)
+        var total = 0
+        var count = 0
+        for (a, b) in zip(expected, actual) {
+            for (x, y) in zip(a.pixels, b.pixels) { total += abs(Int(x) - Int(y)) }
+            count += a.pixels.count
+        }
+        let mean = Double(total) / Double(count)
+        // modelkit's own test measured 3.6 grey levels on this tiny model (docs/modelkit.md, "Int8 variants").
+        #expect(mean > 0 && mean < 8, "mean |Δ| \(mean) grey levels")
+    }
+}

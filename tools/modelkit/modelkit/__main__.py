@@ -120,7 +120,7 @@ def _quantize_command(args):
         print(f"modelkit: wav2lip_int8 → {os.path.join(args.models, entry['file'])}")
         if args.held_out > 0:
             quantize.report_wav2lip(args.models, args.face, args.speech, args.held_out, args.runs, args.threads)
-    except (quantize.QuantizeError, convert.ConversionError) as error:
+    except (quantize.QuantizeError, convert.ConversionError, OSError) as error:
         print(f"modelkit quantize: {error}", file=sys.stderr)
         return 1
     return 0

@@ -4,9 +4,10 @@
 quantization in QDQ form (QuantizeLinear → DequantizeLinear around every convolution, which
 ONNX Runtime's CPU provider fuses into integer QLinearConv kernels when the session loads),
 weights int8 per output channel (symmetric), activations uint8 per tensor (asymmetric,
-ranges from calibration). The model keeps the float32 `mel`/`face` inputs and `prediction`
-output: the quantisation steps are inside the graph, so the server feeds and reads the
-same tensors as for `wav2lip`.
+ranges from calibration); the output Sigmoid and the 1×1 convolution feeding it stay
+float32. The model keeps the float32 `mel`/`face` inputs and `prediction` output: the
+quantisation steps are inside the graph, so the server feeds and reads the same tensors as
+for `wav2lip`. docs/modelkit.md "Int8 variants" has the measurements behind these choices.
 
 Calibration data is prepared as the Swift lip-sync stage prepares the generator's inputs
 (Sources/LipSync/Wav2LipGenerator.swift, MelSpectrogram.swift):
@@ -22,9 +23,10 @@ Calibration data is prepared as the Swift lip-sync stage prepares the generator'
   3001-sample minimum as the server pads), cut into 80×16 windows at the server's chunk
   starts ⌊i·80/fps⌋ for 25 fps (the last window ends at the last mel frame).
 
-The held-out set used by `fidelity` has other crops (another random stream) and other mel
+The held-out set of `report_wav2lip` has other crops (another random stream) and other mel
 windows (every calibration start + 1 mel frame, which at 25 fps is never a calibration start).
 """
+import logging
 import os
 import struct
 import tempfile
@@ -324,6 +326,8 @@ def generator_inputs(directory, face_png, speech_wav, count, held_out=False, fps
     if held_out:
         taken = set(starts)
         starts = [s + 1 for s in starts if s + 1 + MEL_STEP <= mel.shape[1] and s + 1 not in taken]
+        if not starts:
+            raise QuantizeError(f"{speech_wav}: too short for held-out mel windows (use longer speech)")
     rng = np.random.default_rng(HELD_OUT_SEED if held_out else CALIBRATION_SEED)
     order = np.concatenate([rng.permutation(len(starts)) for _ in range(-(-count // len(starts)))])[:count]
     mels = np.stack([mel[:, starts[i]:starts[i] + MEL_STEP] for i in order])[:, None].astype(np.float32)
@@ -351,12 +355,29 @@ def quantize_static_model(float_path, int8_path, inputs, activation="QUInt8", re
 
     options = {"WeightSymmetric": True}
     options.update(extra_options or {})
-    # quantize_static keeps its calibration copies (model, augmented model) in its own temporary folder.
-    q.quantize_static(
-        float_path, int8_path, Reader(), quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
-        reduce_range=reduce_range, activation_type=getattr(q.QuantType, activation), weight_type=q.QuantType.QInt8,
-        calibrate_method=getattr(q.CalibrationMethod, method), nodes_to_exclude=nodes_to_exclude or [],
-        extra_options=options)
+    # quantize_static keeps its calibration copies (model, augmented model) in its own temporary
+    # folder. Its advice to run `quant_pre_process` first is silenced: that pass folds
+    # constants and infers shapes, and on modelkit's Wav2Lip graph (BatchNorm already folded)
+    # it only removes the Identity that names the output; quantize_static infers shapes itself.
+    quiet = _DropMessages("pre-processing before quantization")
+    logging.getLogger().addFilter(quiet)
+    try:
+        q.quantize_static(
+            float_path, int8_path, Reader(), quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
+            reduce_range=reduce_range, activation_type=getattr(q.QuantType, activation), weight_type=q.QuantType.QInt8,
+            calibrate_method=getattr(q.CalibrationMethod, method), nodes_to_exclude=nodes_to_exclude or [],
+            extra_options=options)
+    finally:
+        logging.getLogger().removeFilter(quiet)
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, fragment):
+        super().__init__()
+        self.fragment = fragment
+
+    def filter(self, record):
+        return self.fragment not in record.getMessage()
 
 
 # ---------------------------------------------------------------- measurements
@@ -410,7 +431,7 @@ def time_sessions(sessions, inputs, batch, runs):
 
 def _float_tail(model):
     """Names of the nodes kept float32: the Sigmoid that produces the prediction and the
-    1×1 convolution that feeds it (32→3 channels, 0.05 % of the multiply-adds). Quantising
+    1×1 convolution that feeds it (32→3 channels, 0.02 % of the multiply-adds). Quantising
     the logits to 8 bits before the sigmoid would put its steepest part on a coarse grid."""
     producers = {output: node for node in model.graph.node for output in node.output}
     sigmoid = producers.get(model.graph.output[0].name)
