@@ -112,7 +112,8 @@ bench-job: release fixtures
 		--out $(ROOT)/.deps/calibration-speech.wav --log-level error
 	PYTHONPATH=tools/modelkit $(PYTHON) -m modelkit quantize --models $(DEMO_MODELS) \
 		--face $(FIXTURES)/faces/astronaut.png --speech $(ROOT)/.deps/calibration-speech.wav --runs 3
-	.build/release/lipsync bench --models $(DEMO_MODELS) --face $(FIXTURES)/faces/astronaut.png --precision float32,int8
+	ESPEAK_RATE=110 .build/release/lipsync bench --models $(DEMO_MODELS) --face $(FIXTURES)/faces/astronaut.png \
+		--precision float32,int8 --overlap both
 	scripts/bench-word.sh $(DEMO_MODELS)
 
 # Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the

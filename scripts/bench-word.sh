@@ -10,6 +10,9 @@
 #   scripts/bench-word.sh [MODELS_DIR]      environment: LIPSYNC (.build/release/lipsync),
 #                                           PRECISIONS ("float32 int8"), RUNS (5), FACE, SYNC_ARGS
 set -euo pipefail
+# The word is spoken at 110 words per minute: ~1.57 s, 42–47 output frames at 30 fps (espeak-ng's
+# default 175 gives ~1.0 s); this machine has no GPU, so the CPU provider is asked for directly.
+export ESPEAK_RATE="${ESPEAK_RATE:-110}" EXECUTION_PROVIDERS="${EXECUTION_PROVIDERS:-cpu}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${LIPSYNC:-$root/.build/release/lipsync}"
 models="${1:-$root/.deps/demo-models}"
@@ -53,5 +56,5 @@ for precision in "${precisions[@]}"; do
     "$(tr ' ' '\n' <<<"${voices[$precision]}" | grep . | median)" \
     "$(tr ' ' '\n' <<<"${syncs[$precision]}" | grep . | median)" \
     "$(tr ' ' '\n' <<<"${totals[$precision]}" | grep . | median)" \
-    "$(grep -m1 -o '[0-9]* frames' "$work/sync.txt" || echo '?')"
+    "$(grep -m1 -o 'output [0-9]* frames\|[0-9]* frames' "$work/sync.txt" | head -1 || echo '?')"
 done

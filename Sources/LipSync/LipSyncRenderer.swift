@@ -27,8 +27,10 @@ public struct LipSyncOptions: Sendable {
     /// Face detections remembered for this input video (per-video cache); nil: detect every key frame.
     public var detections: DetectionMemo?
     /// Composite and encode one generator batch while the next one is inferred (on a thread of
-    /// its own). The two batches then share `frameMemoryBytes`, so each is half as large.
-    public var overlap = true
+    /// its own); the two batches then share `frameMemoryBytes`, so each is half as large. nil:
+    /// when the generator runs on a GPU (the CPU is idle during inference there), not on the
+    /// CPU provider (both steps compete for the same cores: measured no faster on 2 cores).
+    public var overlap: Bool?
 
     public init(
         tracking: TrackingOptions = TrackingOptions(), frameOrder: FrameOrder = .pingPong, composite: CompositeMode = .blend,
@@ -49,8 +51,8 @@ public struct LipSyncOptions: Sendable {
 extension LipSyncOptions {
     /// Frames per generator batch for `width`×`height` pictures: `batchSize`, fewer when
     /// that many would not fit in `frameMemoryBytes`, at least one.
-    public func framesPerBatch(width: Int, height: Int) -> Int {
-        max(1, min(batchSize, frameMemoryBytes / (overlap ? 2 : 1) / max(1, width * height * 3)))
+    public func framesPerBatch(width: Int, height: Int, overlapping: Bool = false) -> Int {
+        max(1, min(batchSize, frameMemoryBytes / (overlapping ? 2 : 1) / max(1, width * height * 3)))
     }
 }
 
@@ -298,7 +300,8 @@ public struct LipSyncRenderer: Sendable {
         defer { sources.close() }
         let compositor = FaceCompositor(mode: options.composite)
         var crops: [Int: Frame] = [:]
-        let batch = options.framesPerBatch(width: width, height: height)
+        let overlapping = options.overlap ?? (generator.session.activeProvider != .cpu)
+        let batch = options.framesPerBatch(width: width, height: height, overlapping: overlapping)
         let generator = generator
 
         /// A batch's full-resolution pictures and the generator's inputs for those with a face.
@@ -352,7 +355,7 @@ public struct LipSyncRenderer: Sendable {
                 try emit(&current, generated: generated)
                 break
             }
-            if options.overlap {
+            if overlapping {
                 // The next batch's inference on its own thread while this one is composited and encoded here.
                 let (faces, mels) = (following.faces, following.mels)
                 let inference = Task {

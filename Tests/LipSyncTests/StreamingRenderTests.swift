@@ -127,12 +127,12 @@ import Testing
     }
 
     /// The batch size is cut by frame memory: 16 frames of 1080p fit in the default, 5 of 4K;
-    /// with the overlap (the default) two batches share it.
+    /// with the overlap two batches share it.
     @Test func batchFollowsFrameMemory() {
-        var options = LipSyncOptions()
-        #expect(options.framesPerBatch(width: 1920, height: 1080) == 10)
-        #expect(options.framesPerBatch(width: 3840, height: 2160) == 2)
-        options.overlap = false
+        let options = LipSyncOptions()
+        #expect(options.overlap == nil)  // auto: on a GPU only
+        #expect(options.framesPerBatch(width: 1920, height: 1080, overlapping: true) == 10)
+        #expect(options.framesPerBatch(width: 3840, height: 2160, overlapping: true) == 2)
         #expect(options.framesPerBatch(width: 1920, height: 1080) == 16)
         #expect(options.framesPerBatch(width: 3840, height: 2160) == 5)
         var tiny = options

@@ -44,8 +44,8 @@ struct Bench: AsyncParsableCommand {
             "Model precisions to time side by side, comma-separated (float32, float16, int8); default DEFAULT_PRECISION.",
             discussion: "Each precision loads its own pipeline; the runs alternate between them."))
     var precision: String?
-    @Option(help: "Render with the next batch inferred while one is encoded: on, off, or both (side by side).")
-    var overlap = "on"
+    @Option(help: "Render with the next batch inferred while one is encoded: auto (on a GPU), on, off, or both (side by side).")
+    var overlap = "auto"
     @Option(name: .customLong("cancel-text"), help: "The phrase of the cancelled jobs.")
     var cancelText = "안녕하세요. 오늘은 날씨가 정말 좋네요. 우리 같이 공원에 산책하러 갈까요? 저는 커피를 한 잔 마시고 싶어요."
     @OptionGroup var common: CommonOptions
@@ -55,8 +55,8 @@ struct Bench: AsyncParsableCommand {
         guard runs >= 1, warmup >= 0, (1...3600).contains(frames) else {
             throw ValidationError("--runs ≥ 1, --warmup ≥ 0, --frames 1…3600")
         }
-        guard let overlaps = ["on": [true], "off": [false], "both": [true, false]][overlap] else {
-            throw ValidationError("--overlap must be on, off or both")
+        guard let overlaps = ["auto": [Bool?.none], "on": [true], "off": [false], "both": [true, false]][overlap] else {
+            throw ValidationError("--overlap must be auto, on, off or both")
         }
         var configuration = try common.configuration()
         let precisions =
@@ -87,8 +87,8 @@ struct Bench: AsyncParsableCommand {
             }
             let pipeline = pipelines[0]
             let variants = pipelines.indices.flatMap { index in overlaps.map { (index, $0) } }
-            func variantName(_ variant: (Int, Bool)) -> String {
-                precisions[variant.0].rawValue + (overlaps.count > 1 ? (variant.1 ? " overlap" : " serial") : "")
+            func variantName(_ variant: (Int, Bool?)) -> String {
+                precisions[variant.0].rawValue + (overlaps.count > 1 ? (variant.1 == true ? " overlap" : " serial") : "")
             }
             let clip = directory + "/reference.mp4"
             let voice = try await ReferenceClip.voice(frames: frames, speech: pipeline.speech)
@@ -96,7 +96,7 @@ struct Bench: AsyncParsableCommand {
 
             // As the server runs a job: the input copied into a workspace, the output stored.
             let storage = StorageService(local: LocalStore(roots: [directory]), gcs: nil, https: nil)
-            func job(_ phrase: String, on pipeline: LipSyncPipeline, _ name: String, overlap: Bool = true) async throws -> JobResult {
+            func job(_ phrase: String, on pipeline: LipSyncPipeline, _ name: String, overlap: Bool? = nil) async throws -> JobResult {
                 var request = JobRequest(video: clip, text: phrase, language: language, output: directory + "/\(name).mp4")
                 request.lipSync.overlap = overlap
                 let line = ProgressLine()
@@ -138,12 +138,16 @@ struct Bench: AsyncParsableCommand {
                 }
             }
             if variants.count > 1 {
+                let columnWidth = variants.map { variantName($0).count + 2 }.max() ?? 14
                 print("\nside by side (medians, s):")
-                print("step".padding(toLength: 22, withPad: " ", startingAt: 0) + variants.map { variantName($0).leftPadded(14) }.joined())
+                print(
+                    "step".padding(toLength: 22, withPad: " ", startingAt: 0)
+                        + variants.map { variantName($0).leftPadded(columnWidth) }.joined())
                 for (index, row) in first.timings.rows.enumerated() {
                     let medians = resultsByVariant.map { Self.median($0.map { $0.timings.rows[index].seconds }.sorted()) }
                     print(
-                        row.step.padding(toLength: 22, withPad: " ", startingAt: 0) + medians.map { String(format: "%14.3f", $0) }.joined())
+                        row.step.padding(toLength: 22, withPad: " ", startingAt: 0)
+                            + medians.map { String(format: "%.3f", $0).leftPadded(columnWidth) }.joined())
                 }
             }
 

@@ -42,8 +42,8 @@ struct LipSyncFlags: ParsableArguments {
     @Option(help: "Model variants: float32, float16 (for GPUs) or int8 (for CPUs; `modelkit quantize`); default DEFAULT_PRECISION.")
     var precision: ModelPrecision?
     @Flag(help: "Use the float16 models (for GPUs); the same as --precision float16.") var float16 = false
-    @Flag(name: .customLong("no-overlap"), help: "Infer each generator batch only after the previous one is encoded (for timing).")
-    var noOverlap = false
+    @Option(help: "Infer the next generator batch while one is composited and encoded: auto (on a GPU), on, off.")
+    var overlap = "auto"
 
     /// --precision, --float16, else DEFAULT_PRECISION.
     func modelPrecision(_ configuration: Configuration) -> ModelPrecision {
@@ -75,7 +75,10 @@ struct LipSyncFlags: ParsableArguments {
         options.tracking.missingFace = onMissingFace == "pass" ? .passThrough : .fail
         options.batchSize = batch
         options.detectionMaxSide = detectionSide == 0 ? nil : detectionSide
-        options.overlap = !noOverlap
+        guard let choice = ["auto": Bool?.none, "on": true, "off": false][overlap] else {
+            throw ValidationError("--overlap must be auto, on or off")
+        }
+        options.overlap = choice
         return options
     }
 }
