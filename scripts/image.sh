@@ -69,8 +69,9 @@ local_base() {
     tail -20 "$work/debootstrap.log" >&2; rm -rf "$work"; exit 1; }
   # The same trimming as the official slim image: no documentation, manuals or apt caches.
   rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/* \
-    "$work"/rootfs/usr/share/doc/* "$work"/rootfs/usr/share/man/* "$work"/rootfs/usr/share/info/* \
-    "$work"/rootfs/usr/share/locale/*
+    "$work"/rootfs/usr/share/man/* "$work"/rootfs/usr/share/info/* "$work"/rootfs/usr/share/locale/*
+  # Documentation goes, the licences stay.
+  find "$work/rootfs/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
   cat > "$work/rootfs/etc/apt/sources.list" <<EOF
 deb $mirror $IMAGE_DEBIAN_SUITE main
 deb $mirror $IMAGE_DEBIAN_SUITE-updates main
@@ -81,6 +82,7 @@ path-exclude /usr/share/doc/*
 path-exclude /usr/share/man/*
 path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
+path-include /usr/share/doc/*/copyright
 EOF
   tar -C "$work/rootfs" --numeric-owner -c . | pm import --change 'CMD ["/bin/bash"]' - "$local_base" >/dev/null
   rm -rf "$work"
@@ -94,7 +96,10 @@ build() {
   mode="$(bases)"
   if [ "$mode" = local ]; then
     local_base
-    toolchain="$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")"
+    # The toolchain's root: its runtime resource folder is <root>/usr/lib/swift.
+    toolchain="$(swift -print-target-info | sed -n 's/.*"runtimeResourcePath": *"\(.*\)\/usr\/lib\/swift".*/\1/p' | head -1)"
+    [ -n "$toolchain" ] && [ -x "$toolchain/usr/bin/swift" ] || {
+      say "cannot find the Swift toolchain's root (swift -print-target-info gave '$toolchain')"; exit 1; }
     args+=(--build-arg "BUILDER_IMAGE=$local_base" --build-arg "RUNTIME_IMAGE=$local_base"
            --volume "$toolchain:/opt/swift:ro")
     # git's url.<mirror>.insteadOf https://github.com/, if this machine has one.
@@ -104,7 +109,7 @@ build() {
       args+=(--build-arg "GIT_MIRROR=$mirror" --volume "$mirror:$mirror:ro")
     fi
     # The CA bundle this machine's pip trusts (a TLS-inspecting proxy's CA, if any).
-    cert="${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || true)}"
+    cert="${PIP_CERT:-$("$root/.venv/bin/python" -m pip config get global.cert 2>/dev/null || true)}"
     if [ -n "$cert" ] && [ -f "$cert" ]; then
       args+=(--build-arg "PIP_CERT=/run/lipsync-host-ca.crt" --volume "$(readlink -f "$cert"):/run/lipsync-host-ca.crt:ro")
     fi
@@ -191,7 +196,9 @@ test_images() {
   curl -sS -o "$work/response2.json" -w '%{http_code}' -H 'Content-Type: application/json' \
     -d "$body" "http://127.0.0.1:$port/api/v1/lip-video" >"$work/status2" &
   local client=$! deadline=$((SECONDS + 30))
-  until curl -fsS "http://127.0.0.1:$port/metrics" | grep -Eq '^lipsync_jobs_in_flight(\{[^}]*\})? [1-9]'; do
+  # The page is read whole first: grep -q stopping early would fail curl (and the pipeline).
+  until metrics="$(curl -fsS "http://127.0.0.1:$port/metrics")" \
+      && grep -Eq '^lipsync_jobs_in_flight(\{[^}]*\})? [1-9]' <<<"$metrics"; do
     [ $SECONDS -lt $deadline ] || fail "the second job never showed as running in /metrics"
     sleep 0.05
   done

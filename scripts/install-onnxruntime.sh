@@ -58,6 +58,18 @@ find "$libsrc" -maxdepth 1 -name 'libonnxruntime*.so*' ! -name '*tensorrt*' -exe
 ln -s "libonnxruntime.so.$ONNXRUNTIME_VERSION" "$dest/lib/libonnxruntime.so.1"
 ln -s libonnxruntime.so.1 "$dest/lib/libonnxruntime.so"
 cp "$work/headers/usr/include/onnxruntime/"*.h "$dest/include/"
+# Licence texts of what was installed (the container image ships them).
+copy_licences() {  # unpacked-wheel-folder
+  local info name
+  for info in "$1"/*.dist-info; do
+    [ -d "$info" ] || continue
+    name="$(basename "$info" .dist-info)"
+    mkdir -p "$dest/share/licenses/$name"
+    find "$info" -maxdepth 2 -type f \( -iname 'LICENSE*' -o -iname 'License*' -o -iname 'NOTICE*' -o -iname 'ThirdPartyNotices*' \) \
+      -exec cp {} "$dest/share/licenses/$name/" \;
+  done
+}
+copy_licences "$work/unpacked"
 cat > "$dest/lib/pkgconfig/libonnxruntime.pc" <<EOF
 prefix=$dest
 libdir=\${prefix}/lib
@@ -78,6 +90,7 @@ if [ "$cuda_libs" = yes ]; then
   for wheel in "$work"/wheels/*.whl; do
     "$python" -m zipfile -e "$wheel" "$work/cuda"
   done
+  copy_licences "$work/cuda"
   # Not loaded by ONNX Runtime: the BLAS and FFTW drop-in wrappers.
   (cd "$work/cuda" && find nvidia -path '*/lib/*.so*' -type f ! -name 'libnvblas*' ! -name 'libcufftw*') | while read -r lib; do
     mkdir -p "$dest/lib/$(dirname "$lib")"

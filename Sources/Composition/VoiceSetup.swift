@@ -5,14 +5,11 @@ public import VoiceConversion
 /// Builds the voice conversion stage from a models folder, or reports why it cannot.
 public enum VoiceSetup {
     /// The model kinds the converter loads from `manifest`: `wavlm`, `freevc`,
-    /// `speaker_encoder`, `speaker_mel` — with `float16`, the float16 synthesizer and the
-    /// float16 WavLM and speaker encoder when the folder has them; with `int8`, each int8
-    /// variant the folder has (float32 for the rest).
+    /// `speaker_encoder`, `speaker_mel` — each in `precision`'s variant where the folder has
+    /// it (`_fp16`, `_int8`), float32 for the rest: a missing variant never turns voice
+    /// conversion off.
     public static func kinds(_ manifest: ModelManifest, precision: ModelPrecision) -> [String] {
-        let synthesizer = precision == .float16 ? "freevc_fp16" : precision.variant("freevc", in: manifest)
-        return [
-            precision.variant("wavlm", in: manifest), synthesizer, precision.variant("speaker_encoder", in: manifest), "speaker_mel",
-        ]
+        ["wavlm", "freevc", "speaker_encoder"].map { precision.variant($0, in: manifest) } + ["speaker_mel"]
     }
 
     /// The FreeVC converter when the folder has every model of `kinds`; nil otherwise (mode

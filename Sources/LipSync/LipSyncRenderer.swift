@@ -344,39 +344,48 @@ public struct LipSyncRenderer: Sendable {
         }
 
         options.progress?(RenderProgress(framesDone: 0, framesTotal: starts.count))
-        var next: Batch? = try load(0)
-        var nextGenerated = try measure(\.infer) { try generator.generate(faces: next?.faces ?? [], mels: next?.mels ?? []) }
-        while var current = next {
+        var current: Batch? = try load(0)
+        var generated = try measure(\.infer) { try generator.generate(faces: current?.faces ?? [], mels: current?.mels ?? []) }
+        // The job's run termination, carried to the inference thread (a task-local does not
+        // cross to a Dispatch thread): cancelling the job stops that run too.
+        let termination = RunTermination.current
+        while var batch = current {
+            current = nil  // `batch` is the only holder of its frames: composited in place, no copies
             try Task.checkCancellation()
-            let generated = nextGenerated
-            let followingStart = (current.outputs.last ?? starts.count) + 1
-            next = followingStart < starts.count ? try load(followingStart) : nil
-            guard let following = next else {
-                try emit(&current, generated: generated)
-                break
-            }
-            if overlapping {
+            let followingStart = (batch.outputs.last ?? starts.count) + 1
+            let hasFollowing = followingStart < starts.count
+            if overlapping, hasFollowing {
                 // The next batch's inference on its own thread while this one is composited and encoded here.
+                let following = try load(followingStart)
                 let (faces, mels) = (following.faces, following.mels)
                 let inference = Task {
                     try await Self.onOwnThread { () -> ([Frame], Duration) in
-                        let start = ContinuousClock.now
-                        let frames = try generator.generate(faces: faces, mels: mels)
-                        return (frames, ContinuousClock.now - start)
+                        try RunTermination.$current.withValue(termination) {
+                            let start = ContinuousClock.now
+                            let frames = try generator.generate(faces: faces, mels: mels)
+                            return (frames, ContinuousClock.now - start)
+                        }
                     }
                 }
                 do {
-                    try emit(&current, generated: generated)
+                    try emit(&batch, generated: generated)
                 } catch {
+                    termination?.terminate()
                     _ = try? await inference.value
                     throw error
                 }
                 let (frames, took) = try await inference.value
-                nextGenerated = frames
+                generated = frames
                 timings.infer += took.seconds
+                current = following
             } else {
-                try emit(&current, generated: generated)
-                nextGenerated = try measure(\.infer) { try generator.generate(faces: following.faces, mels: following.mels) }
+                try emit(&batch, generated: generated)
+                batch = Batch(outputs: [], pictures: [], withFace: [], faces: [], mels: [])  // frees it before the next decode
+                if hasFollowing {
+                    let following = try load(followingStart)
+                    generated = try measure(\.infer) { try generator.generate(faces: following.faces, mels: following.mels) }
+                    current = following
+                }
             }
         }
         try measure(\.encode) { try writer.finish() }

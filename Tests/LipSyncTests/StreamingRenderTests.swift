@@ -1,5 +1,6 @@
 import FaceTracking
 import Foundation
+import Inference
 import LipSync
 import Media
 import Testing
@@ -124,6 +125,28 @@ import Testing
             video: clip.path, speech: speech, options: options, renderer: renderer, output: directory + "/b.mp4")
         #expect(overlapped.count == expected.count && overlapped == expected && serial == expected)
         #expect(first.frames == second.frames && first.timings.infer > 0 && second.timings.infer > 0)
+    }
+
+    /// Cancelling the job (its `RunTermination`) reaches the inference running on the overlap's
+    /// own thread: the render stops with CancellationError and leaves no output.
+    @Test func terminatingTheJobStopsTheOverlappedInference() async throws {
+        let directory = try base.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let clip = try base.faceClip(in: directory, frames: 12)
+        let speech = TestPattern.tone(frequency: 220, seconds: 1.4, sampleRate: 16_000)
+        let renderer = try base.renderer()
+        var options = LipSyncOptions()
+        options.batchSize = 2
+        options.overlap = true
+        let termination = RunTermination()
+        options.progress = { progress in if progress.framesDone > 0 { termination.terminate() } }
+        let output = directory + "/cancelled.mp4"
+        await #expect(throws: CancellationError.self) {
+            try await RunTermination.$current.withValue(termination) {
+                _ = try await renderer.render(video: clip.path, speech: speech, output: output, options: options)
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: output))
     }
 
     /// The batch size is cut by frame memory: 16 frames of 1080p fit in the default, 5 of 4K;

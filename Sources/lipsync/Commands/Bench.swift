@@ -62,7 +62,7 @@ struct Bench: AsyncParsableCommand {
         let precisions =
             try precision.map { list in
                 try list.split(separator: ",").map { name in
-                    guard let value = ModelPrecision(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    guard let value = ModelPrecision(rawValue: name.trimmingCharacters(in: .whitespaces).lowercased()) else {
                         throw ValidationError("--precision takes float32, float16 or int8, comma-separated; not '\(name)'")
                     }
                     return value

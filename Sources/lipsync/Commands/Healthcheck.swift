@@ -29,7 +29,7 @@ struct Healthcheck: AsyncParsableCommand {
             do {
                 configuration = try Configuration.fromEnvironment(ProcessInfo.processInfo.environment)
             } catch let error as ConfigurationError {
-                throw ValidationError(error.description)
+                failCommand("healthcheck", error.description)
             }
             target = Self.defaultURL(host: configuration.host, port: configuration.port)
         }

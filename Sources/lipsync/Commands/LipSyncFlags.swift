@@ -50,6 +50,12 @@ struct LipSyncFlags: ParsableArguments {
         float16 ? .float16 : precision ?? configuration.precision
     }
 
+    func validate() throws {
+        if float16, let precision, precision != .float16 {
+            throw ValidationError("--float16 and --precision \(precision.rawValue) contradict each other; give one")
+        }
+    }
+
     func detectorChoice() throws -> DetectorChoice {
         guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
         return choice

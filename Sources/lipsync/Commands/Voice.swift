@@ -41,6 +41,12 @@ struct Voice: AsyncParsableCommand {
     var dumpEmbedding: String?
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+        if float16, let precision, precision != .float16 {
+            throw ValidationError("--float16 and --precision \(precision.rawValue) contradict each other; give one")
+        }
+    }
+
     func run() async throws {
         var configuration = try common.configuration()
         if let models { configuration.modelsDirectory = models }
