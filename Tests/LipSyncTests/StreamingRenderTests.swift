@@ -106,23 +106,27 @@ import Testing
         #expect(framesEvery == expectedEvery)
     }
 
+    /// A 12-frame face clip in a new folder, 1.4 s of speech (past the clip: ping-pong), the renderer.
+    func twelveFrameClip() throws -> (directory: String, clip: String, speech: AudioBuffer, renderer: LipSyncRenderer) {
+        let directory = try base.temporaryDirectory()
+        let clip = try base.faceClip(in: directory, frames: 12)
+        return (directory, clip.path, TestPattern.tone(frequency: 220, seconds: 1.4, sampleRate: 16_000), try base.renderer())
+    }
+
     /// Compositing and encoding one batch while the next is inferred changes nothing in the
     /// output: the same frames with and without the overlap, and as the reference.
     @Test func overlapGivesTheSameFrames() async throws {
-        let directory = try base.temporaryDirectory()
+        let (directory, clip, speech, renderer) = try twelveFrameClip()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let clip = try base.faceClip(in: directory, frames: 12)
-        let speech = TestPattern.tone(frequency: 220, seconds: 1.4, sampleRate: 16_000)
-        let renderer = try base.renderer()
         var options = LipSyncOptions()
         options.batchSize = 4  // several batches, so several overlaps
-        let expected = try referenceFrames(video: clip.path, speech: speech, options: LipSyncOptions(), renderer: renderer)
+        let expected = try referenceFrames(video: clip, speech: speech, options: LipSyncOptions(), renderer: renderer)
         options.overlap = true
         let (overlapped, first) = try await streamed(
-            video: clip.path, speech: speech, options: options, renderer: renderer, output: directory + "/a.mp4")
+            video: clip, speech: speech, options: options, renderer: renderer, output: directory + "/a.mp4")
         options.overlap = false
         let (serial, second) = try await streamed(
-            video: clip.path, speech: speech, options: options, renderer: renderer, output: directory + "/b.mp4")
+            video: clip, speech: speech, options: options, renderer: renderer, output: directory + "/b.mp4")
         #expect(overlapped.count == expected.count && overlapped == expected && serial == expected)
         #expect(first.frames == second.frames && first.timings.infer > 0 && second.timings.infer > 0)
     }
@@ -130,11 +134,8 @@ import Testing
     /// Cancelling the job (its `RunTermination`) reaches the inference running on the overlap's
     /// own thread: the render stops with CancellationError and leaves no output.
     @Test func terminatingTheJobStopsTheOverlappedInference() async throws {
-        let directory = try base.temporaryDirectory()
+        let (directory, clip, speech, renderer) = try twelveFrameClip()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let clip = try base.faceClip(in: directory, frames: 12)
-        let speech = TestPattern.tone(frequency: 220, seconds: 1.4, sampleRate: 16_000)
-        let renderer = try base.renderer()
         var options = LipSyncOptions()
         options.batchSize = 2
         options.overlap = true
@@ -143,7 +144,7 @@ import Testing
         let output = directory + "/cancelled.mp4"
         await #expect(throws: CancellationError.self) {
             try await RunTermination.$current.withValue(termination) {
-                _ = try await renderer.render(video: clip.path, speech: speech, output: output, options: options)
+                _ = try await renderer.render(video: clip, speech: speech, output: output, options: options)
             }
         }
         #expect(!FileManager.default.fileExists(atPath: output))
