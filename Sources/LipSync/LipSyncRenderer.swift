@@ -329,6 +329,9 @@ public struct LipSyncRenderer: Sendable {
             return Batch(
                 outputs: outputs, pictures: pictures, withFace: withFace, faces: faces, mels: withFace.map { mel.chunk(at: starts[$0]) })
         }
+        func infer(_ batch: Batch) throws -> [Frame] {
+            try measure(\.infer) { try generator.generate(faces: batch.faces, mels: batch.mels) }
+        }
         func emit(_ current: inout Batch, generated: [Frame]) throws {
             var generatedByOutput: [Int: Frame] = [:]
             for (i, face) in zip(current.withFace, generated) { generatedByOutput[i] = face }
@@ -344,8 +347,8 @@ public struct LipSyncRenderer: Sendable {
         }
 
         options.progress?(RenderProgress(framesDone: 0, framesTotal: starts.count))
-        var current: Batch? = try load(0)
-        var generated = try measure(\.infer) { try generator.generate(faces: current?.faces ?? [], mels: current?.mels ?? []) }
+        var current: Batch? = try load(0)  // the only holder of the batch: no copy of its frames when composited
+        var generated = try current.map(infer) ?? []
         // The job's run termination, carried to the inference thread (a task-local does not
         // cross to a Dispatch thread): cancelling the job stops that run too.
         let termination = RunTermination.current
@@ -383,7 +386,7 @@ public struct LipSyncRenderer: Sendable {
                 batch = Batch(outputs: [], pictures: [], withFace: [], faces: [], mels: [])  // frees it before the next decode
                 if hasFollowing {
                     let following = try load(followingStart)
-                    generated = try measure(\.infer) { try generator.generate(faces: following.faces, mels: following.mels) }
+                    generated = try infer(following)
                     current = following
                 }
             }

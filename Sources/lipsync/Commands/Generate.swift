@@ -49,7 +49,7 @@ struct Generate: AsyncParsableCommand {
         let environment = try startInference(configuration)
         try await reportingUserErrors("generate") {
             let pipeline = try PipelineSetup.makePipeline(
-                configuration, environment: environment, detector: choice, precision: lipSync.modelPrecision(configuration))
+                configuration, environment: environment, detector: choice, precision: lipSync.precision.chosen(configuration))
             let storage = await StorageSetup.makeService(configuration)
             var request = JobRequest(
                 video: video, text: text, language: language, output: out, ttsEngine: engine, ttsVoice: ttsVoice,

@@ -39,22 +39,9 @@ struct LipSyncFlags: ParsableArguments {
     @Option(help: "Faces per generator call.") var batch = 16
     @Option(name: .customLong("detection-side"), help: "Longer side of the copy faces are detected on; 0 = full resolution.")
     var detectionSide = 320
-    @Option(help: "Model variants: float32, float16 (for GPUs) or int8 (for CPUs; `modelkit quantize`); default DEFAULT_PRECISION.")
-    var precision: ModelPrecision?
-    @Flag(help: "Use the float16 models (for GPUs); the same as --precision float16.") var float16 = false
+    @OptionGroup var precision: PrecisionFlags
     @Option(help: "Infer the next generator batch while one is composited and encoded: auto (on a GPU), on, off.")
     var overlap = "auto"
-
-    /// --precision, --float16, else DEFAULT_PRECISION.
-    func modelPrecision(_ configuration: Configuration) -> ModelPrecision {
-        float16 ? .float16 : precision ?? configuration.precision
-    }
-
-    func validate() throws {
-        if float16, let precision, precision != .float16 {
-            throw ValidationError("--float16 and --precision \(precision.rawValue) contradict each other; give one")
-        }
-    }
 
     func detectorChoice() throws -> DetectorChoice {
         guard let choice = DetectorChoice(rawValue: detector) else { throw ValidationError("--detector must be blazeface or s3fd") }
@@ -86,5 +73,23 @@ struct LipSyncFlags: ParsableArguments {
         }
         options.overlap = choice
         return options
+    }
+}
+
+/// `--precision` and its older spelling `--float16` (sync, generate, voice).
+struct PrecisionFlags: ParsableArguments {
+    @Option(help: "Model variants: float32, float16 (for GPUs) or int8 (for CPUs; `modelkit quantize`); default DEFAULT_PRECISION.")
+    var precision: ModelPrecision?
+    @Flag(help: "Use the float16 models (for GPUs); the same as --precision float16.") var float16 = false
+
+    /// --precision, --float16, else DEFAULT_PRECISION.
+    func chosen(_ configuration: Configuration) -> ModelPrecision {
+        float16 ? .float16 : precision ?? configuration.precision
+    }
+
+    func validate() throws {
+        if float16, let precision, precision != .float16 {
+            throw ValidationError("--float16 and --precision \(precision.rawValue) contradict each other; give one")
+        }
     }
 }

@@ -54,7 +54,7 @@ struct Sync: AsyncParsableCommand {
         let environment = try startInference(configuration)
         try await reportingUserErrors("sync") {
             let renderer = try LipSyncSetup.makeRenderer(
-                configuration, environment: environment, detector: choice, precision: lipSync.modelPrecision(configuration))
+                configuration, environment: environment, detector: choice, precision: lipSync.precision.chosen(configuration))
             let speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
             let line = ProgressLine()
             var options = options

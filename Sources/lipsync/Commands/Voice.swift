@@ -32,20 +32,11 @@ struct Voice: AsyncParsableCommand {
     @Option(help: "Models folder (overrides MODELS_DIR).") var models: String?
     @Option(help: "freevc (default when the models are present) or none.") var mode: String?
     @Option(help: "Seed of the synthesis noise.") var seed: UInt64 = 0
-    @Option(help: "Model variants: float32, float16 or int8 (each variant installed; float32 for the rest); default DEFAULT_PRECISION.")
-    var precision: ModelPrecision?
-    @Flag(help: "Use the float16 synthesizer, and the float16 WavLM when installed (for GPUs); the same as --precision float16.")
-    var float16 = false
+    @OptionGroup var precision: PrecisionFlags
     @Flag(name: .customLong("no-loudness-match"), help: "Keep the synthesizer's level (parity checks).") var noLoudnessMatch = false
     @Option(name: .customLong("dump-embedding"), help: "Also write the speaker embedding as raw float32 (parity checks).")
     var dumpEmbedding: String?
     @OptionGroup var common: CommonOptions
-
-    func validate() throws {
-        if float16, let precision, precision != .float16 {
-            throw ValidationError("--float16 and --precision \(precision.rawValue) contradict each other; give one")
-        }
-    }
 
     func run() async throws {
         var configuration = try common.configuration()
@@ -59,7 +50,7 @@ struct Voice: AsyncParsableCommand {
                 mode == "none"
                 ? nil
                 : try VoiceSetup.makeConverter(
-                    configuration, environment: environment, precision: float16 ? .float16 : precision ?? configuration.precision)
+                    configuration, environment: environment, precision: precision.chosen(configuration))
             guard let converter else {
                 if mode == "freevc" {
                     throw UserFacingFailure(
