@@ -9,7 +9,7 @@ FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: setup build release fixtures test bench-queue modelkit-test openapi-check openapi-generate lint format demo bench bench-job doctor clean \
+.PHONY: setup build release fixtures test bench-queue modelkit-test openapi-check openapi-generate lint format demo bench bench-job bench-memory doctor clean \
 	image image-gpu image-test deploy-check
 
 setup:
@@ -115,6 +115,12 @@ bench-job: release fixtures
 	ESPEAK_RATE=110 .build/release/lipsync bench --models $(DEMO_MODELS) --face $(FIXTURES)/faces/astronaut.png \
 		--precision float32,int8 --overlap both
 	scripts/bench-word.sh $(DEMO_MODELS)
+
+# Peak memory of whole jobs (docs/memory.md): `lipsync generate` on 1080p and 4K clips, the
+# short word against a 10.6 s phrase, MODEL_MEMORY fast and lean, and two 4K jobs at once.
+bench-memory: release fixtures
+	scripts/prepare-models.sh $(DEMO_MODELS)
+	scripts/bench-memory.sh $(DEMO_MODELS)
 
 # Micro-benchmarks: the ONNX Runtime binding (Swift and Python ORT side by side on the
 # same models), the Media module (1080p H.264 encode/decode), the speech engines and the

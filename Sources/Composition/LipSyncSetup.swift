@@ -20,7 +20,7 @@ public enum LipSyncSetup {
         precision: ModelPrecision = .float32, logger: Logger = Logger(label: "lipsync.models")
     ) throws -> LipSyncRenderer {
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
-        let options = configuration.sessionOptions
+        let options = configuration.sessionOptions()
         let generatorKind = precision.generatorKind
         for kind in ["wav2lip_mel", generatorKind, choice.rawValue] where try manifest.entry(kind).standin {
             logger.warning(
@@ -34,7 +34,9 @@ public enum LipSyncSetup {
             }
         return LipSyncRenderer(
             melFrontEnd: MelFrontEnd(
-                session: try InferenceSession(environment: environment, modelPath: manifest.path(of: "wav2lip_mel"), options: options)),
+                session: try InferenceSession(
+                    environment: environment, modelPath: manifest.path(of: "wav2lip_mel"),
+                    options: configuration.sessionOptions(varyingShapes: true))),
             generator: Wav2LipGenerator(
                 session: try InferenceSession(environment: environment, modelPath: manifest.path(of: generatorKind), options: options)),
             detector: detector)

@@ -14,7 +14,9 @@ public enum SpeechSetup {
         let settings = configuration.speech
         var engines: [any SpeechSynthesizer] = [EspeakSynthesizer(rate: settings.espeakRate, pitch: settings.espeakPitch)]
         if let directory = settings.piperVoicesDirectory {
-            engines.append(try PiperSynthesizer(directory: directory, environment: environment, options: configuration.sessionOptions))
+            engines.append(
+                try PiperSynthesizer(
+                    directory: directory, environment: environment, options: configuration.sessionOptions(varyingShapes: true)))
         }
         if let key = settings.googleAPIKey {
             engines.append(

@@ -26,7 +26,7 @@ public enum VoiceSetup {
                 "serving a stand-in model with random weights: the voice is not really converted",
                 metadata: ["model": "\(kind)", "folder": "\(manifest.directory)"])
         }
-        let options = configuration.sessionOptions
+        let options = configuration.sessionOptions(varyingShapes: true)
         func session(_ kind: String) throws -> InferenceSession {
             try InferenceSession(environment: environment, modelPath: manifest.path(of: kind), options: options)
         }

@@ -18,57 +18,55 @@ public struct FaceCompositor: Sendable {
     }
 
     /// `face` (96×96 BGR, already truncated to 8 bits as the original does) resized to the
-    /// box with bilinear interpolation and composited into `frame`.
+    /// box with bilinear interpolation and composited into `frame`. Blending resizes only the
+    /// rows the mask reaches (the lower face), a row at a time, straight into the frame.
     public func composite(_ face: Frame, into frame: inout Frame, box: FaceBox) throws {
         guard frame.contains(x: box.x1, y: box.y1, width: box.width, height: box.height) else {
             throw LipSyncError.invalidBox(
                 "the face box \(box.width)×\(box.height) at (\(box.x1), \(box.y1)) is outside the \(frame.width)×\(frame.height) frame")
         }
-        let patch = try face.resized(width: box.width, height: box.height)
-        let weights = mode == .blend ? Self.featherMask(width: box.width, height: box.height) : nil
+        let (width, height) = (box.width, box.height)
+        let mask = mode == .blend ? Self.featherWeights(width: width, height: height) : nil
+        let firstRow = mask.map { weights in weights.rows.firstIndex { $0 > 0 } ?? height } ?? 0
         let frameStride = frame.stride
-        frame.withUnsafeMutablePixels { destination in
-            patch.pixels.withUnsafeBufferPointer { source in
-                for y in 0..<box.height {
-                    let row = (box.y1 + y) * frameStride + box.x1 * 3
-                    for x in 0..<box.width {
-                        let from = (y * box.width + x) * 3
-                        let to = row + x * 3
-                        guard let weights else {
-                            destination[to] = source[from]
-                            destination[to + 1] = source[from + 1]
-                            destination[to + 2] = source[from + 2]
-                            continue
-                        }
-                        let alpha = weights[y * box.width + x]
-                        guard alpha > 0 else { continue }
-                        for c in 0..<3 {
-                            let mixed = Float(destination[to + c]) * (1 - alpha) + Float(source[from + c]) * alpha
-                            destination[to + c] = UInt8(max(0, min(255, mixed.rounded())))
-                        }
+        try frame.withUnsafeMutablePixels { destination in
+            try face.forEachResizedRow(width: width, height: height, rows: firstRow..<height) { y, source in
+                let row = (box.y1 + y) * frameStride + box.x1 * 3
+                guard let mask else {
+                    for i in 0..<(width * 3) { destination[row + i] = source[i] }
+                    return
+                }
+                let vertical = mask.rows[y]
+                guard vertical > 0 else { return }
+                for x in 0..<width {
+                    let alpha = vertical * mask.left[x] * mask.right[x]
+                    guard alpha > 0 else { continue }
+                    let to = row + x * 3
+                    let from = x * 3
+                    for c in 0..<3 {
+                        let mixed = Float(destination[to + c]) * (1 - alpha) + Float(source[from + c]) * alpha
+                        destination[to + c] = UInt8(max(0, min(255, mixed.rounded())))
                     }
                 }
             }
         }
     }
 
-    /// Weight of the generated face at each box pixel: the lower face (from 40 % of the box
-    /// height, fully from 55 %), fading out over the outer 12 % at the sides and 8 % at the
-    /// bottom. Wav2Lip only regenerates the lower half; the upper half stays the source's.
-    static func featherMask(width: Int, height: Int) -> [Float] {
-        func smoothstep(_ a: Float, _ b: Float, _ x: Float) -> Float {
-            let t = max(0, min(1, (x - a) / (b - a)))
-            return t * t * (3 - 2 * t)
-        }
-        var mask = [Float](repeating: 0, count: width * height)
-        for y in 0..<height {
+    /// The feather mask, as factors: the weight of the generated face at (x, y) is
+    /// `rows[y] * left[x] * right[x]` — the lower face (from 40 % of the box height, fully from
+    /// 55 %), fading out over the outer 12 % at the sides and 8 % at the bottom. Wav2Lip only
+    /// regenerates the lower half; the upper half stays the source's.
+    static func featherWeights(width: Int, height: Int) -> (rows: [Float], left: [Float], right: [Float]) {
+        let rows = (0..<height).map { y in
             let v = (Float(y) + 0.5) / Float(height)
-            let vertical = smoothstep(0.40, 0.55, v) * smoothstep(0, 0.08, 1 - v)
-            for x in 0..<width {
-                let u = (Float(x) + 0.5) / Float(width)
-                mask[y * width + x] = vertical * smoothstep(0, 0.12, u) * smoothstep(0, 0.12, 1 - u)
-            }
+            return smoothstep(0.40, 0.55, v) * smoothstep(0, 0.08, 1 - v)
         }
-        return mask
+        let u = (0..<width).map { x in (Float(x) + 0.5) / Float(width) }
+        return (rows, u.map { smoothstep(0, 0.12, $0) }, u.map { smoothstep(0, 0.12, 1 - $0) })
+    }
+
+    private static func smoothstep(_ a: Float, _ b: Float, _ x: Float) -> Float {
+        let t = max(0, min(1, (x - a) / (b - a)))
+        return t * t * (3 - 2 * t)
     }
 }

@@ -24,23 +24,44 @@ extension Frame {
 
     /// Bilinear resize to `width`×`height` (OpenCV INTER_LINEAR sampling positions).
     public func resized(width outWidth: Int, height outHeight: Int) throws -> Frame {
+        if outWidth == width, outHeight == height { return self }
+        var output = [UInt8](repeating: 0, count: max(0, outWidth * outHeight * 3))
+        try forEachResizedRow(width: outWidth, height: outHeight, rows: 0..<outHeight) { row, values in
+            output.withUnsafeMutableBufferPointer { destination in
+                let start = row * outWidth * 3
+                for i in values.indices { destination[start + i] = values[i] }
+            }
+        }
+        return Frame(unchecked: outWidth, outHeight, outWidth * 3, pixelFormat, presentationTime, output)
+    }
+
+    /// The rows `rows` of this frame resized to `width`×`height` (the same values as
+    /// `resized`), one at a time: `body(row, values)` gets row `row`'s 3·`width` values in a
+    /// buffer that is reused for the next row. Lets a caller that needs only part of a resized
+    /// picture (the compositor: the lower face) skip the rest and the whole picture's copy.
+    public func forEachResizedRow(
+        width outWidth: Int, height outHeight: Int, rows: Range<Int>,
+        _ body: (_ row: Int, _ values: UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
         // 16 384² is far beyond any frame the limits admit; it keeps the output's size finite.
         guard (1...16_384).contains(outWidth), (1...16_384).contains(outHeight) else {
             throw MediaError.invalidArgument("resize to \(outWidth)×\(outHeight)")
         }
-        if outWidth == width, outHeight == height { return self }
+        let rows = rows.clamped(to: 0..<outHeight)
+        guard !rows.isEmpty else { return }
         let xs = Self.samplePositions(source: width, destination: outWidth)
         let ys = Self.samplePositions(source: height, destination: outHeight)
-        var output = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
-        output.withUnsafeMutableBufferPointer { destination in
-            pixels.withUnsafeBufferPointer { source in
-                for (row, sy) in ys.enumerated() {
-                    let top = sy.index * stride
-                    let bottom = sy.next * stride
+        var line = [UInt8](repeating: 0, count: outWidth * 3)
+        try pixels.withUnsafeBufferPointer { source in
+            for row in rows {
+                let sy = ys[row]
+                let top = sy.index * stride
+                let bottom = sy.next * stride
+                line.withUnsafeMutableBufferPointer { destination in
                     for (column, sx) in xs.enumerated() {
                         let left = sx.index * 3
                         let right = sx.next * 3
-                        let out = (row * outWidth + column) * 3
+                        let out = column * 3
                         for channel in 0..<3 {
                             let a = Float(source[top + left + channel])
                             let b = Float(source[top + right + channel])
@@ -53,9 +74,9 @@ extension Frame {
                         }
                     }
                 }
+                try line.withUnsafeBufferPointer { try body(row, $0) }
             }
         }
-        return Frame(unchecked: outWidth, outHeight, outWidth * 3, pixelFormat, presentationTime, output)
     }
 
     /// For each destination index: the left source index, its right neighbour and the

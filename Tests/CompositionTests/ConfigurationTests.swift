@@ -39,7 +39,7 @@ import VoiceConversion
         #expect(two.withServerThreadBudget(cores: 1).intraOpThreads == 1)
         two.intraOpThreads = 3  // set explicitly: kept
         #expect(two.withServerThreadBudget(cores: 8).intraOpThreads == 3)
-        #expect(try Configuration.fromEnvironment([:]).sessionOptions.intraOpThreads == 0)  // the CLI: ONNX Runtime's default
+        #expect(try Configuration.fromEnvironment([:]).sessionOptions().intraOpThreads == 0)  // the CLI: ONNX Runtime's default
     }
 
     @Test func mediaLimitsFromEnvironment() throws {
@@ -62,7 +62,22 @@ import VoiceConversion
         #expect(configuration.libraryLogLevel == .error)
         #expect(configuration.executionProviders == [.cpu])
         #expect(configuration.intraOpThreads == 2)
-        #expect(configuration.sessionOptions.providers == [.cpu])
+        #expect(configuration.sessionOptions().providers == [.cpu])
+    }
+
+    /// `fast` keeps ONNX Runtime's arena only for fixed-shape models; `lean` turns arena and
+    /// patterns off everywhere; the models whose input follows the speech never keep an arena.
+    @Test func modelMemoryChoosesTheArenaPerModel() throws {
+        let fast = try Configuration.fromEnvironment([:])
+        #expect(fast.modelMemory == .fast)
+        #expect(fast.sessionOptions().memoryArena && fast.sessionOptions().memoryPattern)
+        #expect(!fast.sessionOptions(varyingShapes: true).memoryArena && fast.sessionOptions(varyingShapes: true).memoryPattern)
+        let lean = try Configuration.fromEnvironment(["MODEL_MEMORY": " Lean "])
+        for varying in [false, true] {
+            #expect(!lean.sessionOptions(varyingShapes: varying).memoryArena)
+            #expect(!lean.sessionOptions(varyingShapes: varying).memoryPattern)
+        }
+        #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["MODEL_MEMORY": "huge"]) }
     }
 
     @Test(arguments: [
