@@ -9,11 +9,15 @@ public struct LipSyncOptions: Sendable {
     public var tracking: TrackingOptions
     public var frameOrder: FrameOrder
     public var composite: CompositeMode
-    /// Faces per generator call (at most; see `frameMemoryBytes`).
+    /// Faces per generator call (at most; see `frameMemoryBytes`). 8 by default: on the CPU,
+    /// 8, 10 and 12 infer as fast as 16, and 16 faces' activations (~148 MB) no longer fit ONNX
+    /// Runtime's first 128 MiB arena region, so the arena grows a 256 MiB region whose touched
+    /// pages creep up over a long job (docs/memory.md: 1080p long-job peak 934 → 700 MB).
     public var batchSize: Int
     /// Full-resolution frames a render may hold at once, in bytes: a generator batch is cut
-    /// to fit (16 frames at 1080p, 5 at 4K with the default 128 MiB).
-    public var frameMemoryBytes = 128 << 20
+    /// to fit (the default 64 MiB: 2 frames at 4K, 6 at 1440p, the default batch of 8 at 1080p;
+    /// at 128 MiB a 4K job peaked 75 MB higher for no speed: decoding and encoding dominate there).
+    public var frameMemoryBytes = 64 << 20
     /// Longer side of the copy faces are detected on (nil: full resolution, as the original).
     public var detectionMaxSide: Int?
     /// Longest speech accepted, in seconds.
@@ -34,7 +38,7 @@ public struct LipSyncOptions: Sendable {
 
     public init(
         tracking: TrackingOptions = TrackingOptions(), frameOrder: FrameOrder = .pingPong, composite: CompositeMode = .blend,
-        batchSize: Int = 16, detectionMaxSide: Int? = 320, maxSpeechSeconds: Double = 30,
+        batchSize: Int = 8, detectionMaxSide: Int? = 320, maxSpeechSeconds: Double = 30,
         encoder: EncoderOptions = EncoderOptions(), limits: MediaLimits = MediaLimits()
     ) {
         self.tracking = tracking

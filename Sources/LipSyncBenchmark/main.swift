@@ -21,7 +21,7 @@ struct LipSyncBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds of speech.") var speech = 1.0
     @Option(help: "Face detector: blazeface or s3fd.") var detector = "blazeface"
     @Option(help: "Tracking: every, keyframes or static.") var tracking = TrackingChoice.keyframes
-    @Option(help: "Generator batch size.") var batch = 16
+    @Option(help: "Generator batch size.") var batch = 8
 
     func run() async throws {
         FFmpegLog.route(to: Logger(label: "sync-bench.ffmpeg"), level: .error)

@@ -150,15 +150,17 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
-    /// The batch size is cut by frame memory: 16 frames of 1080p fit in the default, 5 of 4K;
-    /// with the overlap two batches share it.
+    /// The batch size is cut by frame memory: the default batch of 8 frames of 1080p fits in
+    /// the default 64 MiB, 6 of 1440p, 2 of 4K; with the overlap two batches share it.
     @Test func batchFollowsFrameMemory() {
         let options = LipSyncOptions()
         #expect(options.overlap == nil)  // auto: on a GPU only
-        #expect(options.framesPerBatch(width: 1920, height: 1080, overlapping: true) == 10)
-        #expect(options.framesPerBatch(width: 3840, height: 2160, overlapping: true) == 2)
-        #expect(options.framesPerBatch(width: 1920, height: 1080) == 16)
-        #expect(options.framesPerBatch(width: 3840, height: 2160) == 5)
+        #expect(options.batchSize == 8)
+        #expect(options.framesPerBatch(width: 1920, height: 1080, overlapping: true) == 5)
+        #expect(options.framesPerBatch(width: 3840, height: 2160, overlapping: true) == 1)
+        #expect(options.framesPerBatch(width: 1920, height: 1080) == 8)
+        #expect(options.framesPerBatch(width: 2560, height: 1440) == 6)
+        #expect(options.framesPerBatch(width: 3840, height: 2160) == 2)
         var tiny = options
         tiny.frameMemoryBytes = 1
         #expect(tiny.framesPerBatch(width: 64, height: 64) == 1)

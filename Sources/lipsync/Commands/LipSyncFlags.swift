@@ -36,7 +36,7 @@ struct LipSyncFlags: ParsableArguments {
     @Option(help: "When the speech outlasts the video: pingpong (default) or loop (the original's).") var order: FrameOrder?
     @Option(name: .customLong("on-missing-face"), help: "fail (default) or pass (leave frames without a face unchanged).")
     var onMissingFace: String = "fail"
-    @Option(help: "Faces per generator call.") var batch = 16
+    @Option(help: "Faces per generator call.") var batch = 8
     @Option(name: .customLong("detection-side"), help: "Longer side of the copy faces are detected on; 0 = full resolution.")
     var detectionSide = 320
     @OptionGroup var precision: PrecisionFlags
