@@ -240,12 +240,12 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// Session options for the models, following this configuration. `varyingShapes`: the
-    /// model's input length follows the job (the speech: the mel front end, the speaker models,
-    /// WavLM, FreeVC, Piper); it runs without ONNX Runtime's CPU arena even in `fast` mode, since
+    /// model's input size follows the job (the speech: the mel front end, the speaker models,
+    /// WavLM, FreeVC, Piper; the video: S3FD); it runs without ONNX Runtime's CPU arena even in `fast` mode, since
     /// the arena would keep the longest job's activations for the rest of the process (measured:
     /// a 10.6 s phrase's voice conversion left ~300 MB in it through the render; without it, the
     /// same speed — each job's input has a new shape, so the arena's reuse seldom applies).
-    /// Memory patterns stay on. Fixed-shape models (the generator, the detectors) keep the arena.
+    /// Memory patterns stay on. Fixed-shape models (the generator, BlazeFace) keep the arena.
     public func sessionOptions(varyingShapes: Bool = false) -> SessionOptions {
         var options = SessionOptions(intraOpThreads: intraOpThreads, providers: executionProviders)
         options.memoryArena = modelMemory == .fast && !varyingShapes

@@ -30,7 +30,9 @@ public enum LipSyncSetup {
         let detector: any FaceDetector =
             switch choice {
             case .blazeface: try BlazeFaceDetector(manifest: manifest, environment: environment, options: options)
-            case .s3fd: try S3FDDetector(manifest: manifest, environment: environment, options: options)
+            // S3FD's input is the detection copy, whose size follows the video: no arena.
+            case .s3fd:
+                try S3FDDetector(manifest: manifest, environment: environment, options: configuration.sessionOptions(varyingShapes: true))
             }
         return LipSyncRenderer(
             melFrontEnd: MelFrontEnd(

@@ -12,11 +12,12 @@ public struct LipSyncOptions: Sendable {
     /// Faces per generator call (at most; see `frameMemoryBytes`). 8 by default: on the CPU,
     /// 8, 10 and 12 infer as fast as 16, and 16 faces' activations (~148 MB) no longer fit ONNX
     /// Runtime's first 128 MiB arena region, so the arena grows a 256 MiB region whose touched
-    /// pages creep up over a long job (docs/memory.md: 1080p long-job peak 934 → 700 MB).
+    /// pages creep up over a long job (docs/memory.md: `lipsync sync` with a 10.6 s phrase at 1080p
+    /// peaked at 934 MB with 16, 700 MB with 8).
     public var batchSize: Int
     /// Full-resolution frames a render may hold at once, in bytes: a generator batch is cut
     /// to fit (the default 64 MiB: 2 frames at 4K, 6 at 1440p, the default batch of 8 at 1080p;
-    /// at 128 MiB a 4K job peaked 75 MB higher for no speed: decoding and encoding dominate there).
+    /// at 128 MiB a 4K job peaked ~110 MB higher for no speed: decoding and encoding dominate there).
     public var frameMemoryBytes = 64 << 20
     /// Longer side of the copy faces are detected on (nil: full resolution, as the original).
     public var detectionMaxSide: Int?
