@@ -52,7 +52,8 @@ for mode in "${modes[@]}"; do
   for job in "1080p short" "1080p long" "4k long"; do
     read -r clip length <<<"$job"
     text="$short"; [[ "$length" == long ]] && text="$long"
-    read -r kb seconds < <(run "$mode-$clip-$length" "$mode" "$clip" "$text")
+    result="$(run "$mode-$clip-$length" "$mode" "$clip" "$text")"  # a failed job stops the script (set -e)
+    read -r kb seconds <<<"$result"
     peak[$job]="$kb"
     printf '%-6s %-22s %10s %8s\n' "$mode" "$clip $length" "$(mb "$kb")" "$seconds"
   done
@@ -67,7 +68,8 @@ for mode in "${modes[@]}"; do
     ((now < lowest)) && lowest="$now"
     sleep 0.1
   done
-  wait "$a" && wait "$b"
+  wait "$a" || exit 1
+  wait "$b" || exit 1
   read -r ka sa <"$work/twin-a.out"; read -r kb2 sb <"$work/twin-b.out"
   printf '%-6s two 4K long jobs at once: %s MB (%s s) and %s MB (%s s); lowest available memory %s MB\n' "$mode" \
     "$(mb "$ka")" "$sa" "$(mb "$kb2")" "$sb" "$(mb "$lowest")"
