@@ -370,8 +370,8 @@ public struct SpeechSettings: Sendable, Equatable {
 
 /// How ONNX Runtime keeps activation memory (docs/memory.md has the measurements).
 public enum ModelMemory: String, Sendable, Equatable, CaseIterable {
-    /// The CPU arena and memory patterns: activations are kept for the next run at the
-    /// largest size seen. Fastest.
+    /// Memory patterns, and the CPU arena for the fixed-shape models (activations kept for
+    /// the next batch; see `sessionOptions(varyingShapes:)`). Fastest.
     case fast
     /// No arena, no patterns: every run's activations go back when it ends. A lower and
     /// flatter peak (long phrases); slower.
