@@ -21,6 +21,8 @@ public enum LipSyncSetup {
     ) throws -> LipSyncRenderer {
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
         let options = configuration.sessionOptions()
+        // Inputs sized by the job (the speech; S3FD's detection copy follows the video): no arena.
+        let varyingOptions = configuration.sessionOptions(varyingShapes: true)
         let generatorKind = precision.generatorKind
         for kind in ["wav2lip_mel", generatorKind, choice.rawValue] where try manifest.entry(kind).standin {
             logger.warning(
@@ -30,15 +32,12 @@ public enum LipSyncSetup {
         let detector: any FaceDetector =
             switch choice {
             case .blazeface: try BlazeFaceDetector(manifest: manifest, environment: environment, options: options)
-            // S3FD's input is the detection copy, whose size follows the video: no arena.
-            case .s3fd:
-                try S3FDDetector(manifest: manifest, environment: environment, options: configuration.sessionOptions(varyingShapes: true))
+            case .s3fd: try S3FDDetector(manifest: manifest, environment: environment, options: varyingOptions)
             }
         return LipSyncRenderer(
             melFrontEnd: MelFrontEnd(
                 session: try InferenceSession(
-                    environment: environment, modelPath: manifest.path(of: "wav2lip_mel"),
-                    options: configuration.sessionOptions(varyingShapes: true))),
+                    environment: environment, modelPath: manifest.path(of: "wav2lip_mel"), options: varyingOptions)),
             generator: Wav2LipGenerator(
                 session: try InferenceSession(environment: environment, modelPath: manifest.path(of: generatorKind), options: options)),
             detector: detector)
