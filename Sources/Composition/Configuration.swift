@@ -21,6 +21,14 @@ public struct Configuration: Sendable, Equatable {
     public var executionProviders: [ExecutionProvider]
     /// `INTRA_OP_THREADS`: threads inside one model operator; 0 lets ONNX Runtime choose.
     public var intraOpThreads: Int
+    /// `INTRA_OP_SPINNING` (default false): whether ONNX Runtime's threads busy-wait for work
+    /// between runs rather than sleep (`SessionOptions.spinning`).
+    public var intraOpSpinning = false
+    /// `HUGE_PAGES` (default false): whether the process may use transparent huge pages where a
+    /// library asks for them (x264 does for its frames). Off, every lipsync process turns them
+    /// off for itself at start (`ProcessSetup`): the kernel's compaction and 2 MiB page clearing
+    /// on x264's first frames made the word case's encode 0.55 s → 0.75–1.0 s (docs/pipeline.md).
+    public var hugePages = false
     /// `MAX_INPUT_BYTES`, `MAX_DURATION_SECONDS`, `MAX_DIMENSION`, `MAX_FRAMES`: what input
     /// media is accepted (defaults 100 MB, 60 s, 4096 px, 3600 frames).
     public var mediaLimits: MediaLimits
@@ -103,6 +111,10 @@ public struct Configuration: Sendable, Equatable {
         if let value = environment["INTRA_OP_THREADS"] {
             configuration.intraOpThreads = try parseInteger(value, variable: "INTRA_OP_THREADS", in: 0...1024)
         }
+        if let value = environment["INTRA_OP_SPINNING"] {
+            configuration.intraOpSpinning = try parseBool(value, variable: "INTRA_OP_SPINNING")
+        }
+        if let value = environment["HUGE_PAGES"] { configuration.hugePages = try parseBool(value, variable: "HUGE_PAGES") }
         if let value = environment["MAX_INPUT_BYTES"] {
             configuration.mediaLimits.maxFileBytes = try parseInteger(value, variable: "MAX_INPUT_BYTES", in: 1...(1 << 40))
         }
@@ -193,7 +205,7 @@ public struct Configuration: Sendable, Equatable {
         var rows: [(String, String)] = [
             ("LOG_LEVEL", logLevel.rawValue), ("LIBRARY_LOG_LEVEL", libraryLogLevel.rawValue),
             ("EXECUTION_PROVIDERS", executionProviders.map(\.description).joined(separator: ",")),
-            ("INTRA_OP_THREADS", "\(intraOpThreads)"),
+            ("INTRA_OP_THREADS", "\(intraOpThreads)"), ("INTRA_OP_SPINNING", "\(intraOpSpinning)"), ("HUGE_PAGES", "\(hugePages)"),
             ("MAX_INPUT_BYTES", "\(mediaLimits.maxFileBytes)"), ("MAX_DURATION_SECONDS", "\(mediaLimits.maxDurationSeconds)"),
             ("MAX_DIMENSION", "\(mediaLimits.maxDimension)"), ("MAX_FRAMES", "\(mediaLimits.maxFrameCount)"),
             ("MODELS_DIR", modelsDirectory), ("HOST", host), ("PORT", "\(port)"),
@@ -250,6 +262,7 @@ public struct Configuration: Sendable, Equatable {
         var options = SessionOptions(intraOpThreads: intraOpThreads, providers: executionProviders)
         options.memoryArena = modelMemory == .fast && !varyingShapes
         options.memoryPattern = modelMemory == .fast
+        options.spinning = intraOpSpinning
         return options
     }
 

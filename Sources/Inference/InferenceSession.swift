@@ -263,6 +263,7 @@ public final class InferenceSession: @unchecked Sendable {
         }
         if !options.memoryArena { try runtime.check(api.DisableCpuMemArena(sessionOptions)) }
         if !options.memoryPattern { try runtime.check(api.DisableMemPattern(sessionOptions)) }
+        try runtime.check(api.AddSessionConfigEntry(sessionOptions, "session.intra_op.allow_spinning", options.spinning ? "1" : "0"))
 
         try appendProvider(provider, options: options, to: sessionOptions, runtime: runtime)
 

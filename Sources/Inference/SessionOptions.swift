@@ -23,6 +23,11 @@ public struct SessionOptions: Sendable, Equatable {
     public var memoryArena = true
     /// ORT's memory pattern planning (one block per input shape, reused).
     public var memoryPattern = true
+    /// Whether ORT's intra-op worker threads spin (busy-wait) for work between and after runs
+    /// instead of sleeping. Off by default: measured on 2 cores, spinning threads take the CPU
+    /// from the decoding, compositing and encoding that follow each generator batch (a word
+    /// case's `lipsync sync` 2.4–2.6 s without spinning, 2.7–3.1 s with; docs/pipeline.md).
+    public var spinning = false
 
     public init(
         intraOpThreads: Int = 0,

@@ -385,10 +385,12 @@ public struct LipSyncRenderer: Sendable {
                 let (frames, took) = try await inference.value
                 generated = frames
                 timings.infer += took.seconds
+                sources.recycle(batch.pictures)
                 current = following
             } else {
                 try emit(&batch, generated: generated)
-                batch = Batch(outputs: [], pictures: [], withFace: [], faces: [], mels: [])  // frees it before the next decode
+                sources.recycle(batch.pictures)  // the next batch is decoded into these buffers
+                batch = Batch(outputs: [], pictures: [], withFace: [], faces: [], mels: [])
                 if hasFollowing {
                     let following = try load(followingStart)
                     generated = try infer(following)

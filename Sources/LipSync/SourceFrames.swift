@@ -65,6 +65,12 @@ final class SourceFrames {
         return decoded.frame
     }
 
+    /// Hands back frames the caller is done with, for the decoder to decode later frames into.
+    func recycle(_ frames: [Frame]) {
+        guard photo == nil else { return }
+        decoder?.recycle(frames)
+    }
+
     /// Closes and removes the spill file.
     func close() {
         if spillDescriptor >= 0 {

@@ -35,11 +35,23 @@ final class PictureConverter {
         // (8×8 and 6×4 yuv420p → BGR24 write 16 bytes beyond; found by fuzz/, docs/fuzzing.md):
         // the buffer gets spare capacity after the frame's bytes for them.
         let count = stride * height
-        var pixels = [UInt8](unsafeUninitializedCapacity: count + Self.overrun) { buffer, initialized in
-            let destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
+        func scale(into base: UnsafeMutablePointer<UInt8>?) -> Int32 {
+            let destination: [UnsafeMutablePointer<UInt8>?] = [base, nil, nil, nil]
             let destinationStrides: [Int32] = [Int32(stride), 0, 0, 0]
-            rows = sws_scale(context, sourceData, sourceStrides, 0, source.pointee.height, destination, destinationStrides)
-            initialized = rows == Int32(height) ? count : 0
+            return sws_scale(context, sourceData, sourceStrides, 0, source.pointee.height, destination, destinationStrides)
+        }
+        var pixels: [UInt8]
+        if let index = spare.firstIndex(where: { $0.count == count }) {
+            pixels = spare.remove(at: index)
+            // Unique (a buffer someone still holds is copied here, never written under them)
+            // and with the room for swscale's overrun.
+            pixels.reserveCapacity(count + Self.overrun)
+            rows = pixels.withUnsafeMutableBufferPointer { scale(into: $0.baseAddress) }
+        } else {
+            pixels = [UInt8](unsafeUninitializedCapacity: count + Self.overrun) { buffer, initialized in
+                rows = scale(into: buffer.baseAddress)
+                initialized = rows == Int32(height) ? count : 0
+            }
         }
         guard rows == Int32(height) else {
             throw MediaError.ffmpeg(
@@ -47,6 +59,22 @@ final class PictureConverter {
         }
         if format == .rgb24 { Self.swapRedAndBlue(&pixels) }
         return Frame(unchecked: width, height, stride, format, time, pixels)
+    }
+
+    /// Pixel buffers of earlier frames handed back by `recycle`, written over by the next
+    /// conversions of the same size instead of fresh ones.
+    private var spare: [[UInt8]] = []
+    /// The most buffers kept for reuse (a generator batch's worth at 1080p).
+    static let maxSpare = 16
+
+    /// Hands back the pixels of a frame its holder is done with, for a later `convert` of the
+    /// same size. A 1080p frame is 6.2 MB: allocated fresh, each is mapped and faulted in page
+    /// by page (1 MiB and larger blocks come from their own mappings, ProcessSetup), which cost
+    /// the word case's render ~0.2 s of CPU. A buffer still held elsewhere is copied, not
+    /// overwritten, when reused.
+    func recycle(_ pixels: [UInt8]) {
+        guard spare.count < Self.maxSpare, pixels.count > 0 else { return }
+        spare.append(pixels)
     }
 
     /// Bytes swscale may write after the destination's last row (AV_INPUT_BUFFER_PADDING_SIZE:

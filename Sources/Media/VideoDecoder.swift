@@ -105,6 +105,13 @@ public final class VideoDecoder {
     /// Frames decoded so far.
     public var framesDecoded: Int { decodedCount }
 
+    /// Hands back frames from `next()` that their holder is done with: later frames are
+    /// decoded into their buffers instead of newly allocated ones (same pictures; a buffer
+    /// still held elsewhere is copied first, never changed under its holder).
+    public func recycle(_ frames: [Frame]) {
+        for frame in frames { fullConverter.recycle(frame.pixels) }
+    }
+
     /// The next frame, or nil after the last. Throws `MediaError.zeroFrames` when the
     /// stream ends before any frame, `.truncated` when it ends before the frame count the
     /// container recorded, `.corrupt` for undecodable data.

@@ -80,6 +80,27 @@ import VoiceConversion
         #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["MODEL_MEMORY": "huge"]) }
     }
 
+    /// ONNX Runtime's threads sleep between runs unless `INTRA_OP_SPINNING` says otherwise;
+    /// huge pages are off unless `HUGE_PAGES` allows them.
+    @Test func spinningAndHugePagesAreOffByDefault() throws {
+        let defaults = try Configuration.fromEnvironment([:])
+        #expect(!defaults.intraOpSpinning && !defaults.hugePages)
+        #expect(!defaults.sessionOptions().spinning && !defaults.sessionOptions(varyingShapes: true).spinning)
+        let on = try Configuration.fromEnvironment(["INTRA_OP_SPINNING": "true", "HUGE_PAGES": "1"])
+        #expect(on.intraOpSpinning && on.hugePages)
+        #expect(on.sessionOptions().spinning && on.sessionOptions(varyingShapes: true).spinning)
+        #expect(on.summary.contains { $0.variable == "INTRA_OP_SPINNING" && $0.value == "true" })
+        #expect(on.summary.contains { $0.variable == "HUGE_PAGES" && $0.value == "true" })
+        #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["INTRA_OP_SPINNING": "fast"]) }
+        #expect(throws: ConfigurationError.self) { try Configuration.fromEnvironment(["HUGE_PAGES": "2M"]) }
+    }
+
+    /// The process turns transparent huge pages off for itself, and the kernel reports it so.
+    @Test func processSetupTurnsHugePagesOff() {
+        #expect(ProcessSetup.disableHugePages())
+        #expect(ProcessSetup.hugePagesDisabled)
+    }
+
     @Test(arguments: [
         ("LOG_LEVEL", "loud", "LOG_LEVEL=loud is invalid: expected one of trace, debug, info, notice, warning, error, critical"),
         ("EXECUTION_PROVIDERS", "tpu,cpu", "EXECUTION_PROVIDERS=tpu,cpu is invalid: expected providers from cuda, cpu"),

@@ -34,9 +34,12 @@ import Testing
     }
 
     /// The convolution weights follow a formula (testmodels.conv_weights); recompute the
-    /// output by hand and compare.
-    @Test func convolutionMatchesHandComputedReference() throws {
-        let session = try Fixtures.session("conv.onnx")
+    /// output by hand and compare — with ORT's threads sleeping between runs (the default)
+    /// and spinning.
+    @Test(arguments: [false, true]) func convolutionMatchesHandComputedReference(spinning: Bool) throws {
+        var options = SessionOptions(intraOpThreads: 2)
+        options.spinning = spinning
+        let session = try Fixtures.session("conv.onnx", options: options)
         let (height, width) = (5, 7)
         let input = (0..<(3 * height * width)).map { Float(($0 * 37) % 11) / 5 - 1 }
         let out = try session.run(["x": .float32(try Tensor(shape: [1, 3, height, width], scalars: input))])

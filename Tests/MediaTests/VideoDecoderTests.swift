@@ -21,6 +21,27 @@ import Testing
         #expect(try decoder.next() == nil)
     }
 
+    /// Frames decoded into recycled buffers are the same pictures, and a recycled frame that
+    /// someone still holds is never written over (it is copied instead). 8×8 is the size at
+    /// which swscale writes past the last row (PictureConverter.overrun).
+    @Test(arguments: [(96, 64), (8, 8)]) func recycledBuffersGiveTheSamePictures(width: Int, height: Int) throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("clip.mp4")
+        try SyntheticMedia.writeClip(to: path, width: width, height: height, frameCount: 24)
+        let reference = try VideoDecoder(path: path).allFrames().map(\.frame)
+        let decoder = try VideoDecoder(path: path)
+        var held: [(Int, Frame)] = []
+        var index = 0
+        while let decoded = try decoder.next() {
+            #expect(decoded.frame == reference[index], "frame \(index)")
+            if index % 3 == 0 { held.append((index, decoded.frame)) }
+            decoder.recycle([decoded.frame])
+            index += 1
+        }
+        #expect(index == reference.count)
+        for (index, frame) in held { #expect(frame == reference[index], "held frame \(index) changed") }
+    }
+
     @Test func decodesOnlyTheFramesAskedFor() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("clip.mp4")
