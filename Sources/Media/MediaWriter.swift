@@ -257,7 +257,7 @@ final class VideoTrack {
     let stream: UnsafeMutablePointer<AVStream>
     let format: VideoFormat
     private var picture: UnsafeMutablePointer<AVFrame>?
-    private var converter: OpaquePointer?
+    private var converter: ThreadedScaler?
     private(set) var framesWritten = 0
 
     init(output: UnsafeMutablePointer<AVFormatContext>, format: VideoFormat, options: EncoderOptions, globalHeader: Bool) throws {
@@ -314,7 +314,6 @@ final class VideoTrack {
         var owned: UnsafeMutablePointer<AVCodecContext>? = encoder
         avcodec_free_context(&owned)
         av_frame_free(&picture)
-        sws_freeContext(converter)
     }
 
     /// Seconds of video written so far.
@@ -327,24 +326,27 @@ final class VideoTrack {
         }
         guard let picture else { return }
         let source = frame.paddedToEven()
-        converter = sws_getCachedContext(
-            converter, Int32(source.width), Int32(source.height), source.pixelFormat.avPixelFormat,
-            picture.pointee.width, picture.pointee.height, AV_PIX_FMT_YUV420P, SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
-        guard let converter else { throw MediaError.invalidArgument("cannot convert \(source.pixelFormat.rawValue) to yuv420p") }
+        if converter.map({
+            ($0.sourceWidth, $0.sourceHeight, $0.sourceFormat) != (source.width, source.height, source.pixelFormat.avPixelFormat)
+        }) ?? true {
+            converter = try ThreadedScaler(
+                sourceWidth: source.width, sourceHeight: source.height, sourceFormat: source.pixelFormat.avPixelFormat,
+                destinationWidth: Int(picture.pointee.width), destinationHeight: Int(picture.pointee.height),
+                destinationFormat: AV_PIX_FMT_YUV420P, flags: SWS_BICUBIC | SWS_ACCURATE_RND,
+                threads: min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        }
+        guard let converter else { return }
         try ffmpegCheck(av_frame_make_writable(picture), "preparing a picture")
-        let destination = withUnsafeBytes(of: picture.pointee.data) { Array($0.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)) }
-        let destinationStrides = withUnsafeBytes(of: picture.pointee.linesize) { Array($0.bindMemory(to: Int32.self)) }
         // swscale reads whole 16-byte blocks, past the last row's end: a buffer without that
         // much spare capacity is converted from a padded copy (found by fuzzing; decoded
         // frames have the room, composited copies may not).
         var padded = source.pixels
         if padded.capacity - padded.count < PictureConverter.overrun { padded.reserveCapacity(padded.count + PictureConverter.overrun) }
-        let rows = padded.withUnsafeBufferPointer { pixels in
-            let planes: [UnsafePointer<UInt8>?] = [pixels.baseAddress, nil, nil, nil]
-            let strides: [Int32] = [Int32(source.stride), 0, 0, 0]
-            return sws_scale(converter, planes, strides, 0, Int32(source.height), destination, destinationStrides)
+        do {
+            try padded.withUnsafeBufferPointer { pixels in try converter.scale(pixels, stride: source.stride, into: picture) }
+        } catch MediaError.ffmpeg(_, let code, let message) {
+            throw MediaError.ffmpeg(operation: "converting frame \(framesWritten) to yuv420p", code: code, message: message)
         }
-        try ffmpegCheck(rows, "converting frame \(framesWritten) to yuv420p")
         picture.pointee.pts = Int64(framesWritten)
         framesWritten += 1
         try ffmpegCheck(avcodec_send_frame(encoder, picture), "encoding frame \(framesWritten - 1)")

@@ -106,3 +106,97 @@ extension PixelFormat {
         }
     }
 }
+
+/// One fixed-geometry swscale conversion run on slice threads (swscale's `threads` option
+/// with `sws_scale_frame`, FFmpeg ≥ 5.0): each thread writes its own band of output rows with
+/// the same filters over the whole source, so the result is the single-threaded conversion's,
+/// bit for bit (tested in MediaWriterTests). The encoder's BGR → yuv420p conversion with
+/// `SWS_ACCURATE_RND` is 6 ms a 1080p frame on one thread; two threads halve it.
+final class ThreadedScaler {
+    private var context: OpaquePointer?
+    private var source: UnsafeMutablePointer<AVFrame>?
+    let sourceWidth: Int
+    let sourceHeight: Int
+    let sourceFormat: AVPixelFormat
+
+    init(
+        sourceWidth: Int, sourceHeight: Int, sourceFormat: AVPixelFormat, destinationWidth: Int, destinationHeight: Int,
+        destinationFormat: AVPixelFormat, flags: Int32, threads: Int
+    ) throws {
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+        self.sourceFormat = sourceFormat
+        context = sws_alloc_context()
+        source = av_frame_alloc()
+        guard let context, source != nil else {
+            throw MediaError.ffmpeg(operation: "allocating a conversion", code: -12, message: "out of memory")
+        }
+        let settings: [(String, Int64)] = [
+            ("srcw", Int64(sourceWidth)), ("srch", Int64(sourceHeight)), ("src_format", Int64(sourceFormat.rawValue)),
+            ("dstw", Int64(destinationWidth)), ("dsth", Int64(destinationHeight)),
+            ("dst_format", Int64(destinationFormat.rawValue)), ("sws_flags", Int64(flags)), ("threads", Int64(threads)),
+        ]
+        for (key, value) in settings {
+            try ffmpegCheck(av_opt_set_int(UnsafeMutableRawPointer(context), key, value, 0), "setting \(key) for a conversion")
+        }
+        try ffmpegCheck(sws_init_context(context, nil, nil), "preparing a conversion")
+    }
+
+    deinit {
+        sws_freeContext(context)
+        av_frame_free(&source)
+    }
+
+    /// Converts packed `pixels` (`stride` bytes a row, the geometry given at init; swscale may
+    /// read up to `PictureConverter.overrun` bytes past the last row) into `destination`'s
+    /// buffers, which must be allocated and writable.
+    func scale(_ pixels: UnsafeBufferPointer<UInt8>, stride: Int, into destination: UnsafeMutablePointer<AVFrame>) throws {
+        guard let context, let source, let base = pixels.baseAddress else { return }
+        source.pointee.format = sourceFormat.rawValue
+        source.pointee.width = Int32(sourceWidth)
+        source.pointee.height = Int32(sourceHeight)
+        source.pointee.linesize.0 = Int32(stride)
+        let data = UnsafeMutablePointer(mutating: base)
+        source.pointee.data.0 = data
+        // A reference to the caller's bytes (freed by nobody), so swscale takes the picture
+        // without copying it; swscale drops it before sws_scale_frame returns.
+        source.pointee.buf.0 = av_buffer_create(data, pixels.count, { _, _ in }, nil, Int32(AV_BUFFER_FLAG_READONLY))
+        defer { av_frame_unref(source) }
+        guard source.pointee.buf.0 != nil else {
+            throw MediaError.ffmpeg(operation: "wrapping a picture", code: -12, message: "out of memory")
+        }
+        try ffmpegCheck(sws_scale_frame(context, destination, source), "converting a picture")
+    }
+}
+
+extension ThreadedScaler {
+    /// `frame` (width and height even) converted to yuv420p on `threads` slice threads, the
+    /// three planes' rows one after another: how the tests compare thread counts.
+    static func yuv420Planes(of frame: Frame, threads: Int) throws -> [UInt8] {
+        var picture = av_frame_alloc()
+        defer { av_frame_free(&picture) }
+        guard let picture else { throw MediaError.ffmpeg(operation: "allocating a picture", code: -12, message: "out of memory") }
+        picture.pointee.format = AV_PIX_FMT_YUV420P.rawValue
+        picture.pointee.width = Int32(frame.width)
+        picture.pointee.height = Int32(frame.height)
+        try ffmpegCheck(av_frame_get_buffer(picture, 0), "allocating a picture")
+        let scaler = try ThreadedScaler(
+            sourceWidth: frame.width, sourceHeight: frame.height, sourceFormat: frame.pixelFormat.avPixelFormat,
+            destinationWidth: frame.width, destinationHeight: frame.height, destinationFormat: AV_PIX_FMT_YUV420P,
+            flags: SWS_BICUBIC | SWS_ACCURATE_RND, threads: threads)
+        var padded = frame.pixels
+        padded.reserveCapacity(padded.count + PictureConverter.overrun)
+        try padded.withUnsafeBufferPointer { try scaler.scale($0, stride: frame.stride, into: picture) }
+        var planes: [UInt8] = []
+        for (plane, (width, height)) in [
+            (frame.width, frame.height), (frame.width / 2, frame.height / 2), (frame.width / 2, frame.height / 2),
+        ]
+        .enumerated() {
+            let data = withUnsafeBytes(of: picture.pointee.data) { $0.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)[plane] }
+            let stride = withUnsafeBytes(of: picture.pointee.linesize) { Int($0.bindMemory(to: Int32.self)[plane]) }
+            guard let data else { continue }
+            for row in 0..<height { planes += UnsafeBufferPointer(start: data + row * stride, count: width) }
+        }
+        return planes
+    }
+}

@@ -4,6 +4,23 @@ import Testing
 @testable import Media
 
 @Suite struct MediaWriterTests {
+    /// The encoder's BGR → yuv420p conversion on slice threads gives the one-thread planes,
+    /// byte for byte, at sizes where the bands split unevenly and at the smallest.
+    @Test(arguments: [(640, 360), (130, 98), (16, 8)]) func threadedConversionIsExact(width: Int, height: Int) throws {
+        var state: UInt32 = 12345
+        let pixels = (0..<(width * height * 3)).map { index -> UInt8 in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            // Smooth gradients with noise, so chroma filtering has something to average.
+            return UInt8(truncatingIfNeeded: (index % (width * 3)) / 3 + (index / (width * 3)) + Int(state >> 29))
+        }
+        let frame = try Frame(width: width, height: height, pixels: pixels)
+        let single = try ThreadedScaler.yuv420Planes(of: frame, threads: 1)
+        #expect(single.count == width * height * 3 / 2)
+        for threads in [2, 3, 8] {
+            #expect(try ThreadedScaler.yuv420Planes(of: frame, threads: threads) == single, "\(threads) threads")
+        }
+    }
+
     @Test func mp4IsFaststart() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("out.mp4")

@@ -36,6 +36,8 @@ import zlib
 import numpy as np
 import onnx
 
+from . import graph
+
 FACE_SIZE = 96
 MEL_STEP = 16
 MEL_BINS = 80
@@ -463,11 +465,16 @@ def quantize_wav2lip(directory, face_png, speech_wav, samples=96, method="MinMax
     log(f"modelkit quantize: {samples} calibration inputs (face box {box} of {os.path.basename(face_png)}, "
         f"mel windows of {os.path.basename(speech_wav)})")
     float_model = onnx.load(float_path)
+    # The strided ConvTransposes become convolutions first, so that they run as int8 kernels
+    # (graph.convtranspose_as_subpixel; docs/modelkit.md, "Int8 variants").
+    subpixel = graph.convtranspose_as_subpixel(float_model)
     excluded = _float_tail(float_model)
-    del float_model
     with tempfile.TemporaryDirectory(prefix="modelkit-quantize-") as scratch:
+        rewritten_path = os.path.join(scratch, "wav2lip_subpixel.onnx")
+        onnx.save(float_model, rewritten_path)
+        del float_model
         int8_path = os.path.join(scratch, "wav2lip_int8.onnx")
-        quantize_static_model(float_path, int8_path, inputs, activation="QUInt8", reduce_range=False, method=method,
+        quantize_static_model(rewritten_path, int8_path, inputs, activation="QUInt8", reduce_range=False, method=method,
                               nodes_to_exclude=excluded)
         model = onnx.load(int8_path)
     model.doc_string += (" Int8 (modelkit quantize): QDQ, int8 weights per output channel, uint8 activations per tensor, "
@@ -475,7 +482,7 @@ def quantize_wav2lip(directory, face_png, speech_wav, samples=96, method="MinMax
     standard = {"file", "kind", "version", "precision", "standin", "source", "inputs", "outputs", "preprocessing", "sha256"}
     extra = {key: value for key, value in source.items() if key not in standard}
     extra["quantization"] = dict(WAV2LIP_SETTINGS, calibration=method, calibration_samples=samples, float32_nodes=excluded,
-                                 onnxruntime=onnxruntime.__version__)
+                                 subpixel_convtransposes=subpixel, onnxruntime=onnxruntime.__version__)
     entry = convert._publish(directory, "wav2lip_int8", "wav2lip_int8.onnx", model, source["source"], source["standin"],
                              source["preprocessing"], extra, precision="int8")
     return entry, box

@@ -16,7 +16,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
-from modelkit import convert, quantize, wav2lip
+from modelkit import convert, graph, quantize, wav2lip
 from modelkit.__main__ import main
 
 
@@ -120,6 +120,63 @@ class Readers(unittest.TestCase):
         self.assertFalse(face[:3, 48:].any())
 
 
+class SubpixelConvTranspose(unittest.TestCase):
+    """graph.convtranspose_as_subpixel computes what the ConvTranspose it replaces computes."""
+
+    @staticmethod
+    def model(c_in, c_out, kernel, stride, pads, output_padding, relu, group=1, size=(5, 7), seed=0):
+        rng = np.random.default_rng(seed)
+        weight = rng.standard_normal((c_in, c_out // group, kernel, kernel)).astype(np.float32)
+        bias = rng.standard_normal(c_out).astype(np.float32)
+        nodes = [helper.make_node("ConvTranspose", ["x", "w", "b"], ["t"], name="up", kernel_shape=[kernel, kernel],
+                                  strides=[stride, stride], pads=pads, output_padding=[output_padding] * 2, group=group)]
+        nodes.append(helper.make_node("Relu" if relu else "Identity", ["t"], ["y"]))
+        graph = helper.make_graph(
+            nodes, "up", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, c_in, *size])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+            [onnx.numpy_helper.from_array(weight, "w"), onnx.numpy_helper.from_array(bias, "b")])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+    @staticmethod
+    def infer(model, x):
+        return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    def test_same_output_for_the_strided_cases(self):
+        cases = [  # kernel, stride, pads (begin y, x, end y, x), output padding
+            (3, 2, [1, 1, 1, 1], 1),  # Wav2Lip's face decoder
+            (4, 2, [1, 1, 1, 1], 0),
+            (2, 2, [0, 0, 0, 0], 0),
+            (3, 3, [0, 0, 0, 0], 0),
+            (5, 2, [2, 2, 2, 2], 1),
+            (3, 2, [0, 0, 1, 1], 0),  # asymmetric pads
+        ]
+        x = np.random.default_rng(1).standard_normal((2, 6, 5, 7)).astype(np.float32)
+        for kernel, stride, pads, output_padding in cases:
+            for relu in (False, True):
+                with self.subTest(kernel=kernel, stride=stride, pads=pads, output_padding=output_padding, relu=relu):
+                    original = self.model(6, 4, kernel, stride, pads, output_padding, relu)
+                    rewritten = self.model(6, 4, kernel, stride, pads, output_padding, relu)
+                    self.assertEqual(graph.convtranspose_as_subpixel(rewritten), 1)
+                    ops = [node.op_type for node in rewritten.graph.node]
+                    self.assertNotIn("ConvTranspose", ops)
+                    self.assertEqual(ops[-1], "DepthToSpace" if relu else "Identity")
+                    if relu:
+                        self.assertEqual(ops, ["Conv", "Relu", "DepthToSpace"])  # Relu before the shuffle
+                    self.assertEqual({t.name for t in rewritten.graph.initializer}, {"w/subpixel", "b/subpixel"})
+                    expected, actual = self.infer(original, x), self.infer(rewritten, x)
+                    self.assertEqual(actual.shape, expected.shape)
+                    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-4)
+
+    def test_leaves_what_it_cannot_rewrite(self):
+        for kwargs in (dict(kernel=3, stride=1, pads=[0, 0, 0, 0], output_padding=0),  # stride 1
+                       dict(kernel=3, stride=2, pads=[1, 1, 1, 1], output_padding=0),  # odd output length: would need a crop
+                       dict(kernel=3, stride=2, pads=[1, 1, 1, 1], output_padding=1, group=2)):
+            with self.subTest(**kwargs):
+                model = self.model(4, 4, relu=True, **kwargs)
+                self.assertEqual(graph.convtranspose_as_subpixel(model), 0)
+                self.assertEqual([node.op_type for node in model.graph.node], ["ConvTranspose", "Relu"])
+
+
 class QuantizeCommand(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -181,6 +238,11 @@ class QuantizeCommand(unittest.TestCase):
                 self.assertEqual(len(weights[dequantize.input[1]].dims), 1)  # one scale per output channel
         sigmoid = next(node for node in model.graph.node if node.op_type == "Sigmoid")
         self.assertEqual(producers[sigmoid.input[0]].op_type, "Conv")  # the logits are not quantised
+        # The five strided ConvTransposes are sub-pixel convolutions (int8 kernels); the
+        # stride-1 one on the 1×1 bottleneck stays.
+        self.assertEqual(ops.count("ConvTranspose"), 1)
+        self.assertEqual(ops.count("DepthToSpace"), 5)
+        self.assertEqual(self.manifest["wav2lip_int8"]["quantization"]["subpixel_convtransposes"], 5)
         self.assertEqual(model.graph.input[0].type.tensor_type.elem_type, TensorProto.FLOAT)
 
     def test_output_close_to_float32(self):
