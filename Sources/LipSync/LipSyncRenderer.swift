@@ -32,9 +32,11 @@ public struct LipSyncOptions: Sendable {
     /// Face detections remembered for this input video (per-video cache); nil: detect every key frame.
     public var detections: DetectionMemo?
     /// Composite and encode one generator batch while the next one is inferred (on a thread of
-    /// its own); the two batches then share `frameMemoryBytes`, so each is half as large. nil:
-    /// when the generator runs on a GPU (the CPU is idle during inference there), not on the
-    /// CPU provider (both steps compete for the same cores: measured no faster on 2 cores).
+    /// its own); the two batches then share `frameMemoryBytes`, so each is half as large. nil
+    /// (auto): on, on every provider. On the CPU it was off until ONNX Runtime's threads
+    /// stopped spinning between runs (`SessionOptions.spinning`); measured since on 2 cores:
+    /// int8 word case render 1.68–1.76 s with it against 1.77–1.94 s without, float32 the same
+    /// either way (docs/pipeline.md).
     public var overlap: Bool?
 
     public init(
@@ -305,7 +307,7 @@ public struct LipSyncRenderer: Sendable {
         defer { sources.close() }
         let compositor = FaceCompositor(mode: options.composite)
         var crops: [Int: Frame] = [:]
-        let overlapping = options.overlap ?? (generator.session.activeProvider != .cpu)
+        let overlapping = options.overlap ?? true
         let batch = options.framesPerBatch(width: width, height: height, overlapping: overlapping)
         let generator = generator
 

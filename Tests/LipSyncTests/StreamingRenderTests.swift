@@ -154,7 +154,7 @@ import Testing
     /// the default 64 MiB, 6 of 1440p, 2 of 4K; with the overlap two batches share it.
     @Test func batchFollowsFrameMemory() {
         let options = LipSyncOptions()
-        #expect(options.overlap == nil)  // auto: on a GPU only
+        #expect(options.overlap == nil)  // auto: on
         #expect(options.batchSize == 8)
         #expect(options.framesPerBatch(width: 1920, height: 1080, overlapping: true) == 5)
         #expect(options.framesPerBatch(width: 3840, height: 2160, overlapping: true) == 1)

@@ -5,6 +5,21 @@ import Testing
 /// (`pixels` has a private setter, checked here by `paste` and `withUnsafeMutablePixels`
 /// being the only ways in), and every rectangle is checked before unchecked pointer loops.
 @Suite struct FrameTests {
+    /// `roundedByte` is `Float.rounded()` clamped to a byte for every non-negative value:
+    /// each 1/64 step up to 300, the ties (k + ½) and their float neighbours, where a plain
+    /// `trunc(x + 0.5)` goes wrong (0.49999997 + 0.5 rounds up to 1 in float arithmetic).
+    @Test func roundedByteMatchesRounded() {
+        func expected(_ value: Float) -> UInt8 { UInt8(max(0, min(255, value.rounded()))) }
+        var values: [Float] = [0, 0.49999997, 0.5, 254.5, 255, 255.49998, 255.5, 1e9]
+        for step in 0...(300 * 64) {
+            let value = Float(step) / 64
+            values += [value, value.nextUp, value.nextDown]
+        }
+        for value in values where value >= 0 {
+            #expect(roundedByte(value) == expected(value), "\(value)")
+        }
+    }
+
     static func frame(_ width: Int, _ height: Int, value: UInt8 = 0) throws -> Frame {
         try Frame(width: width, height: height, pixels: [UInt8](repeating: value, count: width * height * 3))
     }
