@@ -1,3 +1,5 @@
+import Inference
+
 /// What every lipsync process sets up first: logging, and how the C allocator hands memory
 /// back.
 public enum ProcessSetup {
@@ -27,14 +29,13 @@ public enum ProcessSetup {
     /// this threshold to the largest block freed so far (up to 32 MiB), after which frames
     /// and tensors stay in the heap when freed: measured on the full-size models, `lipsync
     /// voice` peaked at 2.11 GB with glibc's default and 1.50 GB with this (docs/memory.md).
+    /// During model runs the threshold is 32 MiB (`RunHeap`: activations are reused from the
+    /// heap between layers, and the heap is trimmed when the run ends).
     static func returnLargeBlocks() {
-        _ = glibcMallopt(glibcMmapThreshold, 1 << 20)
+        RunHeap.shared.install(outside: 1 << 20, during: 32 << 20)
     }
 }
 
-/// glibc's `mallopt` and `M_MMAP_THRESHOLD` (malloc.h, which the Glibc module does not export).
-@_silgen_name("mallopt") private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-private let glibcMmapThreshold: Int32 = -3
 /// `prctl(2)` with its five arguments spelled out (the C declaration is variadic).
 @_silgen_name("prctl") private func glibcPrctl(_ option: Int32, _ a2: UInt, _ a3: UInt, _ a4: UInt, _ a5: UInt) -> Int32
 private let prSetTHPDisable: Int32 = 41

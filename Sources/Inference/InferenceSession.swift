@@ -27,6 +27,12 @@ public final class InferenceSession: @unchecked Sendable {
     public let activeProvider: ExecutionProvider
     /// Providers that were asked for, tried and not usable, with ORT's reason.
     public let fallbacks: [ProviderFallback]
+    /// Whether runs take their large blocks from the heap (`RunHeap`): sessions without ORT's
+    /// CPU arena, whose every activation is otherwise a fresh allocation. With the arena the
+    /// activations are kept between runs already; leaving those runs out also keeps the
+    /// threshold low through an overlapped render, where the generator runs nearly all the
+    /// time beside the frames' decoding and encoding.
+    private let heapDuringRuns: Bool
 
     /// Loads `modelPath`, trying `options.providers` in order and falling back to CPU.
     public init(environment: InferenceEnvironment, modelPath: String, options: SessionOptions = SessionOptions()) throws {
@@ -81,6 +87,7 @@ public final class InferenceSession: @unchecked Sendable {
         self.modelPath = modelPath
         self.activeProvider = created.provider
         self.fallbacks = fallbacks
+        self.heapDuringRuns = !options.memoryArena
         do {
             self.inputs = try Self.signature(runtime: runtime, session: created.session, kind: .input)
             self.outputs = try Self.signature(runtime: runtime, session: created.session, kind: .output)
@@ -128,7 +135,15 @@ public final class InferenceSession: @unchecked Sendable {
         var values: [OpaquePointer?] = []
         values.reserveCapacity(ordered.count)
         defer { for case let value? in values { runtime.api.ReleaseValue(value) } }
-        return try withInputValues(ordered[...], collecting: &values) { inputValues in
+        // Without the arena, large blocks come from the heap while the run lasts, and go back after (RunHeap).
+        guard heapDuringRuns else { return try runAllocating(ordered: ordered, outputIndices: outputIndices, values: &values) }
+        return try RunHeap.shared.during { try runAllocating(ordered: ordered, outputIndices: outputIndices, values: &values) }
+    }
+
+    private func runAllocating(
+        ordered: [(index: Int, value: TensorValue)], outputIndices: [Int], values: inout [OpaquePointer?]
+    ) throws -> [String: TensorValue] {
+        try withInputValues(ordered[...], collecting: &values) { inputValues in
             let inputNames: [UnsafePointer<CChar>?] = ordered.map { UnsafePointer(inputNamePointers[$0.index]) }
             let names: [UnsafePointer<CChar>?] = outputIndices.map { UnsafePointer(outputNamePointers[$0]) }
             var results = [OpaquePointer?](repeating: nil, count: names.count)

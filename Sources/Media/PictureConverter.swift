@@ -72,8 +72,11 @@ final class PictureConverter {
     /// by page (1 MiB and larger blocks come from their own mappings, ProcessSetup), which cost
     /// the word case's render ~0.2 s of CPU. A buffer still held elsewhere is copied, not
     /// overwritten, when reused.
-    func recycle(_ pixels: [UInt8]) {
-        guard spare.count < Self.maxSpare, pixels.count > 0 else { return }
+    /// Buffers kept for reuse now.
+    var spareCount: Int { spare.count }
+
+    func recycle(_ pixels: [UInt8], limit: Int = maxSpare) {
+        guard spare.count < min(limit, Self.maxSpare), pixels.count > 0 else { return }
         spare.append(pixels)
     }
 

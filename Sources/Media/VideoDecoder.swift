@@ -108,8 +108,13 @@ public final class VideoDecoder {
     /// Hands back frames from `next()` that their holder is done with: later frames are
     /// decoded into their buffers instead of newly allocated ones (same pictures; a buffer
     /// still held elsewhere is copied first, never changed under its holder).
-    public func recycle(_ frames: [Frame]) {
-        for frame in frames { fullConverter.recycle(frame.pixels) }
+    /// At most `limit` buffers are kept (the frames the caller will still decode: a buffer no
+    /// decode takes would only hold memory).
+    /// Buffers handed back and not yet reused.
+    var recycledBuffers: Int { fullConverter.spareCount }
+
+    public func recycle(_ frames: [Frame], limit: Int = .max) {
+        for frame in frames { fullConverter.recycle(frame.pixels, limit: limit) }
     }
 
     /// The next frame, or nil after the last. Throws `MediaError.zeroFrames` when the

@@ -42,6 +42,23 @@ import Testing
         for (index, frame) in held { #expect(frame == reference[index], "held frame \(index) changed") }
     }
 
+    /// No more buffers are kept than the caller says it will still decode; each decode takes one.
+    @Test func recyclingKeepsNoMoreThanTheLimit() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("clip.mp4")
+        try SyntheticMedia.writeClip(to: path, frameCount: 12)
+        let decoder = try VideoDecoder(path: path)
+        let frames = try decoder.frames(upTo: 4).map(\.frame)
+        decoder.recycle(frames, limit: 2)
+        #expect(decoder.recycledBuffers == 2)
+        _ = try decoder.next()
+        #expect(decoder.recycledBuffers == 1)
+        decoder.recycle(frames, limit: 0)
+        #expect(decoder.recycledBuffers == 1)
+        decoder.recycle(frames)
+        #expect(decoder.recycledBuffers == 5)
+    }
+
     @Test func decodesOnlyTheFramesAskedFor() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("clip.mp4")
