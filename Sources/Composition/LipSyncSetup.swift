@@ -1,4 +1,4 @@
-import FaceTracking
+public import FaceTracking
 public import Inference
 public import LipSync
 public import Logging
@@ -19,27 +19,49 @@ public enum LipSyncSetup {
         _ configuration: Configuration, environment: InferenceEnvironment, detector choice: DetectorChoice,
         precision: ModelPrecision = .float32, logger: Logger = Logger(label: "lipsync.models")
     ) throws -> LipSyncRenderer {
+        let scanning = try makeScanning(configuration, environment: environment, detector: choice, logger: logger)
+        return LipSyncRenderer(
+            melFrontEnd: scanning.melFrontEnd,
+            generator: try makeGenerator(configuration, environment: environment, precision: precision, logger: logger),
+            detector: scanning.detector)
+    }
+
+    /// What `LipSyncRenderer.prepare` needs: the mel front end and the face detector.
+    public static func makeScanning(
+        _ configuration: Configuration, environment: InferenceEnvironment, detector choice: DetectorChoice,
+        logger: Logger = Logger(label: "lipsync.models")
+    ) throws -> (melFrontEnd: MelFrontEnd, detector: any FaceDetector) {
         let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
-        let options = configuration.sessionOptions()
         // Inputs sized by the job (the speech; S3FD's detection copy follows the video): no arena.
         let varyingOptions = configuration.sessionOptions(varyingShapes: true)
-        let generatorKind = precision.generatorKind
-        for kind in ["wav2lip_mel", generatorKind, choice.rawValue] where try manifest.entry(kind).standin {
+        warnAboutStandins(["wav2lip_mel", choice.rawValue], in: manifest, logger: logger)
+        let detector: any FaceDetector =
+            switch choice {
+            case .blazeface: try BlazeFaceDetector(manifest: manifest, environment: environment, options: configuration.sessionOptions())
+            case .s3fd: try S3FDDetector(manifest: manifest, environment: environment, options: varyingOptions)
+            }
+        let melFrontEnd = MelFrontEnd(
+            session: try InferenceSession(environment: environment, modelPath: manifest.path(of: "wav2lip_mel"), options: varyingOptions))
+        return (melFrontEnd, detector)
+    }
+
+    /// The generator of `precision` (its hash checked when `VERIFY_MODELS`).
+    public static func makeGenerator(
+        _ configuration: Configuration, environment: InferenceEnvironment, precision: ModelPrecision = .float32,
+        logger: Logger = Logger(label: "lipsync.models")
+    ) throws -> Wav2LipGenerator {
+        let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
+        warnAboutStandins([precision.generatorKind], in: manifest, logger: logger)
+        return Wav2LipGenerator(
+            session: try InferenceSession(
+                environment: environment, modelPath: manifest.path(of: precision.generatorKind), options: configuration.sessionOptions()))
+    }
+
+    private static func warnAboutStandins(_ kinds: [String], in manifest: ModelManifest, logger: Logger) {
+        for kind in kinds where (try? manifest.entry(kind).standin) == true {
             logger.warning(
                 "serving a stand-in model with random weights: output is not a real lip-sync",
                 metadata: ["model": "\(kind)", "folder": "\(manifest.directory)"])
         }
-        let detector: any FaceDetector =
-            switch choice {
-            case .blazeface: try BlazeFaceDetector(manifest: manifest, environment: environment, options: options)
-            case .s3fd: try S3FDDetector(manifest: manifest, environment: environment, options: varyingOptions)
-            }
-        return LipSyncRenderer(
-            melFrontEnd: MelFrontEnd(
-                session: try InferenceSession(
-                    environment: environment, modelPath: manifest.path(of: "wav2lip_mel"), options: varyingOptions)),
-            generator: Wav2LipGenerator(
-                session: try InferenceSession(environment: environment, modelPath: manifest.path(of: generatorKind), options: options)),
-            detector: detector)
     }
 }

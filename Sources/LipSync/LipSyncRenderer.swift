@@ -128,7 +128,7 @@ public struct PreparedVideo: Sendable {
     let decodeSeconds: Double
     let trackSeconds: Double
     /// Detector calls the scan made (frames known to the memo before are not counted).
-    let detectorCalls: Int
+    public let detectorCalls: Int
 
     /// The number of source frames a render of `needed` output frames uses, when this scan
     /// read far enough and detected every key frame of that many; nil otherwise.
@@ -170,20 +170,31 @@ public struct LipSyncRenderer: Sendable {
     /// small margin, detecting their faces into `options.detections` (or a new memo).
     /// Checks for cancellation on every frame.
     public func prepare(video: String, expectedSpeechSamples: Int, options: LipSyncOptions = LipSyncOptions()) throws -> PreparedVideo {
+        try Self.prepare(
+            video: video, expectedSpeechSamples: expectedSpeechSamples, options: options, melFrontEnd: melFrontEnd, detector: detector)
+    }
+
+    /// `prepare` without a renderer: what it needs is the mel front end and the detector, so
+    /// a caller can scan the video while the generator is still loading (`lipsync sync`).
+    public static func prepare(
+        video: String, expectedSpeechSamples: Int, options: LipSyncOptions = LipSyncOptions(), melFrontEnd: MelFrontEnd,
+        detector: any FaceDetector
+    ) throws -> PreparedVideo {
         let (decoder, photo) = try open(video, options: options, forDetection: true)
         let rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
         let melFrames = max(expectedSpeechSamples, melFrontEnd.minimumSamples) / 200 + 1  // 80 mel frames per second at 16 kHz
         let wanted = MelSpectrogram.chunkStarts(melFrames: melFrames, fps: rate.value).count
-        return try scan(video: video, decoder: decoder, photo: photo, rate: rate, wanted: wanted, margin: 3, options: options)
+        return try scan(
+            video: video, decoder: decoder, photo: photo, rate: rate, wanted: wanted, margin: 3, options: options, detector: detector)
     }
 
     /// Decodes detection copies of frames `0..<wanted + margin` (fewer if the video is
     /// shorter) and detects the faces a track of `wanted ± margin` frames needs: the key
     /// frames of every length, each frame that could be the last, and the video's real last
     /// frame when it ends first. Frame 0 comes first, so a video without a face fails at once.
-    private func scan(
+    private static func scan(
         video: String, decoder: VideoDecoder?, photo: DecodedFrame?, rate: Rational, wanted: Int, margin: Int,
-        options: LipSyncOptions
+        options: LipSyncOptions, detector: any FaceDetector
     ) throws -> PreparedVideo {
         let clock = ContinuousClock()
         let start = clock.now
@@ -231,7 +242,7 @@ public struct LipSyncRenderer: Sendable {
 
     /// A decoder for `video`, or its single frame when it is a still photo. Detection copies
     /// are made only `forDetection`.
-    private func open(_ video: String, options: LipSyncOptions, forDetection: Bool) throws -> (VideoDecoder?, DecodedFrame?) {
+    private static func open(_ video: String, options: LipSyncOptions, forDetection: Bool) throws -> (VideoDecoder?, DecodedFrame?) {
         let decodeOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: forDetection ? options.detectionMaxSide : nil)
         // A still photo is a one-frame video at the original's default --fps 25, face found once.
         do {
@@ -279,10 +290,12 @@ public struct LipSyncRenderer: Sendable {
         } else {
             var scanOptions = options
             scanOptions.detections = prepared?.video == video ? prepared?.detections ?? options.detections : options.detections
-            let (decoder, photo) = try open(video, options: scanOptions, forDetection: true)
+            let (decoder, photo) = try Self.open(video, options: scanOptions, forDetection: true)
             let rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
             let needed = MelSpectrogram.chunkStarts(melFrames: mel.frames, fps: rate.value).count
-            scanned = try scan(video: video, decoder: decoder, photo: photo, rate: rate, wanted: needed, margin: 0, options: scanOptions)
+            scanned = try Self.scan(
+                video: video, decoder: decoder, photo: photo, rate: rate, wanted: needed, margin: 0, options: scanOptions,
+                detector: detector)
             timings.decode += scanned.decodeSeconds
             timings.track += scanned.trackSeconds
             detectorCalls = scanned.detectorCalls
@@ -303,7 +316,7 @@ public struct LipSyncRenderer: Sendable {
             audio: speech, options: options.encoder)
         let sources = try SourceFrames(
             video: video, photo: scanned.photo?.frame, schedule: schedule, spill: output + ".frames",
-            options: options, open: { try self.open(video, options: options, forDetection: false).0 })
+            options: options, open: { try Self.open(video, options: options, forDetection: false).0 })
         defer { sources.close() }
         let compositor = FaceCompositor(mode: options.composite)
         var crops: [Int: Frame] = [:]

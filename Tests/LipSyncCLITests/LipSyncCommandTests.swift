@@ -164,6 +164,21 @@ import Testing
         }
         #expect(result.standardError.contains("serving a stand-in model"))
         #expect(try MediaProbe.probe(directory + "/out.mp4").video?.width == 400)
+        // The faces were found by the scan that ran while the generator loaded: it is counted.
+        #expect(result.standardOutput.contains("detector ran on ") && !result.standardOutput.contains("detector ran on 0 frames"))
+
+        // A video without a face fails in that scan: status 1, the reason, no output file.
+        let blank = try MediaWriter(
+            path: directory + "/blank.mp4", video: VideoFormat(width: 160, height: 120, frameRate: Rational(25, 1)), audio: nil)
+        for _ in 0..<6 { try blank.append(try Frame(width: 160, height: 120, pixels: [UInt8](repeating: 90, count: 160 * 120 * 3))) }
+        try blank.finish()
+        let noFace = try lipsync([
+            "sync", "--video", directory + "/blank.mp4", "--audio", directory + "/speech.wav",
+            "--out", directory + "/z.mp4", "--models", Self.fixtures + "/models",
+        ])
+        #expect(noFace.status == 1)
+        #expect(noFace.standardError.contains("no face found in frame 0"), "\(noFace.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/z.mp4"))
 
         let missing = try lipsync([
             "sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",

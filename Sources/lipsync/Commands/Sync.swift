@@ -53,17 +53,36 @@ struct Sync: AsyncParsableCommand {
         }
         let environment = try startInference(configuration)
         try await reportingUserErrors("sync") {
-            let renderer = try LipSyncSetup.makeRenderer(
-                configuration, environment: environment, detector: choice, precision: lipSync.precision.chosen(configuration))
-            let speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
+            // The generator loads on a thread of its own while the video is scanned for faces,
+            // which needs only the mel front end and the detector (docs/lipsync.md, "sync").
+            let precision = try lipSync.precision.chosen(configuration)
+            let settings = configuration
+            let generator = Task.detached { [environment] in
+                try LipSyncSetup.makeGenerator(settings, environment: environment, precision: precision)
+            }
+            let scanning: (melFrontEnd: MelFrontEnd, detector: any FaceDetector)
+            let prepared: PreparedVideo
+            let speech: AudioBuffer
+            do {
+                scanning = try LipSyncSetup.makeScanning(configuration, environment: environment, detector: choice)
+                speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
+                prepared = try LipSyncRenderer.prepare(
+                    video: video, expectedSpeechSamples: speech.samples.count, options: options,
+                    melFrontEnd: scanning.melFrontEnd, detector: scanning.detector)
+            } catch {
+                _ = try? await generator.value  // its load errors are not this failure's
+                throw error
+            }
+            let renderer = LipSyncRenderer(
+                melFrontEnd: scanning.melFrontEnd, generator: try await generator.value, detector: scanning.detector)
             let line = ProgressLine()
             var options = options
             options.progress = line.renderHandler
-            let result = try await renderer.render(video: video, speech: speech, output: out, options: options)
+            let result = try await renderer.render(video: video, speech: speech, output: out, options: options, prepared: prepared)
             line.finish()
             print(
                 "wrote \(out): \(result.frames) frames (\(result.sourceFramesDecoded) decoded), \(result.width)×\(result.height) "
-                    + "at \(result.frameRate) fps; detector ran on \(result.track.detectedFrames) frames"
+                    + "at \(result.frameRate) fps; detector ran on \(prepared.detectorCalls + result.track.detectedFrames) frames"
             )
             print("step                  seconds")
             for row in result.timings.rows {
