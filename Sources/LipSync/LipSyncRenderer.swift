@@ -176,16 +176,19 @@ public struct LipSyncRenderer: Sendable {
 
     /// `prepare` without a renderer: what it needs is the mel front end and the detector, so
     /// a caller can scan the video while the generator is still loading (`lipsync sync`).
+    /// `margin`: frames scanned beyond what the expected speech needs (3 when the speech
+    /// length is a guess; 0 when it is the final speech).
     public static func prepare(
         video: String, expectedSpeechSamples: Int, options: LipSyncOptions = LipSyncOptions(), melFrontEnd: MelFrontEnd,
-        detector: any FaceDetector
+        detector: any FaceDetector, margin: Int = 3
     ) throws -> PreparedVideo {
         let (decoder, photo) = try open(video, options: options, forDetection: true)
         let rate = decoder?.video.averageFrameRate ?? Rational(25, 1)
         let melFrames = max(expectedSpeechSamples, melFrontEnd.minimumSamples) / 200 + 1  // 80 mel frames per second at 16 kHz
         let wanted = MelSpectrogram.chunkStarts(melFrames: melFrames, fps: rate.value).count
         return try scan(
-            video: video, decoder: decoder, photo: photo, rate: rate, wanted: wanted, margin: 3, options: options, detector: detector)
+            video: video, decoder: decoder, photo: photo, rate: rate, wanted: wanted, margin: max(0, margin), options: options,
+            detector: detector)
     }
 
     /// Decodes detection copies of frames `0..<wanted + margin` (fewer if the video is

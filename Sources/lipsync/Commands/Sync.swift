@@ -68,7 +68,7 @@ struct Sync: AsyncParsableCommand {
                 speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
                 prepared = try LipSyncRenderer.prepare(
                     video: video, expectedSpeechSamples: speech.samples.count, options: options,
-                    melFrontEnd: scanning.melFrontEnd, detector: scanning.detector)
+                    melFrontEnd: scanning.melFrontEnd, detector: scanning.detector, margin: 0)
             } catch {
                 _ = try? await generator.value  // its load errors are not this failure's
                 throw error
