@@ -67,7 +67,7 @@ final class SourceFrames {
 
     /// Hands back frames the caller is done with, for the decoder to decode later frames into:
     /// no more than the frames still to decode (when the rest comes from the spill file, a
-    /// kept buffer would only hold memory — measured: a 4K ping-pong render +420 MB).
+    /// kept buffer would only hold memory — measured: a 4K ping-pong render +400 MB).
     func recycle(_ frames: [Frame]) {
         guard photo == nil else { return }
         decoder?.recycle(frames, limit: max(0, schedule.sourceFramesNeeded - nextSource))
