@@ -174,6 +174,15 @@ public struct LipSyncRenderer: Sendable {
             video: video, expectedSpeechSamples: expectedSpeechSamples, options: options, melFrontEnd: melFrontEnd, detector: detector)
     }
 
+    /// The render's checks of the speech alone (not empty, not longer than
+    /// `options.maxSpeechSeconds`): cheap, so a caller can make them before scanning the video.
+    public static func checkSpeech(_ speech: AudioBuffer, options: LipSyncOptions) throws {
+        guard !speech.samples.isEmpty, speech.sampleRate > 0 else { throw LipSyncError.emptySpeech }
+        guard speech.duration <= options.maxSpeechSeconds else {
+            throw LipSyncError.speechTooLong(seconds: speech.duration, limit: options.maxSpeechSeconds)
+        }
+    }
+
     /// `prepare` without a renderer: what it needs is the mel front end and the detector, so
     /// a caller can scan the video while the generator is still loading (`lipsync sync`).
     /// `margin`: frames scanned beyond what the expected speech needs (3 when the speech
@@ -264,10 +273,7 @@ public struct LipSyncRenderer: Sendable {
         video: String, speech: AudioBuffer, output: String, options: LipSyncOptions = LipSyncOptions(),
         prepared: PreparedVideo? = nil
     ) async throws -> RenderedVideo {
-        guard !speech.samples.isEmpty, speech.sampleRate > 0 else { throw LipSyncError.emptySpeech }
-        guard speech.duration <= options.maxSpeechSeconds else {
-            throw LipSyncError.speechTooLong(seconds: speech.duration, limit: options.maxSpeechSeconds)
-        }
+        try Self.checkSpeech(speech, options: options)
         var timings = RenderTimings()
         let clock = ContinuousClock()
         let started = clock.now

@@ -180,6 +180,18 @@ import Testing
         #expect(noFace.standardError.contains("no face found in frame 0"), "\(noFace.standardError)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/z.mp4"))
 
+        // Speech over the limit is refused before the video is scanned: the blank video's
+        // missing face is never reached.
+        try WAVFile.write(TestPattern.tone(frequency: 200, seconds: 31, sampleRate: 16_000), to: directory + "/long.wav")
+        let tooLong = try lipsync([
+            "sync", "--video", directory + "/blank.mp4", "--audio", directory + "/long.wav",
+            "--out", directory + "/w.mp4", "--models", Self.fixtures + "/models",
+        ])
+        #expect(tooLong.status == 1)
+        #expect(tooLong.standardError.contains("longer than the limit of 30.0 s"), "\(tooLong.standardError)")
+        #expect(!tooLong.standardError.contains("no face"), "\(tooLong.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/w.mp4"))
+
         let missing = try lipsync([
             "sync", "--video", directory + "/face.mp4", "--audio", directory + "/speech.wav",
             "--out", directory + "/x.mp4", "--models", directory,

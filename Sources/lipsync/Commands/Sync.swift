@@ -66,6 +66,7 @@ struct Sync: AsyncParsableCommand {
             do {
                 scanning = try LipSyncSetup.makeScanning(configuration, environment: environment, detector: choice)
                 speech = try AudioDecoder.decode(audio, sampleRate: 16_000, limits: configuration.mediaLimits)
+                try LipSyncRenderer.checkSpeech(speech, options: options)  // before the video is scanned
                 prepared = try LipSyncRenderer.prepare(
                     video: video, expectedSpeechSamples: speech.samples.count, options: options,
                     melFrontEnd: scanning.melFrontEnd, detector: scanning.detector, margin: 0)
