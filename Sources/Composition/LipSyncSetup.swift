@@ -19,10 +19,11 @@ public enum LipSyncSetup {
         _ configuration: Configuration, environment: InferenceEnvironment, detector choice: DetectorChoice,
         precision: ModelPrecision = .float32, logger: Logger = Logger(label: "lipsync.models")
     ) throws -> LipSyncRenderer {
-        let scanning = try makeScanning(configuration, environment: environment, detector: choice, logger: logger)
+        let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
+        let scanning = try makeScanning(configuration, manifest: manifest, environment: environment, detector: choice, logger: logger)
         return LipSyncRenderer(
             melFrontEnd: scanning.melFrontEnd,
-            generator: try makeGenerator(configuration, environment: environment, precision: precision, logger: logger),
+            generator: try makeGenerator(configuration, manifest: manifest, environment: environment, precision: precision, logger: logger),
             detector: scanning.detector)
     }
 
@@ -31,7 +32,15 @@ public enum LipSyncSetup {
         _ configuration: Configuration, environment: InferenceEnvironment, detector choice: DetectorChoice,
         logger: Logger = Logger(label: "lipsync.models")
     ) throws -> (melFrontEnd: MelFrontEnd, detector: any FaceDetector) {
-        let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
+        try makeScanning(
+            configuration, manifest: try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels),
+            environment: environment, detector: choice, logger: logger)
+    }
+
+    private static func makeScanning(
+        _ configuration: Configuration, manifest: ModelManifest, environment: InferenceEnvironment, detector choice: DetectorChoice,
+        logger: Logger
+    ) throws -> (melFrontEnd: MelFrontEnd, detector: any FaceDetector) {
         // Inputs sized by the job (the speech; S3FD's detection copy follows the video): no arena.
         let varyingOptions = configuration.sessionOptions(varyingShapes: true)
         warnAboutStandins(["wav2lip_mel", choice.rawValue], in: manifest, logger: logger)
@@ -50,7 +59,15 @@ public enum LipSyncSetup {
         _ configuration: Configuration, environment: InferenceEnvironment, precision: ModelPrecision = .float32,
         logger: Logger = Logger(label: "lipsync.models")
     ) throws -> Wav2LipGenerator {
-        let manifest = try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels)
+        try makeGenerator(
+            configuration, manifest: try ModelManifest(directory: configuration.modelsDirectory, verifyHashes: configuration.verifyModels),
+            environment: environment, precision: precision, logger: logger)
+    }
+
+    private static func makeGenerator(
+        _ configuration: Configuration, manifest: ModelManifest, environment: InferenceEnvironment, precision: ModelPrecision,
+        logger: Logger
+    ) throws -> Wav2LipGenerator {
         warnAboutStandins([precision.generatorKind], in: manifest, logger: logger)
         return Wav2LipGenerator(
             session: try InferenceSession(

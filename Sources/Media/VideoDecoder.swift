@@ -105,14 +105,14 @@ public final class VideoDecoder {
     /// Frames decoded so far.
     public var framesDecoded: Int { decodedCount }
 
-    /// Hands back frames from `next()` that their holder is done with: later frames are
-    /// decoded into their buffers instead of newly allocated ones (same pictures; a buffer
-    /// still held elsewhere is copied first, never changed under its holder).
-    /// At most `limit` buffers are kept (the frames the caller will still decode: a buffer no
-    /// decode takes would only hold memory).
     /// Buffers handed back and not yet reused.
     var recycledBuffers: Int { fullConverter.spareCount }
 
+    /// Hands back frames from `next()` that their holder is done with: later frames are
+    /// decoded into their buffers instead of newly allocated ones (same pictures; a buffer
+    /// still held elsewhere is copied first, never changed under its holder). At most
+    /// `limit` buffers are kept (the frames the caller will still decode: a buffer no decode
+    /// takes would only hold memory).
     public func recycle(_ frames: [Frame], limit: Int = .max) {
         for frame in frames { fullConverter.recycle(frame.pixels, limit: limit) }
     }
