@@ -31,7 +31,7 @@ public struct FaceCompositor: Sendable {
         let frameStride = frame.stride
         // The row's weight for each byte (x three channels), refilled per row.
         var alphas = [Float](repeating: 0, count: mask == nil ? 0 : width * 3)
-        try frame.withUnsafeMutablePixels { destination in
+        try frame.withUnsafeMutablePixels(changing: box.x1, y: box.y1 + firstRow, width: width, height: height - firstRow) { destination in
             try face.forEachResizedRow(width: width, height: height, rows: firstRow..<height) { y, source in
                 let row = (box.y1 + y) * frameStride + box.x1 * 3
                 guard let mask else {

@@ -15,7 +15,9 @@ public struct LipSyncOptions: Sendable {
     /// pages creep up over a long job (docs/memory.md: `lipsync sync` with a 10.6 s phrase at 1080p
     /// peaked at 934 MB with 16, 700 MB with 8).
     public var batchSize: Int
-    /// Full-resolution frames a render may hold at once, in bytes: a generator batch is cut
+    /// Full-resolution frames a render may hold at once, in bytes of BGR pixels (each frame also
+    /// keeps its decoder's yuv420p picture, half as much again, for the encoder: `DecodeOptions.
+    /// keepsCodedPicture`): a generator batch is cut
     /// to fit (the default 64 MiB: 2 frames at 4K, 6 at 1440p, the default batch of 8 at 1080p;
     /// at 128 MiB a 4K job peaked ~110 MB higher for no speed: decoding and encoding dominate there).
     public var frameMemoryBytes = 64 << 20
@@ -255,7 +257,9 @@ public struct LipSyncRenderer: Sendable {
     /// A decoder for `video`, or its single frame when it is a still photo. Detection copies
     /// are made only `forDetection`.
     private static func open(_ video: String, options: LipSyncOptions, forDetection: Bool) throws -> (VideoDecoder?, DecodedFrame?) {
-        let decodeOptions = DecodeOptions(pixelFormat: .bgr24, detectionMaxSide: forDetection ? options.detectionMaxSide : nil)
+        // The render's frames keep the decoder's pictures: the encoder converts back only the face box.
+        let decodeOptions = DecodeOptions(
+            pixelFormat: .bgr24, detectionMaxSide: forDetection ? options.detectionMaxSide : nil, keepsCodedPicture: !forDetection)
         // A still photo is a one-frame video at the original's default --fps 25, face found once.
         do {
             return (try VideoDecoder(path: video, options: decodeOptions, limits: options.limits), nil)

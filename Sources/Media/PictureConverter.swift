@@ -178,13 +178,9 @@ extension ThreadedScaler {
     /// `frame` (width and height even) converted to yuv420p on `threads` slice threads, the
     /// three planes' rows one after another: how the tests compare thread counts.
     static func yuv420Planes(of frame: Frame, threads: Int) throws -> [UInt8] {
-        var picture = av_frame_alloc()
-        defer { av_frame_free(&picture) }
-        guard let picture else { throw MediaError.ffmpeg(operation: "allocating a picture", code: -12, message: "out of memory") }
-        picture.pointee.format = AV_PIX_FMT_YUV420P.rawValue
-        picture.pointee.width = Int32(frame.width)
-        picture.pointee.height = Int32(frame.height)
-        try ffmpegCheck(av_frame_get_buffer(picture, 0), "allocating a picture")
+        var owned: UnsafeMutablePointer<AVFrame>? = try allocateYUV420Picture(width: frame.width, height: frame.height)
+        defer { av_frame_free(&owned) }
+        guard let picture = owned else { return [] }
         let scaler = try ThreadedScaler(
             sourceWidth: frame.width, sourceHeight: frame.height, sourceFormat: frame.pixelFormat.avPixelFormat,
             destinationWidth: frame.width, destinationHeight: frame.height, destinationFormat: AV_PIX_FMT_YUV420P,
@@ -192,16 +188,36 @@ extension ThreadedScaler {
         var padded = frame.pixels
         padded.reserveCapacity(padded.count + PictureConverter.overrun)
         try padded.withUnsafeBufferPointer { try scaler.scale($0, stride: frame.stride, into: picture) }
-        var planes: [UInt8] = []
-        for (plane, (width, height)) in [
-            (frame.width, frame.height), (frame.width / 2, frame.height / 2), (frame.width / 2, frame.height / 2),
-        ]
-        .enumerated() {
-            let data = withUnsafeBytes(of: picture.pointee.data) { $0.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)[plane] }
-            let stride = withUnsafeBytes(of: picture.pointee.linesize) { Int($0.bindMemory(to: Int32.self)[plane]) }
-            guard let data else { continue }
-            for row in 0..<height { planes += UnsafeBufferPointer(start: data + row * stride, count: width) }
-        }
-        return planes
+        return packedYUV420Planes(picture)
     }
+}
+
+/// A new yuv420p picture with its buffers (the caller frees it with `av_frame_free`).
+func allocateYUV420Picture(width: Int, height: Int) throws -> UnsafeMutablePointer<AVFrame> {
+    var picture = av_frame_alloc()
+    guard let allocated = picture else { throw MediaError.ffmpeg(operation: "allocating a picture", code: -12, message: "out of memory") }
+    allocated.pointee.format = AV_PIX_FMT_YUV420P.rawValue
+    allocated.pointee.width = Int32(width)
+    allocated.pointee.height = Int32(height)
+    do {
+        try ffmpegCheck(av_frame_get_buffer(allocated, 0), "allocating a picture")
+    } catch {
+        av_frame_free(&picture)
+        throw error
+    }
+    return allocated
+}
+
+/// The three planes of a yuv420p `picture` (even size), their rows one after another: how
+/// tests compare pictures.
+func packedYUV420Planes(_ picture: UnsafePointer<AVFrame>) -> [UInt8] {
+    let (width, height) = (Int(picture.pointee.width), Int(picture.pointee.height))
+    var planes: [UInt8] = []
+    for (plane, (planeWidth, planeHeight)) in [(width, height), (width / 2, height / 2), (width / 2, height / 2)].enumerated() {
+        let data = withUnsafeBytes(of: picture.pointee.data) { $0.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)[plane] }
+        let stride = withUnsafeBytes(of: picture.pointee.linesize) { Int($0.bindMemory(to: Int32.self)[plane]) }
+        guard let data else { continue }
+        for row in 0..<planeHeight { planes += UnsafeBufferPointer(start: data + row * stride, count: planeWidth) }
+    }
+    return planes
 }
