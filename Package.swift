@@ -210,6 +210,7 @@ let package = Package(
             name: "InferenceTests",
             dependencies: [
                 "TestFixtures", "Inference", "Composition", "InferenceBenchmark", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         .testTarget(

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Inference
 import Testing
@@ -53,6 +54,24 @@ import Testing
         try FileManager.default.removeItem(atPath: folder + "/linked.onnx")
         try FileManager.default.createSymbolicLink(atPath: folder + "/linked.onnx", withDestinationPath: folder + "/blazeface.onnx")
         #expect(try manifest.path(of: "blazeface") == folder + "/linked.onnx")
+    }
+
+    @Test func fileHashesCrossReadBoundaries() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hash-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for size in [0, 1, (1 << 20) - 1, 1 << 20, (5 << 19) + 7] {
+            let data = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
+            let path = folder + "/\(size).bin"
+            try data.write(to: URL(fileURLWithPath: path))
+            let expected = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            #expect(try ModelManifest.sha256(ofFile: path) == expected, "\(size) bytes")
+        }
+        // A folder opens but cannot be read: a clear error, not a crash or an empty hash.
+        #expect(throws: ModelManifestError.unreadable(path: folder, reason: "Is a directory")) { try ModelManifest.sha256(ofFile: folder) }
+        #expect(throws: ModelManifestError.fileMissing(kind: "", path: folder + "/none")) {
+            try ModelManifest.sha256(ofFile: folder + "/none")
+        }
     }
 
     @Test func wrongHashIsRefusedUnlessVerificationIsOff() throws {
