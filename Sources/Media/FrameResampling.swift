@@ -9,15 +9,15 @@ extension Frame {
         guard contains(x: x, y: y, width: width, height: height) else {
             throw MediaError.invalidArgument("crop \(width)×\(height) at (\(x), \(y)) is outside the \(self.width)×\(self.height) frame")
         }
-        var output = [UInt8](repeating: 0, count: width * height * 3)
-        output.withUnsafeMutableBufferPointer { destination in
+        let rowBytes = width * 3
+        let output = [UInt8](unsafeUninitializedCapacity: rowBytes * height) { destination, initialized in
             pixels.withUnsafeBufferPointer { source in
                 for row in 0..<height {
-                    let from = (y + row) * stride + x * 3
-                    let to = row * width * 3
-                    for i in 0..<(width * 3) { destination[to + i] = source[from + i] }
+                    (destination.baseAddress! + row * rowBytes).initialize(
+                        from: source.baseAddress! + (y + row) * stride + x * 3, count: rowBytes)
                 }
             }
+            initialized = rowBytes * height
         }
         return Frame(unchecked: width, height, width * 3, pixelFormat, presentationTime, output)
     }
@@ -49,28 +49,67 @@ extension Frame {
         }
         let rows = rows.clamped(to: 0..<outHeight)
         guard !rows.isEmpty else { return }
-        let xs = Self.samplePositions(source: width, destination: outWidth)
         let ys = Self.samplePositions(source: height, destination: outHeight)
-        var line = [UInt8](repeating: 0, count: outWidth * 3)
+        // Per output byte: where its left and right source bytes sit in a row, and the weight
+        // of the right one.
+        let count = outWidth * 3
+        var lefts = [Int](repeating: 0, count: count)
+        var rights = [Int](repeating: 0, count: count)
+        var weights = [Float](repeating: 0, count: count)
+        for (column, sx) in Self.samplePositions(source: width, destination: outWidth).enumerated() {
+            for channel in 0..<3 {
+                lefts[column * 3 + channel] = sx.index * 3 + channel
+                rights[column * 3 + channel] = sx.next * 3 + channel
+                weights[column * 3 + channel] = sx.fraction
+            }
+        }
+        // A source row interpolated across (`a + (b − a)·fx`) is the same for every output row
+        // that reads it, so the two rows an output row blends are made once and kept while the
+        // next output rows read them (an upscale reads each several times); what is left per
+        // output row is one vectorisable blend. The same float operations in the same order as
+        // interpolating each output pixel from its four source pixels: the same bytes.
+        var upper = [Float](repeating: 0, count: count)
+        var lower = [Float](repeating: 0, count: count)
+        var (upperRow, lowerRow) = (-1, -1)
+        var line = [UInt8](repeating: 0, count: count)
         try pixels.withUnsafeBufferPointer { source in
+            let base = source.baseAddress!
+            func interpolate(row: Int, into values: inout [Float]) {
+                let start = base + row * stride
+                lefts.withUnsafeBufferPointer { lefts in
+                    rights.withUnsafeBufferPointer { rights in
+                        weights.withUnsafeBufferPointer { weights in
+                            values.withUnsafeMutableBufferPointer { values in
+                                for i in 0..<count {
+                                    let a = Float(start[lefts[i]])
+                                    let b = Float(start[rights[i]])
+                                    values[i] = a + (b - a) * weights[i]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             for row in rows {
                 let sy = ys[row]
-                let top = sy.index * stride
-                let bottom = sy.next * stride
-                line.withUnsafeMutableBufferPointer { destination in
-                    for (column, sx) in xs.enumerated() {
-                        let left = sx.index * 3
-                        let right = sx.next * 3
-                        let out = column * 3
-                        for channel in 0..<3 {
-                            let a = Float(source[top + left + channel])
-                            let b = Float(source[top + right + channel])
-                            let c = Float(source[bottom + left + channel])
-                            let d = Float(source[bottom + right + channel])
-                            let upper = a + (b - a) * sx.fraction
-                            let lower = c + (d - c) * sx.fraction
-                            let value = upper + (lower - upper) * sy.fraction
-                            destination[out + channel] = roundedByte(value)
+                if upperRow != sy.index {
+                    if lowerRow == sy.index {
+                        swap(&upper, &lower)
+                        swap(&upperRow, &lowerRow)
+                    } else {
+                        interpolate(row: sy.index, into: &upper)
+                        upperRow = sy.index
+                    }
+                }
+                if lowerRow != sy.next {
+                    interpolate(row: sy.next, into: &lower)
+                    lowerRow = sy.next
+                }
+                let fraction = sy.fraction
+                upper.withUnsafeBufferPointer { upper in
+                    lower.withUnsafeBufferPointer { lower in
+                        line.withUnsafeMutableBufferPointer { destination in
+                            for i in 0..<count { destination[i] = roundedByte(upper[i] + (lower[i] - upper[i]) * fraction) }
                         }
                     }
                 }
@@ -101,11 +140,18 @@ extension Frame {
 }
 
 /// `value` rounded half away from zero (as `Float.rounded()`) and clamped to 0…255, for
-/// values that are never negative before clamping (interpolations and blends of bytes).
-/// `trunc(x + 0.49999997)` — the largest float below ½ — is exact for every x ≥ 0 (LLVM
-/// expands `round` the same way) and compiles to two instructions, where `rounded()` was a
-/// libm call per byte (1 % of a word-case render's CPU time).
+/// values that are never negative before clamping (interpolations and blends of bytes); 0 for
+/// NaN. `y = x + 0.49999997` — the largest float below ½ — clamped, then `floor(y)`, is exact
+/// for every x ≥ 0 (LLVM expands `round` the same way). The floor is taken without `trunc`
+/// (a libm call on baseline x86-64, which has no SSE4.1 rounding instruction) and the byte
+/// without `UInt8(_:)` (whose range check also blocked vectorisation): adding 2²³ rounds y to
+/// the nearest whole number r, exactly; floor(y) is r, or r − 1 when r > y; and a whole number
+/// 0…255 plus 2²³ has it in its low bits. No branch, no call: the compositor's blend and the
+/// face resize vectorise (~5 ns a byte before, under 1 after).
 @inlinable
 public func roundedByte(_ value: Float) -> UInt8 {
-    UInt8(min(255, max(0, value + 0.499_999_97)).rounded(.towardZero))
+    let y = min(255, max(0, value + 0.499_999_97))
+    let nearest = (y + 8_388_608) - 8_388_608
+    let floor = nearest > y ? nearest - 1 : nearest
+    return UInt8(truncatingIfNeeded: (floor + 8_388_608).bitPattern)
 }

@@ -1,5 +1,6 @@
-import Media
 import Testing
+
+@testable import Media
 
 /// `Frame`'s pixels cannot be swapped for a buffer of another size from outside the module
 /// (`pixels` has a private setter, checked here by `paste` and `withUnsafeMutablePixels`
@@ -17,6 +18,10 @@ import Testing
         }
         for value in values where value >= 0 {
             #expect(roundedByte(value) == expected(value), "\(value)")
+        }
+        // Never negative in use, but clamped all the same; NaN gives 0, not a trap.
+        for value: Float in [-0.0, -0.3, -1, -300, -.infinity, .infinity, .nan] {
+            #expect(roundedByte(value) == (value.isNaN ? 0 : expected(value)), "\(value)")
         }
     }
 
