@@ -380,21 +380,22 @@ public struct LipSyncRenderer: Sendable {
         }
 
         options.progress?(RenderProgress(framesDone: 0, framesTotal: starts.count))
-        var current: Batch? = try load(0)  // the only holder of the batch: no copy of its frames when composited
-        var generated = try current.map(infer) ?? []
-        // The job's run termination, carried to the inference thread (a task-local does not
-        // cross to a Dispatch thread): cancelling the job stops that run too.
-        let termination = RunTermination.current
-        while var batch = current {
-            current = nil  // `batch` is the only holder of its frames: composited in place, no copies
-            try Task.checkCancellation()
-            let followingStart = (batch.outputs.last ?? starts.count) + 1
-            let hasFollowing = followingStart < starts.count
-            if overlapping, hasFollowing {
-                // The next batch's inference on its own thread while this one is composited and encoded here.
-                let following = try load(followingStart)
-                let (faces, mels) = (following.faces, following.mels)
-                let inference = Task {
+        /// Where the batch after `batch` starts; nil after the last.
+        func following(_ batch: Batch) -> Int? {
+            guard let last = batch.outputs.last, last + 1 < starts.count else { return nil }
+            return last + 1
+        }
+        if overlapping {
+            // Batch k + 1 is inferred on a thread of its own while batch k is composited and
+            // encoded here and batch k + 2 is decoded and cropped (into k's buffers, which it
+            // lets go first): the generator runs back to back instead of waiting for each
+            // batch's decoding. At most two batches of frames are held, as without overlap.
+            // The job's run termination is carried to the inference thread (a task-local does
+            // not cross to a Dispatch thread): cancelling the job stops that run too.
+            let termination = RunTermination.current
+            func startInference(_ batch: Batch) -> Task<([Frame], Duration), any Error> {
+                let (faces, mels) = (batch.faces, batch.mels)
+                return Task {
                     try await Self.onOwnThread { () -> ([Frame], Duration) in
                         try RunTermination.$current.withValue(termination) {
                             let start = ContinuousClock.now
@@ -403,30 +404,43 @@ public struct LipSyncRenderer: Sendable {
                         }
                     }
                 }
+            }
+            var current = try load(0)  // the only holder of its frames: composited in place, no copies
+            var inference: Task<([Frame], Duration), any Error>? = startInference(current)
+            var next: Batch?
+            while let running = inference {
                 do {
-                    try emit(&batch, generated: generated)
+                    if next == nil, let start = following(current) { next = try load(start) }
+                    let (generated, took) = try await running.value
+                    timings.infer += took.seconds
+                    inference = next.map(startInference)
+                    try Task.checkCancellation()
+                    try emit(&current, generated: generated)
+                    sources.recycle(current.pictures)
+                    current = next ?? Batch(outputs: [], pictures: [], withFace: [], faces: [], mels: [])  // k's frames let go
+                    next = nil
                 } catch {
-                    termination?.terminate()
-                    _ = try? await inference.value
+                    if let inference {
+                        termination?.terminate()
+                        _ = try? await inference.value
+                    }
                     throw error
                 }
-                let (frames, took) = try await inference.value
-                generated = frames
-                timings.infer += took.seconds
-                sources.recycle(batch.pictures)
-                current = following
-            } else {
-                try emit(&batch, generated: generated)
+            }
+        } else {
+            var current: Batch? = try load(0)
+            while var batch = current {
+                current = nil  // `batch` is the only holder of its frames: composited in place, no copies
+                try Task.checkCancellation()
+                try emit(&batch, generated: try infer(batch))
                 sources.recycle(batch.pictures)  // the next batch is decoded into these buffers
+                let start = following(batch)
                 batch = Batch(outputs: [], pictures: [], withFace: [], faces: [], mels: [])
-                if hasFollowing {
-                    let following = try load(followingStart)
-                    generated = try infer(following)
-                    current = following
-                }
+                current = try start.map(load)
             }
         }
         try measure(\.encode) { try writer.finish() }
+
         timings.total = (clock.now - started).seconds
         logger.info(
             "rendered \(starts.count) frames",
