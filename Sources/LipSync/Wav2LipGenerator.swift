@@ -16,7 +16,7 @@ public struct Wav2LipGenerator: Sendable {
 
     /// The 96×96 BGR face crop of `frame` inside `box`.
     public func faceCrop(_ frame: Frame, box: FaceBox) throws -> Frame {
-        try frame.cropped(x: box.x1, y: box.y1, width: box.width, height: box.height).resized(width: faceSize, height: faceSize)
+        try frame.resized(x: box.x1, y: box.y1, width: box.width, height: box.height, to: faceSize, faceSize)
     }
 
     /// Generated 96×96 BGR faces for `faces` (96×96 BGR crops) and their mel chunks (80×16 each).

@@ -25,8 +25,23 @@ extension Frame {
     /// Bilinear resize to `width`×`height` (OpenCV INTER_LINEAR sampling positions).
     public func resized(width outWidth: Int, height outHeight: Int) throws -> Frame {
         if outWidth == width, outHeight == height { return self }
+        return try resized(PixelRect(x: 0, y: 0, width: width, height: height), width: outWidth, height: outHeight)
+    }
+
+    /// `cropped(x:y:width:height:)` then `resized(width:height:)` — the same pixels — without
+    /// the crop's copy (a face box at 1080p is half a megabyte, faulted in afresh each frame).
+    public func resized(x: Int, y: Int, width cropWidth: Int, height cropHeight: Int, to outWidth: Int, _ outHeight: Int) throws -> Frame {
+        guard contains(x: x, y: y, width: cropWidth, height: cropHeight) else {
+            throw MediaError.invalidArgument(
+                "crop \(cropWidth)×\(cropHeight) at (\(x), \(y)) is outside the \(width)×\(height) frame")
+        }
+        if outWidth == cropWidth, outHeight == cropHeight { return try cropped(x: x, y: y, width: cropWidth, height: cropHeight) }
+        return try resized(PixelRect(x: x, y: y, width: cropWidth, height: cropHeight), width: outWidth, height: outHeight)
+    }
+
+    private func resized(_ region: PixelRect, width outWidth: Int, height outHeight: Int) throws -> Frame {
         var output = [UInt8](repeating: 0, count: max(0, outWidth * outHeight * 3))
-        try forEachResizedRow(width: outWidth, height: outHeight, rows: 0..<outHeight) { row, values in
+        try forEachResizedRow(of: region, width: outWidth, height: outHeight, rows: 0..<outHeight) { row, values in
             output.withUnsafeMutableBufferPointer { destination in
                 let start = row * outWidth * 3
                 for i in values.indices { destination[start + i] = values[i] }
@@ -43,20 +58,28 @@ extension Frame {
         width outWidth: Int, height outHeight: Int, rows: Range<Int>,
         _ body: (_ row: Int, _ values: UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {
+        try forEachResizedRow(of: PixelRect(x: 0, y: 0, width: width, height: height), width: outWidth, height: outHeight, rows: rows, body)
+    }
+
+    /// `forEachResizedRow` of the part `region` (inside the frame) as if it were cropped first.
+    private func forEachResizedRow(
+        of region: PixelRect, width outWidth: Int, height outHeight: Int, rows: Range<Int>,
+        _ body: (_ row: Int, _ values: UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
         // 16 384² is far beyond any frame the limits admit; it keeps the output's size finite.
         guard (1...16_384).contains(outWidth), (1...16_384).contains(outHeight) else {
             throw MediaError.invalidArgument("resize to \(outWidth)×\(outHeight)")
         }
         let rows = rows.clamped(to: 0..<outHeight)
         guard !rows.isEmpty else { return }
-        let ys = Self.samplePositions(source: height, destination: outHeight)
+        let ys = Self.samplePositions(source: region.height, destination: outHeight)
         // Per output byte: where its left and right source bytes sit in a row, and the weight
         // of the right one.
         let count = outWidth * 3
         var lefts = [Int](repeating: 0, count: count)
         var rights = [Int](repeating: 0, count: count)
         var weights = [Float](repeating: 0, count: count)
-        for (column, sx) in Self.samplePositions(source: width, destination: outWidth).enumerated() {
+        for (column, sx) in Self.samplePositions(source: region.width, destination: outWidth).enumerated() {
             for channel in 0..<3 {
                 lefts[column * 3 + channel] = sx.index * 3 + channel
                 rights[column * 3 + channel] = sx.next * 3 + channel
@@ -73,7 +96,7 @@ extension Frame {
         var (upperRow, lowerRow) = (-1, -1)
         var line = [UInt8](repeating: 0, count: count)
         try pixels.withUnsafeBufferPointer { source in
-            let base = source.baseAddress!
+            let base = source.baseAddress! + region.y * stride + region.x * 3
             func interpolate(row: Int, into values: inout [Float]) {
                 let start = base + row * stride
                 lefts.withUnsafeBufferPointer { lefts in

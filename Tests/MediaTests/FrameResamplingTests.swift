@@ -37,9 +37,14 @@ import Testing
             #expect(Array(values) == Array(expected[start..<(start + outWidth * 3)]), "row \(row)")
         }
         #expect(seen == Array(rows))
-        let crop = try frame.cropped(x: width / 3, y: height / 2, width: width - width / 3, height: height - height / 2)
+        // A crop, and a resize straight from the frame's part: the crop's resize, not a copy's.
+        let (left, top) = (width / 3, height / 2)
+        let crop = try frame.cropped(x: left, y: top, width: width - left, height: height - top)
         for y in 0..<crop.height {
-            for x in 0..<crop.width { #expect(crop.pixel(x: x, y: y) == frame.pixel(x: x + width / 3, y: y + height / 2)) }
+            for x in 0..<crop.width { #expect(crop.pixel(x: x, y: y) == frame.pixel(x: x + left, y: y + top)) }
         }
+        let direct = try frame.resized(x: left, y: top, width: crop.width, height: crop.height, to: outWidth, outHeight)
+        #expect(direct == (try crop.resized(width: outWidth, height: outHeight)))
+        #expect(throws: MediaError.self) { try frame.resized(x: left, y: top, width: width - left + 1, height: 1, to: 4, 4) }
     }
 }
