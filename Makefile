@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 export PKG_CONFIG_PATH := $(ROOT)/.deps/onnxruntime/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+# ONNX Runtime (the server, the Python tools, the tests) keeps no telemetry: docs/configuration.md.
+export ORT_DISABLE_TELEMETRY ?= 1
 PYTHON := $(ROOT)/.venv/bin/python
 FIXTURES := $(ROOT)/.fixtures
 SETUP_FLAGS := $(if $(filter 1 yes true,$(GPU)),--gpu)$(if $(filter 1 yes true,$(CPU)), --cpu)

@@ -2,6 +2,10 @@ internal import CONNXRuntime
 public import Logging
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The process's ONNX Runtime environment (threading, logging). Create one at start-up and
 /// pass it to every `InferenceSession`; it is released when the last reference goes.
 public final class InferenceEnvironment: @unchecked Sendable {
@@ -20,11 +24,13 @@ public final class InferenceEnvironment: @unchecked Sendable {
     public init(logger: Logger, runtimeLogLevel: Logger.Level = .warning) throws {
         let runtime = try ORTRuntime.get()
         ORTLogSink.logger.withLock { $0 = logger }
+        let telemetryOff = Self.telemetryDisabled  // decided before the first environment is created
         var env: OpaquePointer?
         try runtime.check(
             runtime.api.CreateEnvWithCustomLogger(
                 ORTLogSink.callback, nil, Self.ortLevel(runtimeLogLevel), "lipsync", &env))
         guard let env else { throw InferenceError.runtimeUnavailable("CreateEnv returned no environment") }
+        if telemetryOff { try runtime.check(runtime.api.DisableTelemetryEvents(env)) }
         self.runtime = runtime
         self.handle = env
         self.logger = logger
@@ -33,6 +39,19 @@ public final class InferenceEnvironment: @unchecked Sendable {
     deinit {
         runtime.api.ReleaseEnv(handle)
     }
+
+    /// ONNX Runtime's Linux builds since 1.29 keep telemetry (a device id file and events about
+    /// the process, its sessions, models and errors — error messages and paths included — in
+    /// `~/.cache/Microsoft/DeveloperTools`, uploaded to Microsoft when the network allows),
+    /// on unless `ORT_DISABLE_TELEMETRY=1` is set before the first environment is created. A
+    /// self-hosted server sends nothing of its users' work anywhere, so the variable is set
+    /// here, once, unless the operator already set it (`ORT_DISABLE_TELEMETRY=0` keeps ONNX
+    /// Runtime's telemetry on); the environment's telemetry events are then disabled as well.
+    /// True when it is off for this process.
+    public static let telemetryDisabled: Bool = {
+        setenv("ORT_DISABLE_TELEMETRY", "1", 0)
+        return getenv("ORT_DISABLE_TELEMETRY").map { String(cString: $0) != "0" } ?? false
+    }()
 
     /// Logs a provider fallback once per environment at warning level, then at debug level,
     /// so a server loading many models says it once.

@@ -57,6 +57,30 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory + "/tty.mp4"))
     }
 
+    /// ONNX Runtime's telemetry (a device id and an event database under the home folder's
+    /// `.cache/Microsoft`, uploaded when it can be) stays off unless the operator asks for it.
+    @Test func onnxRuntimeTelemetryIsOffByDefault() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-home-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["ORT_DISABLE_TELEMETRY"] = nil
+        environment["HOME"] = home
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["doctor", "--log-level", "error"]
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(!FileManager.default.fileExists(atPath: home + "/.cache/Microsoft"), "ONNX Runtime wrote telemetry into \(home)")
+        // Asked for, it is left on: this ONNX Runtime build does keep telemetry (unless it
+        // sees a CI environment, which it leaves alone), so the check above can fail.
+        let opted = try lipsync(["doctor", "--log-level", "error"], environment: ["HOME": home, "ORT_DISABLE_TELEMETRY": "0"])
+        #expect(opted.status == 0 || opted.status == 1)
+    }
+
     @Test func probePrintsVideoInfoJSON() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-cli-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
