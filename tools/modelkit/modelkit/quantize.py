@@ -477,12 +477,16 @@ def quantize_wav2lip(directory, face_png, speech_wav, samples=96, method="MinMax
         quantize_static_model(rewritten_path, int8_path, inputs, activation="QUInt8", reduce_range=False, method=method,
                               nodes_to_exclude=excluded)
         model = onnx.load(int8_path)
+    # The sub-pixel convolutions' shuffles written channels-last, where ONNX Runtime runs the
+    # int8 convolutions (graph.pixel_shuffles_as_nhwc): the same values, fewer transposes.
+    shuffles = graph.pixel_shuffles_as_nhwc(model)
     model.doc_string += (" Int8 (modelkit quantize): QDQ, int8 weights per output channel, uint8 activations per tensor, "
                          f"{method} calibration on {samples} real face crops and mel windows; float32 inputs and outputs.")
     standard = {"file", "kind", "version", "precision", "standin", "source", "inputs", "outputs", "preprocessing", "sha256"}
     extra = {key: value for key, value in source.items() if key not in standard}
     extra["quantization"] = dict(WAV2LIP_SETTINGS, calibration=method, calibration_samples=samples, float32_nodes=excluded,
-                                 subpixel_convtransposes=subpixel, onnxruntime=onnxruntime.__version__)
+                                 subpixel_convtransposes=subpixel, nhwc_pixel_shuffles=shuffles,
+                                 onnxruntime=onnxruntime.__version__)
     entry = convert._publish(directory, "wav2lip_int8", "wav2lip_int8.onnx", model, source["source"], source["standin"],
                              source["preprocessing"], extra, precision="int8")
     return entry, box

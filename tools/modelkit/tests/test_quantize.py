@@ -177,6 +177,46 @@ class SubpixelConvTranspose(unittest.TestCase):
                 self.assertEqual([node.op_type for node in model.graph.node], ["ConvTranspose", "Relu"])
 
 
+class PixelShufflesAsNHWC(unittest.TestCase):
+    """graph.pixel_shuffles_as_nhwc gives the DepthToSpace's values, bit for bit."""
+
+    @staticmethod
+    def model(channels, height, width, block=2, mode="DCR", output_scale=0.05):
+        nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
+                 helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+                 helper.make_node("DepthToSpace", ["xd"], ["y"], name="shuffle", blocksize=block, mode=mode),
+                 helper.make_node("QuantizeLinear", ["y", "s2", "z"], ["yq"]),
+                 helper.make_node("DequantizeLinear", ["yq", "s2", "z"], ["out"])]
+        graph = helper.make_graph(
+            nodes, "shuffle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", channels, height, width])],
+            [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+            [onnx.numpy_helper.from_array(np.array(0.05, np.float32), "s"),
+             onnx.numpy_helper.from_array(np.array(output_scale, np.float32), "s2"),
+             onnx.numpy_helper.from_array(np.array(128, np.uint8), "z")])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+    def test_same_values(self):
+        rng = np.random.default_rng(3)
+        for channels, height, width, block in ((8, 3, 5, 2), (36, 4, 4, 3), (256, 6, 6, 2)):
+            with self.subTest(channels=channels, height=height, width=width, block=block):
+                original, rewritten = self.model(channels, height, width, block), self.model(channels, height, width, block)
+                self.assertEqual(graph.pixel_shuffles_as_nhwc(rewritten), 1)
+                ops = [node.op_type for node in rewritten.graph.node]
+                self.assertNotIn("DepthToSpace", ops)
+                self.assertEqual([op for op in ops if op in ("Transpose", "Reshape")],
+                                 ["Transpose", "Reshape", "Transpose", "Reshape", "Transpose"])
+                x = rng.uniform(-6, 6, (3, channels, height, width)).astype(np.float32)
+                expected = SubpixelConvTranspose.infer(original, x)
+                np.testing.assert_array_equal(SubpixelConvTranspose.infer(rewritten, x), expected)
+
+    def test_leaves_what_it_cannot_rewrite(self):
+        for kwargs in (dict(mode="CRD"), dict(output_scale=0.04)):  # another order; a requantisation
+            with self.subTest(**kwargs):
+                model = self.model(8, 3, 5, **kwargs)
+                self.assertEqual(graph.pixel_shuffles_as_nhwc(model), 0)
+                self.assertIn("DepthToSpace", [node.op_type for node in model.graph.node])
+
+
 class QuantizeCommand(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -238,11 +278,12 @@ class QuantizeCommand(unittest.TestCase):
                 self.assertEqual(len(weights[dequantize.input[1]].dims), 1)  # one scale per output channel
         sigmoid = next(node for node in model.graph.node if node.op_type == "Sigmoid")
         self.assertEqual(producers[sigmoid.input[0]].op_type, "Conv")  # the logits are not quantised
-        # The five strided ConvTransposes are sub-pixel convolutions (int8 kernels); the
-        # stride-1 one on the 1×1 bottleneck stays.
+        # The five strided ConvTransposes are sub-pixel convolutions (int8 kernels) whose
+        # shuffles are written channels-last; the stride-1 one on the 1×1 bottleneck stays.
         self.assertEqual(ops.count("ConvTranspose"), 1)
-        self.assertEqual(ops.count("DepthToSpace"), 5)
+        self.assertEqual((ops.count("DepthToSpace"), ops.count("Transpose"), ops.count("Reshape")), (0, 15, 10))
         self.assertEqual(self.manifest["wav2lip_int8"]["quantization"]["subpixel_convtransposes"], 5)
+        self.assertEqual(self.manifest["wav2lip_int8"]["quantization"]["nhwc_pixel_shuffles"], 5)
         self.assertEqual(model.graph.input[0].type.tensor_type.elem_type, TensorProto.FLOAT)
 
     def test_output_close_to_float32(self):
