@@ -111,10 +111,9 @@ public struct ModelManifest: Sendable {
         return String(cString: resolved)
     }
 
-    /// SHA-256 of a file as lowercase hex, read in 4 MiB pieces.
-    /// Reads through one reused 1 MiB buffer: a fresh 4 MiB `Data` per read (as before) was
-    /// mapped and faulted in each time — 11 000 page faults for the 44 MB int8 generator, a
-    /// third of the time its hash took.
+    /// SHA-256 of a file as lowercase hex, read in 1 MiB pieces through one reused buffer (a
+    /// fresh 4 MiB `Data` per read, as before, was mapped and faulted in each time: 11 000 page
+    /// faults for the 44 MB int8 generator).
     public static func sha256(ofFile path: String) throws -> String {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw ModelManifestError.fileMissing(kind: "", path: path) }

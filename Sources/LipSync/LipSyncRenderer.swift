@@ -440,7 +440,6 @@ public struct LipSyncRenderer: Sendable {
             }
         }
         try measure(\.encode) { try writer.finish() }
-
         timings.total = (clock.now - started).seconds
         logger.info(
             "rendered \(starts.count) frames",

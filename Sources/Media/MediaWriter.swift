@@ -491,7 +491,7 @@ extension Frame {
 /// BGR pixels with the same swscale filters as a whole-frame conversion. Outside that rectangle
 /// the encoder gets the decoder's own values (a whole-frame conversion gives them back only to
 /// within a level or two); inside, what the whole-frame conversion gives, to within a level
-/// where the filters reach past the rectangle (MediaWriterTests). For the render's face box at
+/// where the filters reach past the rectangle (ChangedRegionTests). For the render's face box at
 /// 1080p that replaces a 6 ms conversion with a copy.
 final class ChangedRegionConverter {
     private var context: OpaquePointer?
