@@ -591,9 +591,8 @@ extension ChangedRegionConverter {
     /// What `fill` gives an encoder for `frame`, as `packedYUV420Planes`; nil when the frame
     /// cannot be filled this way: how the tests compare it with a whole-frame conversion.
     static func yuv420Planes(of frame: Frame) throws -> [UInt8]? {
-        var owned: UnsafeMutablePointer<AVFrame>? = try allocateYUV420Picture(width: frame.width, height: frame.height)
-        defer { av_frame_free(&owned) }
-        guard let picture = owned else { return nil }
-        return try ChangedRegionConverter().fill(picture, from: frame) ? packedYUV420Planes(picture) : nil
+        try withYUV420Picture(width: frame.width, height: frame.height) { picture in
+            try ChangedRegionConverter().fill(picture, from: frame) ? packedYUV420Planes(picture) : nil
+        }
     }
 }

@@ -178,18 +178,25 @@ extension ThreadedScaler {
     /// `frame` (width and height even) converted to yuv420p on `threads` slice threads, the
     /// three planes' rows one after another: how the tests compare thread counts.
     static func yuv420Planes(of frame: Frame, threads: Int) throws -> [UInt8] {
-        var owned: UnsafeMutablePointer<AVFrame>? = try allocateYUV420Picture(width: frame.width, height: frame.height)
-        defer { av_frame_free(&owned) }
-        guard let picture = owned else { return [] }
-        let scaler = try ThreadedScaler(
-            sourceWidth: frame.width, sourceHeight: frame.height, sourceFormat: frame.pixelFormat.avPixelFormat,
-            destinationWidth: frame.width, destinationHeight: frame.height, destinationFormat: AV_PIX_FMT_YUV420P,
-            flags: SWS_BICUBIC | SWS_ACCURATE_RND, threads: threads)
-        var padded = frame.pixels
-        padded.reserveCapacity(padded.count + PictureConverter.overrun)
-        try padded.withUnsafeBufferPointer { try scaler.scale($0, stride: frame.stride, into: picture) }
-        return packedYUV420Planes(picture)
+        try withYUV420Picture(width: frame.width, height: frame.height) { picture in
+            let scaler = try ThreadedScaler(
+                sourceWidth: frame.width, sourceHeight: frame.height, sourceFormat: frame.pixelFormat.avPixelFormat,
+                destinationWidth: frame.width, destinationHeight: frame.height, destinationFormat: AV_PIX_FMT_YUV420P,
+                flags: SWS_BICUBIC | SWS_ACCURATE_RND, threads: threads)
+            var padded = frame.pixels
+            padded.reserveCapacity(padded.count + PictureConverter.overrun)
+            try padded.withUnsafeBufferPointer { try scaler.scale($0, stride: frame.stride, into: picture) }
+            return packedYUV420Planes(picture)
+        }
     }
+}
+
+/// Runs `body` on a new yuv420p picture, freed when it returns.
+func withYUV420Picture<T>(width: Int, height: Int, _ body: (UnsafeMutablePointer<AVFrame>) throws -> T) throws -> T {
+    let picture = try allocateYUV420Picture(width: width, height: height)
+    var owned: UnsafeMutablePointer<AVFrame>? = picture
+    defer { av_frame_free(&owned) }
+    return try body(picture)
 }
 
 /// A new yuv420p picture with its buffers (the caller frees it with `av_frame_free`).

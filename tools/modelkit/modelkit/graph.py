@@ -271,6 +271,15 @@ def subpixel_weight(weight, stride, plans, pads_begin):
     return result
 
 
+def _consumers(graph):
+    """Each value's consuming nodes, in graph order."""
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return consumers
+
+
 def convtranspose_as_subpixel(model):
     """Rewrites each strided ConvTranspose (group 1, no dilation, equal strides ≥ 2, constant
     weights, explicit pads) as Conv → DepthToSpace(stride, DCR): the same function, computed as
@@ -286,10 +295,7 @@ def convtranspose_as_subpixel(model):
     `model` is changed in place."""
     graph = model.graph
     initializers = {tensor.name: tensor for tensor in graph.initializer}
-    consumers = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = _consumers(graph)
     outputs = {value.name for value in graph.output}
     nodes, moved, rewritten = [], set(), 0
     for node in graph.node:
@@ -370,15 +376,8 @@ def pixel_shuffles_as_nhwc(model):
     graph = model.graph
     initializers = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
     producers = {output: node for node in graph.node for output in node.output}
-    consumers = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = _consumers(graph)
     graph_outputs = {value.name for value in graph.output}
-
-    def constant(name):
-        return initializers.get(name)
-
     nodes, rewritten = [], 0
     for node in graph.node:
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -396,7 +395,8 @@ def pixel_shuffles_as_nhwc(model):
         if fits:
             quantize = users[0]
             scale, zero = dequantize.input[1], dequantize.input[2]
-            pairs = [(constant(scale), constant(quantize.input[1])), (constant(zero), constant(quantize.input[2]))]
+            pairs = [(initializers.get(scale), initializers.get(quantize.input[1])),
+                     (initializers.get(zero), initializers.get(quantize.input[2]))]
             fits = all(a is not None and b is not None and a.shape == b.shape and np.array_equal(a, b) and a.size == 1
                        for a, b in pairs)
         if not fits:
